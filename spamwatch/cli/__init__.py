@@ -1,0 +1,97 @@
+"""The command line: thin click commands that parse options and wire stages.
+
+``SpamwatchGroup.main`` is the single place where exceptions become exit
+statuses (httpie's rule): everything below raises ``SpamwatchError``
+subclasses, and a user never sees a traceback for a mistake they can fix. Set
+``SPAMWATCH_DEBUG=1`` to see the traceback of an internal error. Because the
+conversion lives in the group's ``main``, click's CliRunner sees exactly what a
+user sees.
+
+Each command lives in a module of its own (events.py, report.py, ...).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from spamwatch import __version__
+from spamwatch.errors import EXIT_INTERNAL, EXIT_OK, SpamwatchError
+
+
+class SpamwatchGroup(click.Group):
+    """A click group whose ``main`` maps every exception to an exit status."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
+        extra["standalone_mode"] = False
+        try:
+            status = super().main(args=args, prog_name=prog_name or "spamwatch", **extra)
+        except click.exceptions.Exit as exc:  # --help, --version
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("spamwatch: aborted", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except SpamwatchError as exc:
+            click.echo(f"spamwatch: error: {exc}", err=True)
+            sys.exit(exc.exit_status)
+        except KeyboardInterrupt:
+            sys.exit(130)
+        except BrokenPipeError:
+            # The reader of our stdout went away (``| head``): not an error.
+            _silence_stdout()
+            sys.exit(EXIT_OK)
+        except Exception as exc:  # a bug: say so in one line unless debugging
+            if os.environ.get("SPAMWATCH_DEBUG"):
+                traceback.print_exc()
+            click.echo(
+                f"spamwatch: internal error: {type(exc).__name__}: {exc} "
+                "(set SPAMWATCH_DEBUG=1 for a traceback)",
+                err=True,
+            )
+            sys.exit(EXIT_INTERNAL)
+        sys.exit(status if isinstance(status, int) else EXIT_OK)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+@click.group(cls=SpamwatchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="spamwatch")
+def cli() -> None:
+    """Watch a Postfix mail log for taken-over mailboxes sending spam.
+
+    \b
+    Exit statuses: 0 ok, 1 findings (report), 2 usage, 3 bad config,
+    4 unreadable input, 5 state file, 6 sink setup, 70 internal error.
+    See spamwatch(1).
+    """
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv)
+
+
+def _register() -> None:
+    """Add each command module's command(s) to the group."""
+    from spamwatch.cli import config_cmd, events, follow, plugins_cmd, report
+
+    for module in (events, report, follow, config_cmd, plugins_cmd):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()

@@ -1,0 +1,80 @@
+"""Options shared by the commands that read a log (events, report, follow)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import tzinfo
+from typing import Any, TypeVar
+
+import click
+
+from spamwatch.config import Config, load_config
+from spamwatch.errors import ConfigError, UsageError
+from spamwatch.parse import ParseOptions
+from spamwatch.timeutil import parse_timezone
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_option(func: F) -> F:
+    """``--config PATH`` (also $SPAMWATCH_CONFIG)."""
+    return click.option(
+        "--config",
+        "config_path",
+        metavar="PATH",
+        help="Config file (default $SPAMWATCH_CONFIG, else /etc/spamwatch/spamwatch.toml).",
+    )(func)
+
+
+def parse_options(func: F) -> F:
+    """``--timezone``, ``--year`` and ``--syslog-name``: how to read the log."""
+    func = click.option(
+        "--syslog-name",
+        "syslog_names",
+        multiple=True,
+        metavar="NAME",
+        help="Extra syslog name to treat as Postfix (repeatable), e.g. postfix-out.",
+    )(func)
+    func = click.option(
+        "--year",
+        type=click.IntRange(1970, 9999),
+        help="Year of year-less syslog timestamps (default: inferred, never in the future).",
+    )(func)
+    func = click.option(
+        "--timezone",
+        metavar="ZONE",
+        help="Zone of zone-less timestamps (default: local time), e.g. UTC, Europe/Berlin.",
+    )(func)
+    return func
+
+
+def build_parse_options(
+    config: Config,
+    timezone: str | None,
+    year: int | None,
+    syslog_names: tuple[str, ...],
+    anchor: Any = None,
+) -> ParseOptions:
+    """Merge command-line values over the ``[parse]`` config table."""
+    section = config.section("parse")
+    zone_name = timezone or section.get("timezone")
+    zone: tzinfo | None = None
+    if zone_name:
+        try:
+            zone = parse_timezone(str(zone_name))
+        except ValueError as exc:
+            if timezone:
+                raise UsageError(f"--timezone: {exc}") from None
+            raise ConfigError(f"parse.timezone: {exc}") from None
+    names = tuple(section.get("syslog_names", ())) + tuple(syslog_names)
+    return ParseOptions(
+        anchor=anchor,
+        year=year if year is not None else section.get("year"),
+        timezone=zone,
+        syslog_names=names,
+    )
+
+
+def load(config_path: str | None) -> Config:
+    """Load the config named on the command line (or the default)."""
+    return load_config(config_path)

@@ -1,0 +1,7 @@
+"""The `follow` command (not built yet)."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

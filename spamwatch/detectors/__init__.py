@@ -1,0 +1,1 @@
+"""Detectors: sliding windows in log time that turn events into Signals."""

@@ -1,0 +1,66 @@
+"""The detector extension point.
+
+A detector watches the event and message stream of one pipeline and emits
+``Signal`` values whenever a key (a SASL user, a client address, a host) looks
+abnormal. It keeps its own bounded, expiring state in *log time*: it never
+reads the wall clock, so ``report`` over a file and ``follow`` live give the
+same findings. Deduplication, escalation and resolution are not its job: the
+``FindingTracker`` (spamwatch.findings) does that for every detector alike.
+
+Built-in detectors and third-party ones register the same way, as entry points
+in the ``spamwatch.detectors`` group naming a ``Detector`` subclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from spamwatch.model import Event, MessageUpdate, Signal
+
+
+class Detector:
+    """Base class: override the hooks you need; each returns Signals (or nothing).
+
+    ``name`` is the entry point name and the config section
+    (``[detectors.NAME]``); ``defaults`` documents every option with its
+    default, and ``options`` is the effective mapping after the config file.
+    Per-user overrides live under ``[users."NAME".detectors.NAME]`` and are read
+    through ``option(key, user)``.
+    """
+
+    name: ClassVar[str] = "base"
+    description: ClassVar[str] = ""
+    defaults: ClassVar[Mapping[str, Any]] = {}
+
+    def __init__(
+        self,
+        options: Mapping[str, Any] | None = None,
+        user_options: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.options: dict[str, Any] = {**self.defaults, **(options or {})}
+        self.user_options: Mapping[str, Mapping[str, Any]] = user_options or {}
+
+    def option(self, key: str, user: str | None = None) -> Any:
+        """An option's value for ``user`` (per-user override) or globally."""
+        if user is not None:
+            per_user = self.user_options.get(user)
+            if per_user is not None and key in per_user:
+                return per_user[key]
+        return self.options[key]
+
+    def on_event(self, event: Event) -> Iterable[Signal]:
+        """Called for every recognised event, in log order."""
+        return ()
+
+    def on_update(self, update: MessageUpdate) -> Iterable[Signal]:
+        """Called for every message milestone from the correlator."""
+        return ()
+
+    def tick(self, now: datetime) -> Iterable[Signal]:
+        """Called as log time advances (at least once per log second seen).
+
+        Expire window state here; a detector may also re-evaluate keys.
+        """
+        return ()

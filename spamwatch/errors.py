@@ -1,0 +1,67 @@
+"""The one exception hierarchy of spamwatch.
+
+Everything below the CLI raises a ``SpamwatchError`` subclass for a problem the
+user can fix (a missing file, a bad option value, a bad config); the CLI's single
+``main()`` turns it into one line on stderr and the class's ``exit_status``. Any
+other exception is a bug and is reported as an internal error.
+
+Exit statuses (documented in README.md and man/spamwatch.1):
+
+==  =====================================================================
+0   success; no finding at or above ``--fail-on``
+1   findings at or above ``--fail-on`` (``report``)
+2   usage error: bad command line option or argument
+3   bad configuration file or alert URI
+4   input cannot be read: missing file, permission denied, bad gzip, directory
+5   state file cannot be read or written (``follow --state``)
+6   an alert sink failed hard at start (cannot open, cannot connect at all)
+70  internal error (a bug: please report it)
+==  =====================================================================
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 3
+EXIT_INPUT = 4
+EXIT_STATE = 5
+EXIT_SINK = 6
+EXIT_INTERNAL = 70
+
+
+class SpamwatchError(Exception):
+    """Base of every error the user can act on; carries its exit status."""
+
+    exit_status: int = EXIT_INTERNAL
+
+
+class UsageError(SpamwatchError):
+    """A command-line value that cannot be understood (e.g. ``--since tomorrowish``)."""
+
+    exit_status = EXIT_USAGE
+
+
+class ConfigError(SpamwatchError):
+    """The config file (or an alert URI) is invalid; the message names the key."""
+
+    exit_status = EXIT_CONFIG
+
+
+class InputError(SpamwatchError):
+    """A log source cannot be read: missing, not permitted, a directory, bad gzip."""
+
+    exit_status = EXIT_INPUT
+
+
+class StateError(SpamwatchError):
+    """The ``--state`` file cannot be read or written."""
+
+    exit_status = EXIT_STATE
+
+
+class SinkError(SpamwatchError):
+    """An alert sink cannot be set up at all (delivery failures are spooled, not raised)."""
+
+    exit_status = EXIT_SINK

@@ -1,0 +1,1 @@
+"""Sinks: where findings are delivered (console, JSON Lines, syslog, mail, ...)."""
