@@ -72,3 +72,78 @@ def load_config(explicit: str | None = None) -> Config:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     return Config(data=data, path=path)
+
+
+TOP_LEVEL_KEYS = frozenset(
+    {
+        "parse",
+        "correlate",
+        "local_domains",
+        "allow",
+        "detectors",
+        "users",
+        "findings",
+        "alerts",
+        "sinks",
+        "follow",
+        "report",
+    }
+)
+"""Every top-level key the config may hold; anything else is a typo."""
+
+
+def check_top_level(config: Config) -> None:
+    """Reject unknown top-level keys, naming the first one (typos are the usual cause)."""
+    for key in config.data:
+        if key not in TOP_LEVEL_KEYS:
+            known = ", ".join(sorted(TOP_LEVEL_KEYS))
+            raise ConfigError(f"{config.path}: unknown key {key!r} (known: {known})")
+
+
+def dump_toml(data: Mapping[str, Any]) -> str:
+    """Write a mapping as TOML (scalars, lists of scalars, nested tables).
+
+    The standard library reads TOML but cannot write it; ``config show`` needs
+    only this small subset, so no extra dependency.
+    """
+    lines: list[str] = []
+    _dump_table(data, (), lines)
+    return "\n".join(lines).strip() + "\n"
+
+
+def _dump_table(table: Mapping[str, Any], path: tuple[str, ...], out: list[str]) -> None:
+    scalars = {k: v for k, v in table.items() if not isinstance(v, Mapping)}
+    tables = {k: v for k, v in table.items() if isinstance(v, Mapping)}
+    if path and (scalars or not tables):
+        out.append("")
+        out.append("[" + ".".join(_toml_key(p) for p in path) + "]")
+    for key, value in scalars.items():
+        out.append(f"{_toml_key(key)} = {_toml_value(value)}")
+    for key, value in tables.items():
+        _dump_table(value, (*path, key), out)
+
+
+def _toml_key(key: str) -> str:
+    if key and all(c.isalnum() or c in "-_" for c in key):
+        return key
+    return _toml_string(key)
+
+
+def _toml_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped)
+    return f'"{escaped}"'
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if value is None:
+        return '""'
+    return _toml_string(str(value))
