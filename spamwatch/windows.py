@@ -1,0 +1,225 @@
+"""Sliding windows and baselines in *log time*, bounded by construction.
+
+Every detector counts "how many X for key K in the last N minutes". These
+classes are the one way to do that: a window never reads the wall clock (the
+caller passes the log time), and every structure has a hard cap, so a hostile
+log with a million distinct client addresses costs a fixed amount of memory:
+the least recently active keys are evicted first and counted in ``evicted``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, OrderedDict, deque
+from collections.abc import Hashable, Iterator
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V", bound=Hashable)
+
+DEFAULT_MAX_ITEMS = 100_000
+DEFAULT_MAX_KEYS = 10_000
+
+
+class TimeWindow(Generic[V]):
+    """Values stamped with log time, kept while younger than ``span``.
+
+    A Counter of the values in the window is kept up to date on every add and
+    expiry, so "how many distinct addresses" and "top recipient domains" cost
+    nothing extra to ask. ``max_items`` caps one window: the oldest items go
+    first (the count then understates, never overstates, and stays bounded).
+    """
+
+    __slots__ = ("_items", "counts", "max_items", "span")
+
+    def __init__(self, span: timedelta, max_items: int = DEFAULT_MAX_ITEMS) -> None:
+        self.span = span
+        self.max_items = max_items
+        self._items: deque[tuple[datetime, V]] = deque()
+        self.counts: Counter[V] = Counter()
+
+    def add(self, time: datetime, value: V) -> None:
+        """Record ``value`` at log time ``time`` and drop what fell out."""
+        self._items.append((time, value))
+        self.counts[value] += 1
+        if len(self._items) > self.max_items:
+            self._drop_oldest()
+        self.expire(time)
+
+    def expire(self, now: datetime) -> None:
+        """Forget items at or older than ``now - span``."""
+        cutoff = now - self.span
+        items = self._items
+        while items and items[0][0] <= cutoff:
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        _, value = self._items.popleft()
+        left = self.counts[value] - 1
+        if left:
+            self.counts[value] = left
+        else:
+            del self.counts[value]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[tuple[datetime, V]]:
+        return iter(self._items)
+
+    @property
+    def first_time(self) -> datetime | None:
+        """Log time of the oldest item still in the window."""
+        return self._items[0][0] if self._items else None
+
+    @property
+    def last_time(self) -> datetime | None:
+        """Log time of the newest item."""
+        return self._items[-1][0] if self._items else None
+
+    @property
+    def distinct(self) -> int:
+        """How many different values are in the window."""
+        return len(self.counts)
+
+    def top(self, n: int) -> list[tuple[V, int]]:
+        """The ``n`` most frequent values with their counts (evidence lists)."""
+        return self.counts.most_common(n)
+
+    def count_since(self, start: datetime) -> int:
+        """Items newer than ``start``: a shorter window inside this one.
+
+        Walks from the newest end, so it costs the size of the answer.
+        """
+        total = 0
+        for time, _ in reversed(self._items):
+            if time <= start:
+                break
+            total += 1
+        return total
+
+
+class KeyedWindows(Generic[K, V]):
+    """One ``TimeWindow`` per key (per SASL user, per client address, ...).
+
+    Keys are kept in order of last activity, so ``expire`` drops whole idle
+    keys from the front in amortised constant time instead of scanning every
+    key on every tick, and ``max_keys`` evicts the least recently active key
+    when a new one would exceed the cap.
+    """
+
+    def __init__(
+        self,
+        span: timedelta,
+        max_keys: int = DEFAULT_MAX_KEYS,
+        max_items: int = DEFAULT_MAX_ITEMS,
+    ) -> None:
+        self.span = span
+        self.max_keys = max_keys
+        self.max_items = max_items
+        self.evicted = 0
+        self._windows: OrderedDict[K, TimeWindow[V]] = OrderedDict()
+
+    def add(self, key: K, time: datetime, value: V) -> TimeWindow[V]:
+        """Record ``value`` for ``key``; returns the key's (expired) window."""
+        window = self._windows.get(key)
+        if window is None:
+            window = TimeWindow(self.span, self.max_items)
+            self._windows[key] = window
+            while len(self._windows) > self.max_keys:
+                self._windows.popitem(last=False)
+                self.evicted += 1
+        else:
+            self._windows.move_to_end(key)
+        window.add(time, value)
+        return window
+
+    def get(self, key: K, now: datetime | None = None) -> TimeWindow[V] | None:
+        """The key's window, expired to ``now`` when given; None when unknown."""
+        window = self._windows.get(key)
+        if window is not None and now is not None:
+            window.expire(now)
+        return window
+
+    def expire(self, now: datetime) -> list[K]:
+        """Drop keys whose newest item is older than the span; returns them."""
+        cutoff = now - self.span
+        gone: list[K] = []
+        windows = self._windows
+        while windows:
+            key, window = next(iter(windows.items()))
+            last = window.last_time
+            if last is not None and last > cutoff:
+                break
+            del windows[key]
+            gone.append(key)
+        return gone
+
+    def __len__(self) -> int:
+        return len(self._windows)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._windows
+
+    def items(self) -> Iterator[tuple[K, TimeWindow[V]]]:
+        """(key, window) pairs, least recently active first."""
+        return iter(list(self._windows.items()))
+
+
+class BucketHistory:
+    """Sparse per-bucket counts of one key over ``retention``: its own normal.
+
+    Detectors compare a key with itself ("this user usually sends 50 an hour")
+    through ``baseline``: a high quantile of the counts of the buckets in which
+    the key was active at all, excluding the most recent ones (the window being
+    judged). A quantile rather than the maximum keeps one past incident from
+    raising the bar for the next one.
+    """
+
+    __slots__ = ("_buckets", "_cache", "bucket", "retention")
+
+    def __init__(self, bucket: timedelta, retention: timedelta) -> None:
+        self.bucket = bucket
+        self.retention = retention
+        self._buckets: dict[int, int] = {}
+        self._cache: tuple[tuple[int, float, int], float | None] | None = None
+
+    def _index(self, time: datetime) -> int:
+        return math.floor(time.timestamp() / self.bucket.total_seconds())
+
+    def add(self, time: datetime, count: int = 1) -> None:
+        """Count ``count`` events at ``time`` (times arrive in log order)."""
+        index = self._index(time)
+        buckets = self._buckets
+        buckets[index] = buckets.get(index, 0) + count
+        if self._cache is not None and index < self._cache[0][0]:
+            self._cache = None
+        oldest = self._index(time - self.retention)
+        while buckets:
+            first = next(iter(buckets))
+            if first >= oldest:
+                break
+            del buckets[first]
+            self._cache = None
+
+    def baseline(
+        self, now: datetime, exclude: timedelta, quantile: float = 0.75, min_buckets: int = 3
+    ) -> float | None:
+        """The ``quantile`` of active-bucket counts before ``now - exclude``.
+
+        None when fewer than ``min_buckets`` buckets qualify: no history yet.
+        """
+        limit = self._index(now - exclude)
+        key = (limit, quantile, min_buckets)
+        if self._cache is not None and self._cache[0] == key:
+            return self._cache[1]
+        values = sorted(v for i, v in self._buckets.items() if i < limit)
+        result: float | None = None
+        if values and len(values) >= min_buckets:
+            result = float(values[min(len(values) - 1, int(quantile * len(values)))])
+        self._cache = (key, result)
+        return result
+
+    def __len__(self) -> int:
+        return len(self._buckets)

@@ -1,0 +1,90 @@
+"""Sliding windows in log time: expiry, caps, distinct counts, baselines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from spamwatch.windows import BucketHistory, KeyedWindows, TimeWindow
+
+T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def test_window_expires_items_older_than_span() -> None:
+    window: TimeWindow[str] = TimeWindow(timedelta(minutes=10))
+    window.add(at(0), "a")
+    window.add(at(300), "b")
+    window.add(at(599), "a")
+    assert len(window) == 3
+    assert window.counts == {"a": 2, "b": 1}
+    window.expire(at(600))  # the item at 0 is exactly span old: gone
+    assert len(window) == 2
+    assert window.counts == {"a": 1, "b": 1}
+    assert window.first_time == at(300)
+    window.expire(at(2000))
+    assert len(window) == 0
+    assert window.counts == {}
+    assert window.first_time is None
+
+
+def test_window_distinct_top_and_count_since() -> None:
+    window: TimeWindow[str] = TimeWindow(timedelta(hours=1))
+    for i, ip in enumerate(["1.1.1.1", "2.2.2.2", "1.1.1.1", "3.3.3.3", "1.1.1.1"]):
+        window.add(at(i * 60), ip)
+    assert window.distinct == 3
+    assert window.top(1) == [("1.1.1.1", 3)]
+    assert window.count_since(at(120)) == 2  # items at 180 and 240
+    assert window.count_since(at(-1)) == 5
+
+
+def test_window_item_cap_drops_oldest_and_keeps_counts_right() -> None:
+    window: TimeWindow[int] = TimeWindow(timedelta(days=1), max_items=100)
+    for i in range(1000):
+        window.add(at(i), i % 7)
+    assert len(window) == 100
+    assert sum(window.counts.values()) == 100
+    assert window.first_time == at(900)
+
+
+def test_keyed_windows_drop_idle_keys_and_cap_keys() -> None:
+    windows: KeyedWindows[str, str] = KeyedWindows(timedelta(minutes=10), max_keys=3)
+    windows.add("alice", at(0), "x")
+    windows.add("bob", at(100), "x")
+    windows.add("carol", at(200), "x")
+    windows.add("alice", at(300), "y")  # alice becomes most recent
+    windows.add("dave", at(400), "x")  # evicts bob, the least recently active
+    assert "bob" not in windows
+    assert windows.evicted == 1
+    assert len(windows) == 3
+    gone = windows.expire(at(800))  # carol's last item (200) is older than 800-600
+    assert gone == ["carol"]
+    assert set(k for k, _ in windows.items()) == {"alice", "dave"}
+    alice = windows.get("alice", at(650))
+    assert alice is not None and alice.counts == {"y": 1}
+    assert windows.get("nobody") is None
+
+
+def test_bucket_history_baseline_is_a_quantile_of_active_buckets() -> None:
+    history = BucketHistory(timedelta(hours=1), timedelta(days=7))
+    assert history.baseline(at(0), timedelta(hours=1)) is None
+    for hour, count in enumerate([50, 48, 52, 6000, 51, 49]):
+        history.add(at(hour * 3600 + 10), count)
+    now = at(6 * 3600 + 10)
+    base = history.baseline(now, timedelta(hours=1), quantile=0.75)
+    assert base == 52  # one past incident (6000) does not become the normal
+    assert history.baseline(now, timedelta(hours=1), min_buckets=10) is None
+
+
+def test_bucket_history_excludes_the_window_being_judged_and_forgets_old_buckets() -> None:
+    history = BucketHistory(timedelta(hours=1), timedelta(hours=24))
+    for hour in range(4):
+        history.add(at(hour * 3600), 3)
+    history.add(at(4 * 3600 + 5), 500)  # the current hour: not part of the normal
+    # the 1 h window ending now also covers part of hour 3, so hour 3 is left out too
+    assert history.baseline(at(4 * 3600 + 5), timedelta(hours=1), min_buckets=3) == 3
+    assert history.baseline(at(4 * 3600 + 5), timedelta(hours=1), min_buckets=4) is None
+    history.add(at(40 * 3600), 1)
+    assert len(history) == 1  # everything older than 24 h is gone
