@@ -1,0 +1,86 @@
+"""The documented JSON forms of events and messages (man/spamwatch.1).
+
+One place builds them so every command that prints an event or a message
+(``events``, ``report --json``, a sink's evidence) prints the same keys; the
+layout is a contract with whoever reads spamwatch's output, so change it only
+together with the EVENT JSON and MESSAGE JSON sections of the man page.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from spamwatch.model import Event, Message, Recipient
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """An Event as a flat object: the header keys, then the kind's fields.
+
+    Flat rather than nested under "fields" so ``jq 'select(.sasl_username)'``
+    works; no field name of the event vocabulary collides with a header key.
+    """
+    out: dict[str, Any] = {
+        "time": event.time.isoformat(),
+        "host": event.host,
+        "program": event.program,
+        "daemon": event.daemon,
+        "pid": event.pid,
+        "queue_id": event.queue_id,
+        "kind": event.kind,
+    }
+    out.update(event.fields)
+    return out
+
+
+def recipient_to_json(recipient: Recipient) -> dict[str, Any]:
+    """One recipient's latest delivery outcome."""
+    return {
+        "address": recipient.address,
+        "status": recipient.status,
+        "time": recipient.time.isoformat(),
+        "attempts": recipient.attempts,
+        "orig_to": recipient.orig_to,
+        "relay": recipient.relay,
+        "dsn": recipient.dsn,
+        "delay": recipient.delay,
+        "reason": recipient.reason,
+    }
+
+
+def message_to_json(message: Message) -> dict[str, Any]:
+    """A Message with every key always present (null when the log did not say)."""
+    return {
+        "host": message.host,
+        "queue_id": message.queue_id,
+        "state": message.state,
+        "first_seen": message.first_seen.isoformat(),
+        "last_seen": message.last_seen.isoformat(),
+        "origin": message.origin,
+        "client_name": message.client_name,
+        "client_ip": message.client_ip,
+        "orig_client_ip": message.orig_client_ip,
+        "sasl_method": message.sasl_method,
+        "sasl_username": message.sasl_username,
+        "sender": message.sender,
+        "size": message.size,
+        "nrcpt": message.nrcpt,
+        "message_id": message.message_id,
+        "recipients": [recipient_to_json(r) for r in message.recipients],
+        "related": list(message.related),
+        "parent": message.parent,
+    }
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+
+
+def dumps(value: dict[str, Any]) -> str:
+    """Compact one-line JSON (JSON Lines), pure ASCII.
+
+    Log text is data: with every non-ASCII character written as a ``\\u``
+    escape, no control character (C0, DEL, C1) of a hostile line can reach
+    the reader's terminal, and undecodable bytes kept as lone surrogates
+    cannot make the write fail.
+    """
+    return _ENCODER.encode(value)
