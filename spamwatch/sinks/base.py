@@ -11,10 +11,28 @@ deliver, so no finding is silently lost.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from spamwatch.model import Finding, Severity
+
+if TYPE_CHECKING:
+    from spamwatch.sinks.delivery import Spool
+
+
+@dataclass(frozen=True)
+class SinkContext:
+    """What ``build_sinks`` hands a sink before its first ``send``.
+
+    ``uri`` is the alert URI without its ``min`` query (the spool's key);
+    ``spool`` keeps what could not be delivered; ``warn`` reports a problem
+    on stderr (one line, the caller decides how often).
+    """
+
+    uri: str
+    spool: Spool
+    warn: Callable[[str], None]
 
 
 class Sink:
@@ -37,10 +55,30 @@ class Sink:
         self.target = target
         self.options: Mapping[str, Any] = options or {}
         self.min_severity = min_severity
+        self.setup()
+
+    def setup(self) -> None:
+        """Check options and open resources (called by ``__init__``).
+
+        Override this rather than ``__init__``; raise ConfigError for a bad
+        option and SinkError when the sink cannot work at all.
+        """
 
     def accepts(self, finding: Finding) -> bool:
         """True when the finding is at or above this sink's minimum severity."""
         return finding.severity >= self.min_severity
+
+    @property
+    def label(self) -> str:
+        """How messages name this sink; sinks whose target holds secrets override it."""
+        return f"{self.scheme}:{self.target}"
+
+    def start(self, context: SinkContext) -> None:
+        """Called once by ``build_sinks`` before the first ``send`` (optional).
+
+        Queued sinks (spamwatch.sinks.delivery.QueuedSink) start their worker
+        here and take back what the previous run spooled.
+        """
 
     def send(self, finding: Finding) -> None:
         """Deliver (or enqueue) one finding record."""

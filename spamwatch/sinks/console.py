@@ -1,0 +1,64 @@
+"""``console``: findings for a human at a terminal, one coloured line each.
+
+Log text is added to rich ``Text`` objects as plain strings (never parsed as
+markup) after ``clean`` turned control characters into visible escapes, so a
+username like ``[bold]x[/]`` or ``\\x1b[31m`` prints as those characters.
+``console:stderr`` writes to stderr; colour follows rich's rules (``NO_COLOR``,
+not a terminal).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from rich.console import Console
+from rich.text import Text
+
+from spamwatch.errors import ConfigError
+from spamwatch.model import Finding, FindingState, Severity
+from spamwatch.sinks.base import Sink
+from spamwatch.sinks.text import clean
+
+STYLES = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
+
+
+class ConsoleSink(Sink):
+    """Print each finding as one line: time, severity, state, detector, key, summary."""
+
+    scheme = "console"
+    description = "one readable line per finding on the terminal (stdout, or console:stderr)"
+
+    def setup(self) -> None:
+        """Check the options; see the module docstring."""
+        super().setup()
+        if self.target not in ("", "-", "stdout", "stderr"):
+            raise ConfigError(
+                f"console:{self.target}: use console, console:stdout or console:stderr"
+            )
+        stream = sys.stderr if self.target == "stderr" else sys.stdout
+        self.console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
+
+    def send(self, finding: Finding) -> None:
+        """Print one line, flushed at once."""
+        self.console.print(render(finding))
+        self.console.file.flush()
+
+
+def render(finding: Finding) -> Text:
+    """The rich line for a finding; every piece from the log is plain, cleaned text."""
+    style = STYLES.get(finding.severity, "")
+    if finding.state is FindingState.RESOLVED:
+        style = "green"
+    line = Text()
+    line.append(finding.time.strftime("%Y-%m-%d %H:%M:%S "), style="dim")
+    line.append(f"{str(finding.severity).upper():8} ", style=style)
+    line.append(f"{finding.state!s:9} ", style=style)
+    line.append(clean(finding.detector), style="bold")
+    line.append(" ")
+    line.append(f"{clean(finding.key_kind)}=")
+    line.append(clean(finding.key), style="bold")
+    if finding.host:
+        line.append(f" on {clean(finding.host)}", style="dim")
+    line.append(": ")
+    line.append(clean(finding.summary))
+    return line

@@ -1,0 +1,52 @@
+"""``jsonl:-`` / ``jsonl:/path``: one finding JSON object per line, flushed at once.
+
+The file is opened for appending (created 0640 when missing) and every line is
+written in a single ``write`` and flushed, so a reader tailing it never sees half
+a record and a crash loses nothing already sent. Control characters inside
+strings are escaped by JSON (see ``text.finding_json``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TextIO
+
+from spamwatch.errors import SinkError
+from spamwatch.model import Finding
+from spamwatch.sinks.base import Sink
+from spamwatch.sinks.text import finding_json
+
+
+class JsonlSink(Sink):
+    """Append each finding record as a JSON line to stdout (``-``) or a file."""
+
+    scheme = "jsonl"
+    description = "JSON Lines: one finding record per line, to stdout (jsonl:-) or a file"
+
+    def setup(self) -> None:
+        """Check the options; see the module docstring."""
+        super().setup()
+        self._own = False
+        self.stream: TextIO = sys.stdout
+        if self.target not in ("", "-"):
+            self.stream = _open_append(self.target)
+            self._own = True
+
+    def send(self, finding: Finding) -> None:
+        """Write one line and flush."""
+        self.stream.write(finding_json(finding) + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Close the file (never stdout)."""
+        if self._own:
+            self.stream.close()
+
+
+def _open_append(path: str) -> TextIO:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    except OSError as exc:
+        raise SinkError(f"jsonl:{path}: cannot open for appending: {exc.strerror}") from None
+    return os.fdopen(fd, "a", encoding="utf-8", buffering=1)

@@ -1,0 +1,141 @@
+"""``mailto:admin@example.com[,other@example.com]``: mail findings over SMTP.
+
+One mail per finding, subject saying who and what, or with ``digest = "10m"``
+one mail per interval listing every finding of it. Delivery goes to the local
+MTA (``localhost:25``) or a ``smarthost``, with ``starttls`` or implicit TLS
+(``ssl``) and ``username`` + ``password``/``password_env``. A password is never
+sent without TLS.
+
+Messages are built with ``email.message.EmailMessage``: every header value is
+passed through ``clean`` first, so a CR/LF inside a crafted sender or username
+cannot start a header of its own (no ``Bcc:`` injection), and the recipients
+are only ever the ones in the URI.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from collections import Counter
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from urllib.parse import unquote, urlsplit
+
+from spamwatch import __version__
+from spamwatch.errors import ConfigError
+from spamwatch.model import Finding
+from spamwatch.sinks.delivery import QueuedSink
+from spamwatch.sinks.text import clean, describe, finding_json, headline
+
+SUBJECT_LIMIT = 180
+
+
+class MailSink(QueuedSink):
+    """Send findings by mail (queued; retried; spooled while the MTA is down)."""
+
+    scheme = "mailto"
+    description = "mail to one or more addresses via the local MTA or a smarthost"
+    batch_option = "digest"
+
+    def setup(self) -> None:
+        """Check the options; see the module docstring."""
+        super().setup()
+        self.recipients = parse_recipients(self.target)
+        self.ssl = self.opts.boolean("ssl", False)
+        self.host, self.port = self._smarthost(465 if self.ssl else 25)
+        self.starttls = self.opts.boolean("starttls", False)
+        self.username = self.opts.string("username")
+        self.password = self.opts.secret("password")
+        self.cafile = self.opts.string("cafile")
+        self.timeout = self.opts.seconds("timeout", "30s") or 30.0
+        self.sender = self.opts.string("from") or f"spamwatch@{socket.getfqdn()}"
+        if self.username and not (self.ssl or self.starttls):
+            raise self.opts.error("username", "refusing to send a password without TLS; "
+                                  "set starttls = true or ssl = true")  # fmt: skip
+        if self.username and self.password is None:
+            raise self.opts.error("password", "username is set but no password/password_env")
+
+    def _smarthost(self, default_port: int) -> tuple[str, int]:
+        """``host``, ``host:port`` or ``[v6addr]:port`` (default: the local MTA)."""
+        text = self.opts.string("smarthost", "localhost") or "localhost"
+        try:
+            parts = urlsplit(f"//{text}")
+            host, port = parts.hostname, parts.port
+        except ValueError as exc:
+            raise self.opts.error("smarthost", str(exc)) from None
+        if not host or parts.path:
+            raise self.opts.error("smarthost", f"use HOST or HOST:PORT, not {text!r}")
+        return host, port or default_port
+
+    def deliver(self, findings: list[Finding]) -> None:
+        """Send one mail (a digest when several findings); raise on any SMTP failure."""
+        message = self.compose(findings)
+        with self._connect() as smtp:
+            if self.username and self.password is not None:
+                smtp.login(self.username, self.password)
+            smtp.send_message(message, from_addr=self.sender, to_addrs=self.recipients)
+
+    def compose(self, findings: list[Finding]) -> EmailMessage:
+        """The mail for one finding, or the digest of several."""
+        message = EmailMessage()
+        message["From"] = clean(self.sender)
+        message["To"] = ", ".join(self.recipients)
+        message["Subject"] = subject(findings)
+        message["Date"] = formatdate(localtime=True)
+        message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
+        message["Auto-Submitted"] = "auto-generated"
+        message["X-Mailer"] = f"spamwatch {__version__}"
+        message.set_content(body(findings))
+        return message
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context(cafile=self.cafile)
+        if self.ssl:
+            return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.starttls:
+                smtp.starttls(context=context)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+
+def parse_recipients(target: str) -> list[str]:
+    """``a@x,b@y`` (RFC 6068 mailto) -> checked addresses; ConfigError when unusable."""
+    addresses = [unquote(part).strip() for part in target.split(",") if part.strip()]
+    if not addresses:
+        raise ConfigError("mailto: needs an address, e.g. mailto:postmaster@example.com")
+    for address in addresses:
+        local, at, domain = address.rpartition("@")
+        bad = any(ch.isspace() or ord(ch) < 32 or ch in '<>,;"()' for ch in address)
+        if not at or not local or not domain or bad:
+            raise ConfigError(f"mailto: not a mail address: {clean(address)!r}")
+    return addresses
+
+
+def subject(findings: list[Finding]) -> str:
+    """Who and what, on one cleaned line of bounded length."""
+    if len(findings) == 1:
+        return clean(f"[spamwatch] {headline(findings[0])}", limit=SUBJECT_LIMIT)
+    counts = Counter(str(f.severity) for f in findings)
+    parts = ", ".join(f"{counts[name]} {name}" for name in ("critical", "warning", "info")
+                      if counts[name])  # fmt: skip
+    keys = sorted({f.key for f in findings})
+    return clean(
+        f"[spamwatch] digest: {len(findings)} findings ({parts}): {', '.join(keys)}",
+        limit=SUBJECT_LIMIT,
+    )
+
+
+def body(findings: list[Finding]) -> str:
+    """Readable lines per finding, then the JSON records (cleaned, one per line)."""
+    out: list[str] = []
+    for finding in findings:
+        out.extend(describe(finding))
+        out.append("")
+    out.append("-- JSON records (one per line):")
+    out.extend(finding_json(f) for f in findings)
+    return "\n".join(out) + "\n"

@@ -1,0 +1,93 @@
+"""Make log text safe to show: every sink renders findings through these helpers.
+
+Senders, HELO names, usernames and reasons come from the log, so from whoever
+talks to the mail server. Control characters in them (ANSI escapes, CR/LF, NUL,
+C1 codes, bidi overrides) are replaced by visible ``\\xNN`` escapes, so a
+terminal, syslog daemon or mail header never sees one; rich markup is escaped
+where rich renders (console.py).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from spamwatch.model import Finding
+
+# C0 controls, DEL, C1 controls, line/paragraph separators, bidi embeddings,
+# overrides and isolates: invisible or interpreted by terminals and viewers.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean(text: object, limit: int | None = None) -> str:
+    """``text`` as one printable line: control characters shown as ``\\xNN``.
+
+    ``limit`` cuts the result to that many characters (with "..." at the end),
+    for places with a size budget such as a mail subject or a syslog packet.
+    """
+    out = _UNSAFE.sub(_escape, str(text))
+    if limit is not None and len(out) > limit:
+        out = out[: max(limit - 3, 0)] + "..."
+    return out
+
+
+def finding_json(finding: Finding) -> str:
+    """The finding's JSON form on one line, safe to write to a terminal.
+
+    ``json`` already escapes C0 controls; C1 controls and U+2028/9 would pass
+    through with ``ensure_ascii=False``, so they are escaped as ``\\uXXXX`` too
+    (still valid JSON that decodes back to the original text).
+    """
+    return json_line(finding.to_json())
+
+
+def json_line(data: Mapping[str, Any]) -> str:
+    """Any JSON object on one safe line (see ``finding_json``)."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def headline(finding: Finding) -> str:
+    """One line saying who and what: "CRITICAL raised burst: sasl_username alice (mx1)".
+
+    Used as the mail subject, the syslog message start and the webhook ``text``.
+    """
+    where = f" on {finding.host}" if finding.host else ""
+    return clean(
+        f"{str(finding.severity).upper()} {finding.state} {finding.detector}: "
+        f"{finding.key_kind} {finding.key}{where}"
+    )
+
+
+def describe(finding: Finding) -> list[str]:
+    """A few human lines about a finding (mail body, webhook text), all cleaned."""
+    lines = [
+        headline(finding),
+        clean(finding.summary),
+        "",
+        f"finding:    {clean(finding.id)}",
+        f"first seen: {finding.first_seen.isoformat()}",
+        f"last seen:  {finding.last_seen.isoformat()}",
+        f"raised at:  {finding.raised_at.isoformat()}",
+    ]
+    for name, value in sorted(finding.counts.items()):
+        lines.append(f"{clean(name)}: {clean(value)}")
+    for name, value in sorted(finding.to_json()["evidence"].items()):
+        lines.append(f"{clean(name)}: {clean(_compact(value))}")
+    return lines
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
