@@ -46,6 +46,7 @@ KINDS = frozenset(
         "postsuper",
         "reject",
         "content",
+        "warning",
     }
 )
 """The event kinds the correlator reads; a parser may skip building others."""
@@ -54,6 +55,9 @@ REJECT_ACTIONS = {"reject": "rejected", "milter-reject": "rejected", "discard": 
 """Actions that end a queue file before qmgr sees it, and the state they give."""
 
 MESSAGE_STAGES = frozenset({"DATA", "END-OF-MESSAGE"})
+
+TOO_BIG = "queue file size limit exceeded"
+"""smtpd/cleanup warning after which Postfix refuses the message (552)."""
 """smtpd reject stages that throw away the whole queued message (not one RCPT)."""
 
 
@@ -219,6 +223,7 @@ class Correlator:
             "postsuper": self._on_postsuper,
             "reject": self._on_reject,
             "content": self._on_reject,
+            "warning": self._on_warning,
         }
 
     @property
@@ -436,6 +441,13 @@ class Correlator:
         rec = self._touch(event)
         if rec is not None:
             self._finish(rec, state, out)
+
+    def _on_warning(self, event: Event, out: list[MessageUpdate]) -> None:
+        """``QID: queue file size limit exceeded``: the client got a 552, no mail."""
+        if event.fields.get("text", "").endswith(TOO_BIG):
+            rec = self._touch(event)
+            if rec is not None:
+                self._finish(rec, "rejected", out)
 
     # -- helpers --------------------------------------------------------------
 

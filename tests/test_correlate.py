@@ -28,6 +28,7 @@ DAEMON = {
     "reject": "smtpd",
     "content": "cleanup",
     "connect": "smtpd",
+    "warning": "smtpd",
 }
 
 
@@ -370,8 +371,9 @@ def test_stages_limit_which_snapshots_are_built() -> None:
         (ev("content", "J1", 1, action="discard", part="header", text="Subject: x"), "discarded"),
         (ev("reject", "J1", 1, action="milter-reject", stage="END-OF-MESSAGE"), "rejected"),
         (ev("postsuper", "J1", 1, action="removed"), "deleted"),
+        (ev("warning", "J1", 1, text="J1: queue file size limit exceeded"), "rejected"),
     ],
-    ids=["cleanup-reject", "cleanup-discard", "milter-reject", "postsuper"],
+    ids=["cleanup-reject", "cleanup-discard", "milter-reject", "postsuper", "too-big"],
 )
 def test_message_thrown_away_before_qmgr_ends(event: Event, state: str) -> None:
     corr = Correlator()
