@@ -47,6 +47,8 @@ class FindingTracker:
     ``cooldown`` ("20m"): a finding with no Signal for this long is resolved.
     ``growth`` (2.0): escalate when a count reaches this multiple of its value
     in the last record (0 turns growth escalation off; severity still counts).
+    ``growth_min`` (10): ... and grew by at least this much, so 1 -> 2
+    addresses is not news while 40 -> 80 messages is.
     ``max_open`` (10000): cap on live findings; beyond it the least recently
     seen one is resolved early, so a hostile log cannot grow memory.
     """
@@ -54,6 +56,7 @@ class FindingTracker:
     defaults: ClassVar[Mapping[str, Any]] = {
         "cooldown": "20m",
         "growth": 2.0,
+        "growth_min": 10,
         "max_open": 10_000,
     }
 
@@ -61,6 +64,7 @@ class FindingTracker:
         merged = {**self.defaults, **check_options("findings", options or {}, self.defaults)}
         self.cooldown: timedelta = duration(merged["cooldown"])
         self.growth = float(merged["growth"])
+        self.growth_min = float(merged["growth_min"])
         self.max_open = max(1, int(merged["max_open"]))
         self._open: OrderedDict[TrackKey, _Open] = OrderedDict()
         self._evicted: list[Finding] = []
@@ -154,7 +158,9 @@ class FindingTracker:
             return False
         for name, value in signal.counts.items():
             before = last.counts.get(name)
-            if before and before > 0 and value >= before * self.growth:
+            if not before or before <= 0:
+                continue
+            if value >= before * self.growth and value - before >= self.growth_min:
                 return True
         return False
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, OrderedDict, deque
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
@@ -121,11 +121,14 @@ class KeyedWindows(Generic[K, V]):
         self.evicted = 0
         self._windows: OrderedDict[K, TimeWindow[V]] = OrderedDict()
 
-    def add(self, key: K, time: datetime, value: V) -> TimeWindow[V]:
-        """Record ``value`` for ``key``; returns the key's (expired) window."""
+    def add(self, key: K, time: datetime, value: V, span: timedelta | None = None) -> TimeWindow[V]:
+        """Record ``value`` for ``key``; returns the key's (expired) window.
+
+        ``span`` gives a new key its own window length (a per-user option).
+        """
         window = self._windows.get(key)
         if window is None:
-            window = TimeWindow(self.span, self.max_items)
+            window = TimeWindow(span or self.span, self.max_items)
             self._windows[key] = window
             while len(self._windows) > self.max_keys:
                 self._windows.popitem(last=False)
@@ -143,14 +146,13 @@ class KeyedWindows(Generic[K, V]):
         return window
 
     def expire(self, now: datetime) -> list[K]:
-        """Drop keys whose newest item is older than the span; returns them."""
-        cutoff = now - self.span
+        """Drop keys whose newest item is older than their span; returns them."""
         gone: list[K] = []
         windows = self._windows
         while windows:
             key, window = next(iter(windows.items()))
             last = window.last_time
-            if last is not None and last > cutoff:
+            if last is not None and last > now - window.span:
                 break
             del windows[key]
             gone.append(key)
@@ -223,3 +225,80 @@ class BucketHistory:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+T = TypeVar("T")
+
+
+class Recent(Generic[K, T]):
+    """Per-key state kept while the key is active: capped, oldest-idle evicted.
+
+    For state that is not a plain window (a user's history, an address's
+    failure record): ``get`` creates it on first use and marks the key active
+    at ``now``; ``expire`` drops keys idle since before a cutoff, in amortised
+    constant time, because keys are kept in order of last activity.
+    """
+
+    def __init__(self, max_keys: int = DEFAULT_MAX_KEYS) -> None:
+        self.max_keys = max_keys
+        self.evicted = 0
+        self._items: OrderedDict[K, tuple[datetime, T]] = OrderedDict()
+
+    def get(self, key: K, now: datetime, factory: Callable[[], T]) -> T:
+        """The key's state (created by ``factory`` when new), marked active at ``now``."""
+        found = self._items.pop(key, None)
+        value = factory() if found is None else found[1]
+        self._items[key] = (now, value)
+        while len(self._items) > self.max_keys:
+            self._items.popitem(last=False)
+            self.evicted += 1
+        return value
+
+    def peek(self, key: K) -> T | None:
+        """The key's state without marking it active."""
+        found = self._items.get(key)
+        return None if found is None else found[1]
+
+    def expire(self, cutoff: datetime) -> None:
+        """Forget keys not active after ``cutoff``."""
+        items = self._items
+        while items:
+            key, (seen, _) = next(iter(items.items()))
+            if seen > cutoff:
+                break
+            del items[key]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+
+class SlidingMin:
+    """The minimum of a value over the last ``span`` of log time.
+
+    "How much did the queue grow in ten minutes" is the value now minus its
+    minimum in the window; a monotonic deque answers that in O(1) amortised
+    per sample however many samples the window holds.
+    """
+
+    __slots__ = ("_samples", "span")
+
+    def __init__(self, span: timedelta) -> None:
+        self.span = span
+        self._samples: deque[tuple[datetime, float]] = deque()
+
+    def add(self, time: datetime, value: float) -> None:
+        """Record ``value`` at ``time`` (times in log order)."""
+        samples = self._samples
+        while samples and samples[-1][1] >= value:
+            samples.pop()
+        samples.append((time, value))
+        cutoff = time - self.span
+        while len(samples) > 1 and samples[0][0] <= cutoff:
+            samples.popleft()
+
+    def minimum(self) -> float | None:
+        """The smallest value recorded within the span, or None before any."""
+        return self._samples[0][1] if self._samples else None

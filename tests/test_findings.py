@@ -119,6 +119,13 @@ def test_open_finding_cap_resolves_the_least_recent() -> None:
     assert [(f.key, f.state) for f in evicted] == [("a@x.org", FindingState.RESOLVED)]
 
 
+def test_small_numbers_doubling_is_not_an_escalation() -> None:
+    tracker = FindingTracker()
+    tracker.observe(signal(0, 3))
+    assert tracker.observe(signal(1, 6)) is None  # doubled, but only by 3 (< growth_min 10)
+    assert tracker.observe(signal(2, 13)) is not None
+
+
 def test_growth_zero_disables_growth_escalation() -> None:
     tracker = FindingTracker({"growth": 0})
     tracker.observe(signal(0, 10))

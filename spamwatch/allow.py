@@ -1,0 +1,145 @@
+"""Allow-lists and local domains: what the site says is normal for itself.
+
+Some traffic looks like abuse and is not: the monitoring host that fails a
+login every minute on purpose, the CRM that sends thousands of single-recipient
+mails, the ``noreply@`` sender of the ticket system. The ``[allow]`` table
+names them once for every detector:
+
+    local_domains = ["example.com", "example.org"]
+    [allow]
+    users = ["crm@example.com"]            # SASL usernames (any case)
+    networks = ["192.0.2.0/24", "2001:db8::/48"]
+    senders = ["noreply@example.com", "@lists.example.com"]   # address or @domain
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from spamwatch.config import Config
+from spamwatch.errors import ConfigError
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address as the log writes it (``::1``, ``192.0.2.1``, ``IPv6:...``), or None."""
+    if not text:
+        return None
+    raw = text.strip().strip("[]")
+    if raw[:5].lower() == "ipv6:":
+        raw = raw[5:]
+    raw = raw.split("%", 1)[0]  # a zone index (fe80::1%eth0) is not part of the address
+    try:
+        return ipaddress.ip_address(raw)
+    except ValueError:
+        return None
+
+
+def network_of(ip: str, ipv4_prefix: int = 32, ipv6_prefix: int = 64) -> str:
+    """Group an address into its network ("2001:db8:1:2::/64") for counting.
+
+    One IPv6 host hops through many addresses of its /64 (privacy extensions),
+    and a provider may hand a phone a new IPv4 address in the same /24 on every
+    reconnect: counting networks, not addresses, keeps that from looking like
+    many machines. Text that is not an address is returned unchanged.
+    """
+    addr = parse_ip(ip)
+    if addr is None:
+        return ip
+    prefix = ipv4_prefix if addr.version == 4 else ipv6_prefix
+    if prefix >= addr.max_prefixlen:
+        return str(addr)
+    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))
+
+
+def domain_of(address: str | None) -> str:
+    """The lower-cased domain of ``user@domain`` ("" when there is none)."""
+    if not address or "@" not in address:
+        return ""
+    return address.rsplit("@", 1)[1].strip().lower().rstrip(".")
+
+
+def in_domains(domain: str, domains: Iterable[str]) -> bool:
+    """``domain`` is one of ``domains`` or a subdomain of one."""
+    domain = domain.lower()
+    return any(domain == d or domain.endswith("." + d) for d in domains)
+
+
+@dataclass(frozen=True, slots=True)
+class AllowList:
+    """SASL users, client networks and senders that detectors leave alone."""
+
+    users: frozenset[str] = frozenset()
+    networks: tuple[Network, ...] = ()
+    senders: frozenset[str] = frozenset()  # full addresses, lower-cased
+    sender_domains: frozenset[str] = frozenset()  # from "@domain" entries
+
+    def user(self, name: str | None) -> bool:
+        """Is this SASL username allowed?"""
+        return bool(name) and name.lower() in self.users  # type: ignore[union-attr]
+
+    def address(self, ip: str | None) -> bool:
+        """Is this client address inside an allowed network?"""
+        if not self.networks:
+            return False
+        addr = parse_ip(ip)
+        return addr is not None and any(addr in net for net in self.networks)
+
+    def sender(self, address: str | None) -> bool:
+        """Is this envelope sender (or its domain) allowed?"""
+        if not address:
+            return False
+        low = address.lower()
+        return low in self.senders or in_domains(domain_of(low), self.sender_domains)
+
+    def allows(
+        self, user: str | None = None, ip: str | None = None, sender: str | None = None
+    ) -> bool:
+        """True when any of the given facts is on an allow-list."""
+        return self.user(user) or self.address(ip) or self.sender(sender)
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """What detectors know about the site: its allow-lists and its own domains."""
+
+    allow: AllowList = field(default_factory=AllowList)
+    local_domains: frozenset[str] = frozenset()
+
+
+def _strings(where: str, value: Any) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+    return [v.strip() for v in value if v.strip()]
+
+
+def _networks(values: list[str]) -> tuple[Network, ...]:
+    out = []
+    for text in values:
+        try:
+            out.append(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ConfigError(f"allow.networks: not a network: {text!r}") from None
+    return tuple(out)
+
+
+def load_site(config: Config) -> Site:
+    """Read ``[allow]`` and ``local_domains``; ConfigError names the bad key."""
+    table = config.section("allow")
+    for key in table:
+        if key not in ("users", "networks", "senders"):
+            raise ConfigError(f"allow.{key}: unknown key (known: networks, senders, users)")
+    users = _strings("allow.users", table.get("users", []))
+    senders = _strings("allow.senders", table.get("senders", []))
+    domains = _strings("local_domains", config.data.get("local_domains", []))
+    allow = AllowList(
+        users=frozenset(u.lower() for u in users),
+        networks=_networks(_strings("allow.networks", table.get("networks", []))),
+        senders=frozenset(s.lower() for s in senders if not s.startswith("@")),
+        sender_domains=frozenset(s[1:].lower() for s in senders if s.startswith("@")),
+    )
+    return Site(allow, frozenset(d.lower().lstrip("@").rstrip(".") for d in domains))

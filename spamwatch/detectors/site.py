@@ -1,0 +1,143 @@
+"""What the built-in detectors share: site context, typed options, evidence.
+
+``SiteDetector`` is a ``Detector`` (the plugin API stays the base class) that
+also knows the site's allow-lists and local domains (bound by
+``build_detectors``), reads its duration and number options once per user,
+and builds Signals with evidence trimmed to the top entries, so every finding
+names the same kinds of things in the same JSON shape.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Hashable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from spamwatch.allow import Site
+from spamwatch.detectors.base import Detector
+from spamwatch.model import Message, MessageUpdate, Severity, Signal
+from spamwatch.options import duration
+
+TOP_N = 10
+"""Evidence lists keep this many entries (most frequent first)."""
+
+SAMPLE_IDS = 5
+"""Sample queue ids kept per key: enough to grep, never the whole incident."""
+
+
+class SiteDetector(Detector):
+    """Base of the built-in detectors (third-party ones may use it too)."""
+
+    site: Site = Site()
+    key_kind: ClassVar[str] = "sasl_username"
+
+    def __init__(
+        self,
+        options: Mapping[str, Any] | None = None,
+        user_options: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        lowered = {user.lower(): table for user, table in (user_options or {}).items()}
+        super().__init__(options, lowered)
+        self._durations: dict[tuple[str, str | None], timedelta] = {}
+
+    def bind(self, site: Site) -> None:
+        """Give the detector the site's allow-lists and local domains."""
+        self.site = site
+
+    def has_override(self, key: str, user: str | None) -> bool:
+        """Does ``user`` have a per-user value for ``key``?"""
+        return user is not None and key in self.user_options.get(user, {})
+
+    def enabled_for(self, user: str | None) -> bool:
+        """False when ``[users."NAME".detectors.THIS] enabled = false``."""
+        if user is None:
+            return True
+        return bool(self.user_options.get(user, {}).get("enabled", True))
+
+    def span(self, key: str, user: str | None = None) -> timedelta:
+        """A duration option as a timedelta (parsed once per user)."""
+        slot = (key, user if self.has_override(key, user) else None)
+        found = self._durations.get(slot)
+        if found is None:
+            found = self._durations[slot] = duration(self.option(key, slot[1]))
+        return found
+
+    def number(self, key: str, user: str | None = None) -> float:
+        """A numeric option for ``user`` (or the global value)."""
+        return float(self.option(key, user))
+
+    def signal(
+        self,
+        key: str,
+        severity: Severity,
+        time: datetime,
+        first_seen: datetime | None,
+        summary: str,
+        host: str | None,
+        counts: Mapping[str, int | float],
+        evidence: Mapping[str, Any],
+        key_kind: str | None = None,
+    ) -> Signal:
+        """A Signal from this detector, with its name and key kind filled in."""
+        return Signal(
+            detector=self.name,
+            key=key,
+            key_kind=key_kind or self.key_kind,
+            severity=severity,
+            time=time,
+            first_seen=first_seen or time,
+            summary=summary,
+            host=host,
+            counts=counts,
+            evidence=evidence,
+        )
+
+
+def user_of(message: Message) -> str | None:
+    """The message's SASL login, lower-cased (logins are case-insensitive)."""
+    name = message.sasl_username
+    return name.strip().lower() if name else None
+
+
+def fresh_submission(update: MessageUpdate) -> bool:
+    """A QUEUED update for a newly submitted message (not a filter's second copy)."""
+    return update.message.origin != "reinjected"
+
+
+def grade(value: float, threshold: float, critical_factor: float) -> Severity | None:
+    """warning at ``threshold``, critical at ``critical_factor`` times it, else None."""
+    if threshold <= 0 or value < threshold:
+        return None
+    if critical_factor > 0 and value >= threshold * critical_factor:
+        return Severity.CRITICAL
+    return Severity.WARNING
+
+
+def top(counts: Counter[Any] | Mapping[Any, int], n: int = TOP_N) -> dict[str, int]:
+    """The ``n`` largest entries as an ordered JSON object {value: count}."""
+    items = counts.most_common(n) if isinstance(counts, Counter) else _largest(counts, n)
+    return {str(k): int(v) for k, v in items}
+
+
+def _largest(counts: Mapping[Any, int], n: int) -> list[tuple[Any, int]]:
+    return sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))[:n]
+
+
+def tally(pairs: Iterable[tuple[Hashable, int]], part: int) -> Counter[Any]:
+    """Sum counts of tuple-valued window entries by one element of the tuple."""
+    out: Counter[Any] = Counter()
+    for value, count in pairs:
+        item = value[part]  # type: ignore[index]
+        if item is not None and item != "":
+            out[item] += count
+    return out
+
+
+def plural(count: int | float, word: str) -> str:
+    """ "1 address", "8 addresses" (for summaries)."""
+    count = int(count)
+    if count == 1:
+        return f"1 {word}"
+    suffix = "es" if word.endswith(("s", "sh", "ch", "x")) else "s"
+    return f"{count} {word}{suffix}"
