@@ -1,0 +1,168 @@
+"""What a report knows at the end: each finding's final state and the traffic it saw.
+
+Both are fed by the Pipeline as it runs (``emit`` for findings, the
+``on_event``/``on_update`` taps for traffic), so the report reads the log once
+and keeps only counters: nothing here grows with the number of lines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+
+from spamwatch.model import Event, Finding, FindingState, MessageUpdate, Severity, Stage
+
+LEFT_QUEUE = frozenset({"done", "expired", "deleted"})
+"""Final message states that mean qmgr or postsuper took it out of the queue."""
+TOP_KEYS = 10_000
+"""Distinct keys a TopCounter keeps before it drops the smallest half."""
+
+
+class TopCounter:
+    """A Counter that stays bounded: past ``limit`` keys the smaller half is dropped.
+
+    Exact for any realistic number of SASL users or reject reasons; under a
+    flood of distinct keys (random usernames) the top entries stay right
+    while rare keys are forgotten, which is all a "top 5" needs.
+    """
+
+    def __init__(self, limit: int = TOP_KEYS) -> None:
+        self.limit = limit
+        self.counts: Counter[str] = Counter()
+
+    def add(self, key: str, amount: int = 1) -> None:
+        self.counts[key] += amount
+        if len(self.counts) > self.limit:
+            self.counts = Counter(dict(self.counts.most_common(self.limit // 2)))
+
+    def top(self, count: int) -> list[tuple[str, int]]:
+        """The ``count`` largest, ties by key so output is the same on every run."""
+        return sorted(self.counts.items(), key=lambda item: (-item[1], item[0]))[:count]
+
+
+class TrafficSummary:
+    """Messages, top SASL senders, delivery outcomes, queue flow and rejections.
+
+    Messages are counted when qmgr first queues them (``Stage.QUEUED``), once
+    each however often a deferred one is retried; "left the queue" counts
+    messages qmgr removed or expired, not those the correlator gave up on.
+    """
+
+    def __init__(self) -> None:
+        self.first_time: datetime | None = None
+        self.last_time: datetime | None = None
+        self.messages = 0
+        self.recipients = 0
+        self.left_queue = 0
+        self.sasl_messages = TopCounter()
+        self.sasl_recipients = TopCounter()
+        self.deliveries: Counter[str] = Counter()
+        self.rejections = 0
+        self.reject_reasons = TopCounter()
+        self.sasl_failures = 0
+
+    def on_event(self, event: Event) -> None:
+        """Pipeline tap: every recognised event in the range."""
+        if self.first_time is None:
+            self.first_time = event.time
+        self.last_time = event.time
+        if event.kind == "reject":
+            self.rejections += 1
+            self.reject_reasons.add(_reason(event))
+        elif event.kind == "sasl_failure":
+            self.sasl_failures += 1
+
+    def on_update(self, update: MessageUpdate) -> None:
+        """Pipeline tap: message milestones from the correlator."""
+        message = update.message
+        if update.stage is Stage.QUEUED:
+            self.messages += 1
+            self.recipients += message.nrcpt or 0
+            if message.sasl_username:
+                self.sasl_messages.add(message.sasl_username)
+                self.sasl_recipients.add(message.sasl_username, message.nrcpt or 0)
+        elif update.stage is Stage.DELIVERY and update.recipient is not None:
+            self.deliveries[update.recipient.status] += 1
+        elif update.stage is Stage.DONE and message.state in LEFT_QUEUE:
+            self.left_queue += 1
+
+
+def _reason(event: Event) -> str:
+    """A reject's reason without the per-recipient address in front ("<a@b>: ...")."""
+    reason = str(event.fields.get("reason") or "")
+    head, sep, tail = reason.partition(">: ")
+    if sep and head.startswith("<"):
+        reason = tail
+    code = event.fields.get("code")
+    return f"{code} {reason}".strip() if code else reason
+
+
+@dataclasses.dataclass(slots=True)
+class _Entry:
+    latest: Finding
+    highest: Severity
+
+
+class FindingLog:
+    """Every finding record emitted, and each finding's final state.
+
+    ``final()`` gives one Finding per id: its latest record (so a resolved
+    finding reads ``resolved`` and carries its last counts) with the highest
+    severity it reached, most severe and biggest first. ``records`` keeps the
+    stream in log order for ``--all-records``.
+    """
+
+    def __init__(self, keep_records: bool = False) -> None:
+        self.keep_records = keep_records
+        self.records: list[Finding] = []
+        self._entries: dict[str, _Entry] = {}
+
+    def add(self, finding: Finding) -> None:
+        """The pipeline's ``emit``."""
+        if self.keep_records:
+            self.records.append(finding)
+        entry = self._entries.get(finding.id)
+        if entry is None:
+            self._entries[finding.id] = _Entry(finding, finding.severity)
+        else:
+            entry.latest = finding
+            entry.highest = max(entry.highest, finding.severity)
+
+    def final(self, still_open: Iterable[Finding] = ()) -> list[Finding]:
+        """One record per finding, sorted by ``rank`` (most severe, biggest first).
+
+        ``still_open`` are the tracker's current snapshots of findings not yet
+        resolved (``FindingTracker.open_findings``): their counts and last
+        seen are newer than their last emitted record, so they replace it.
+        """
+        latest = {finding.id: finding for finding in still_open}
+        merged = [
+            dataclasses.replace(latest.get(key, entry.latest), severity=entry.highest)
+            for key, entry in self._entries.items()
+        ]
+        return sorted(merged, key=rank)
+
+    def worst(self) -> Severity | None:
+        """The highest severity any finding reached, or None without findings."""
+        return max((entry.highest for entry in self._entries.values()), default=None)
+
+
+def volume(finding: Finding) -> float:
+    """A finding's size for ordering: its largest count (messages for a burst)."""
+    numbers = [v for v in finding.counts.values() if isinstance(v, int | float)]
+    return max(numbers, default=0)
+
+
+def rank(finding: Finding) -> tuple[object, ...]:
+    """Sort key: severity, then volume, then open before resolved, then log order."""
+    return (
+        -finding.severity,
+        -volume(finding),
+        finding.state is FindingState.RESOLVED,
+        finding.raised_at,
+        finding.detector,
+        finding.key,
+        finding.id,
+    )

@@ -1,0 +1,221 @@
+"""Report output: worst first, one line per finding, log text shown literally."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from rich.console import Console
+
+from spamwatch.model import Event, Finding, FindingState, Message, MessageUpdate, Severity, Stage
+from spamwatch.render import ReportData, evidence_lines, render_json, render_table, render_text
+from spamwatch.summary import FindingLog, TopCounter, TrafficSummary
+from spamwatch.timerange import TimeRange
+
+T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+MARKUP = "[bold red]x[/]"
+ANSI = "\x1b[31mred\x1b[0m"
+HOSTILE = f"{MARKUP}{ANSI}\x07\r\n\x9b2J\u202eevil"
+
+
+def finding(
+    key: str,
+    severity: Severity = Severity.WARNING,
+    state: FindingState = FindingState.RAISED,
+    messages: int = 10,
+    minutes: int = 0,
+    detector: str = "burst",
+    **evidence: object,
+) -> Finding:
+    raised = T0 + timedelta(minutes=minutes)
+    return Finding(
+        id=f"{detector}:{key}:{raised.isoformat()}",
+        state=state,
+        detector=detector,
+        severity=severity,
+        key=key,
+        key_kind="sasl_username",
+        summary=f"{key} sent {messages} single-recipient messages",
+        first_seen=raised - timedelta(minutes=5),
+        last_seen=raised + timedelta(minutes=3),
+        raised_at=raised,
+        time=raised,
+        host="mx1",
+        counts={"messages": messages},
+        evidence=evidence,
+    )
+
+
+def data(findings: list[Finding], traffic: TrafficSummary | None = None) -> ReportData:
+    return ReportData(
+        range=TimeRange(T0 - timedelta(hours=1), None),
+        files=("/var/log/mail.log",),
+        findings=tuple(findings),
+        traffic=traffic or TrafficSummary(),
+        lines=1234,
+        events=1000,
+    )
+
+
+def table_output(report: ReportData, colour: bool = False) -> str:
+    """The table as a terminal gets it (``colour``) or without SGR codes, unwrapped."""
+    out = io.StringIO()
+    system = "truecolor" if colour else None
+    console = Console(file=out, force_terminal=True, color_system=system, width=600)
+    render_table(report, console)
+    return out.getvalue()
+
+
+def text_output(report: ReportData) -> str:
+    out = io.StringIO()
+    render_text(report, out)
+    return out.getvalue()
+
+
+def hostile_finding() -> Finding:
+    return finding(
+        f"{HOSTILE}@example.com",
+        client_ips={f"198.51.100.7{MARKUP}": 3, "203.0.113.9": 40},
+        senders=[f"{ANSI}@spam.example"],
+    )
+
+
+def assert_shown_literally(output: str) -> None:
+    assert MARKUP in output
+    assert "\\x1b[31mred\\x1b[0m" in output
+    assert "\\x07" in output and "\\x0d" in output and "\\x9b" in output and "\\u202e" in output
+    for raw in ("\x1b[31mred", "\x07", "\r", "\x9b", "\u202e"):
+        assert raw not in output
+
+
+def test_table_shows_hostile_text_literally() -> None:
+    output = table_output(data([hostile_finding()]))
+    assert_shown_literally(output)
+    assert "198.51.100.7[bold red]x[/] (3)" in output
+    coloured = table_output(data([hostile_finding()]), colour=True)
+    assert "\x1b[33mWARNING" in coloured  # rich does style the table itself
+    for raw in ("\x1b[31mred", "\x07", "\r", "\x9b", "\u202e"):
+        assert raw not in coloured
+
+
+def test_text_shows_hostile_text_literally() -> None:
+    output = text_output(data([hostile_finding()]))
+    assert_shown_literally(output)
+    assert "\x1b" not in output  # plain text: no colour at all
+
+
+def test_json_is_exactly_to_json_and_safe_on_a_terminal() -> None:
+    items = [hostile_finding(), finding("bob@example.com")]
+    out = io.StringIO()
+    render_json(items, out)
+    lines = out.getvalue().splitlines()
+    assert [json.loads(line) for line in lines] == [f.to_json() for f in items]
+    assert list(json.loads(lines[0])) == list(items[0].to_json())  # key order kept
+    for raw in ("\x1b", "\x07", "\r", "\x9b", "\u202e"):
+        assert raw not in out.getvalue()
+
+
+def test_text_lists_worst_first_with_evidence() -> None:
+    log = FindingLog()
+    log.add(finding("small@example.com", messages=20))
+    log.add(finding("quiet@example.com", Severity.INFO, messages=9000, detector="queue"))
+    log.add(finding("big@example.com", Severity.CRITICAL, messages=5999, client_ips={"a": 1}))
+    output = text_output(data(log.final()))
+    order = [output.index(k) for k in ("big@", "small@", "quiet@")]
+    assert order == sorted(order)
+    assert output.splitlines()[1] == "3 findings: 1 critical, 1 warning, 1 info"
+    assert "CRITICAL burst: sasl_username big@example.com on mx1 [open]" in output
+    assert "  counts: messages=5999" in output
+    assert "  client_ips: a (1)" in output
+
+
+def test_final_state_merges_records_of_one_finding() -> None:
+    raised = finding("alice@example.com", Severity.WARNING, messages=100)
+    escalated = replace(raised, state=FindingState.ESCALATED, severity=Severity.CRITICAL)
+    resolved = replace(
+        raised,
+        state=FindingState.RESOLVED,
+        counts={"messages": 3000},
+        time=T0 + timedelta(hours=1),
+    )
+    other = finding("bob@example.com", Severity.WARNING, messages=500)
+    log = FindingLog(keep_records=True)
+    for record in (raised, other, escalated, resolved):
+        log.add(record)
+    final = log.final()
+    assert [f.key for f in final] == ["alice@example.com", "bob@example.com"]
+    alice = final[0]
+    assert alice.state is FindingState.RESOLVED
+    assert alice.severity is Severity.CRITICAL  # highest it reached
+    assert alice.counts == {"messages": 3000}  # the latest record's counts
+    assert log.records == [raised, other, escalated, resolved]
+    assert log.worst() is Severity.CRITICAL
+    output = text_output(data(final))
+    assert "CRITICAL burst: sasl_username alice@example.com on mx1 [resolved]" in output
+
+
+def test_open_snapshot_replaces_last_record() -> None:
+    raised = finding("alice@example.com", messages=100)
+    log = FindingLog()
+    log.add(raised)
+    newer = replace(raised, counts={"messages": 150}, last_seen=T0 + timedelta(hours=1))
+    (final,) = log.final([newer])
+    assert final.counts == {"messages": 150}
+    assert final.state is FindingState.RAISED
+
+
+def test_no_findings() -> None:
+    assert "No findings." in text_output(data([]))
+    assert "No findings." in table_output(data([]))
+    assert FindingLog().worst() is None
+
+
+def test_evidence_lines_shapes() -> None:
+    lines = evidence_lines(
+        {
+            "client_ips": {"a": 1, "b": 7, "c": 3, "d": 2, "e": 9, "f": 4, "g": 5},
+            "pairs": [["x.example", 4], ["y.example", 2]],
+            "queue_ids": ["A1", "B2"],
+            "ratio": 0.5,
+            "thresholds": {"short": 30.0, "usual": None},
+        }
+    )
+    assert lines == [
+        "client_ips: e (9), b (7), g (5), f (4), c (3), +2 more",
+        "pairs: x.example (4), y.example (2)",
+        "queue_ids: A1, B2",
+        "ratio: 0.5",
+        "thresholds: short=30.0, usual=None",
+    ]
+
+
+def event(kind: str, **fields: object) -> Event:
+    return Event(T0, "mx1", "postfix/smtpd", "smtpd", 1, "QID", kind, fields)
+
+
+def test_traffic_summary_counts_and_bounds() -> None:
+    traffic = TrafficSummary()
+    message = Message("mx1", "QID", T0, T0, sasl_username=HOSTILE, nrcpt=3)
+    for _ in range(2):
+        traffic.on_update(MessageUpdate(Stage.QUEUED, message, event("queued")))
+    traffic.on_update(MessageUpdate(Stage.DONE, replace(message, state="done"), event("removed")))
+    traffic.on_update(MessageUpdate(Stage.DONE, replace(message, state="incomplete"), event("x")))
+    traffic.on_event(event("reject", code=554, reason="<a@b>: Relay access denied"))
+    traffic.on_event(event("sasl_failure"))
+    assert (traffic.messages, traffic.recipients, traffic.left_queue) == (2, 6, 1)
+    assert traffic.reject_reasons.top(1) == [("554 Relay access denied", 1)]
+    output = text_output(data([], traffic))
+    assert_shown_literally(output)
+    assert "(2 msgs, 6 rcpts)" in output
+    assert "rejections:       1: 554 Relay access denied (1)" in output
+
+
+def test_top_counter_stays_bounded_and_keeps_the_top() -> None:
+    counter = TopCounter(limit=100)
+    counter.add("big", 1000)
+    for index in range(10_000):
+        counter.add(f"user{index}")
+    assert len(counter.counts) <= 100
+    assert counter.top(1) == [("big", 1000)]
