@@ -1,7 +1,239 @@
-"""The `follow` command (not built yet)."""
+"""``spamwatch follow``: watch the live log and alert the moment a finding appears.
+
+The command only parses options and builds the wiring (parsers, the same
+Pipeline ``report`` uses, the alert sinks); ``spamwatch.follower.Follower``
+runs the loop, the state file and the signals.
+"""
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
 import click
 
-COMMANDS: list[click.Command] = []
+from spamwatch.cli.alerts import alert_option
+from spamwatch.cli.common import build_parse_options, config_option, load, parse_options
+from spamwatch.config import Config
+from spamwatch.correlate import Correlator
+from spamwatch.detectors import build_detectors
+from spamwatch.errors import UsageError
+from spamwatch.findings import FindingTracker
+from spamwatch.follower import Follower, FollowOptions, Notices, Output
+from spamwatch.live import LiveStats, LiveView, PlainView, use_rich_view
+from spamwatch.options import check_options, duration
+from spamwatch.parse import Parser
+from spamwatch.pipeline import Pipeline
+from spamwatch.sinks import Fanout, open_alerts
+from spamwatch.sources.journal import DEFAULT_IDENTIFIERS, DEFAULT_MATCHES
+from spamwatch.state import default_state_path, ensure_parent
+
+DEFAULT_LOG = "/var/log/mail.log"
+
+FOLLOW_DEFAULTS: Mapping[str, Any] = {
+    "warmup": "1h",
+    "poll": 0.0,
+    "state": "",
+    "journal_matches": list(DEFAULT_MATCHES),
+    "journal_identifiers": list(DEFAULT_IDENTIFIERS),
+}
+"""The ``[follow]`` config table: every option with its default."""
+
+
+class Wiring:
+    """Builds what one configuration needs: parsers, the pipeline, the sinks.
+
+    Rebuilt on SIGHUP (``reload``) from the config file named at start.
+    """
+
+    def __init__(
+        self,
+        config_path: str | None,
+        cli: Mapping[str, Any],
+        alert_uris: tuple[str, ...],
+        output_format: str,
+    ) -> None:
+        self.config_path = config_path
+        self.cli = cli
+        self.alert_uris = alert_uris
+        self.output_format = output_format
+        self.config: Config = load(config_path)
+        self.follow = check_options("follow", self.config.section("follow"), FOLLOW_DEFAULTS)
+        self.parse_options = build_parse_options(
+            self.config, cli["timezone"], cli["year"], cli["syslog_names"]
+        )
+        self.detectors = build_detectors(self.config)  # a ConfigError now, not later
+        self._fanout: Fanout | None = None
+
+    def parser(self) -> Parser:
+        return Parser(self.parse_options)
+
+    def pipeline(self, emit: Output, stats: LiveStats) -> Pipeline:
+        """The same stages ``report`` wires, so the same lines give the same findings."""
+        return Pipeline(
+            parser=self.parser(),
+            correlator=Correlator(),
+            detectors=self.detectors,
+            tracker=FindingTracker.from_config(self.config),
+            emit=emit,
+            on_event=stats.on_event,
+            on_update=stats.on_update,
+        )
+
+    def output(self) -> Output:
+        """The alert sinks (opened once, on first use, after the live view started)."""
+        if self._fanout is None:
+            self._fanout = open_alerts(self.config, self._uris(), interactive=self._interactive())
+        return self._fanout.send
+
+    def _uris(self) -> list[str]:
+        if self.alert_uris:
+            return list(self.alert_uris)
+        if self.output_format == "json":
+            return ["jsonl:-"]
+        return []  # the config's [alerts] uris, else console on a terminal, else jsonl:-
+
+    def _interactive(self) -> bool:
+        return self.output_format != "json" and sys.stdout.isatty()
+
+    def reload(self) -> Wiring:
+        """A fresh wiring from the config file (ConfigError keeps the old one)."""
+        fresh = Wiring(self.config_path, self.cli, self.alert_uris, self.output_format)
+        self.close()
+        return fresh
+
+    def stats(self, counters: Mapping[str, Any]) -> None:
+        """Processing counters for sinks that keep them (prometheus)."""
+        if self._fanout is not None:
+            self._fanout.update_stats(counters)
+
+    def close(self) -> None:
+        if self._fanout is not None:
+            self._fanout.close()
+            self._fanout = None
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and value <= 0:
+        raise click.BadParameter("must be more than 0 seconds")
+    return value
+
+
+@click.command("follow")
+@config_option
+@parse_options
+@alert_option
+@click.option("--journal", is_flag=True, help="Read systemd's journal (journalctl) too.")
+@click.option(
+    "--journal-match",
+    "journal_matches",
+    multiple=True,
+    metavar="FIELD=VALUE",
+    help="journalctl match (repeatable, OR-ed); default the postfix units.",
+)
+@click.option("--from-start", is_flag=True, help="Read the files from their start, not the end.")
+@click.option(
+    "--poll",
+    type=float,
+    callback=_positive,
+    metavar="SECONDS",
+    help="Poll every SECONDS instead of inotify (for filesystems without it).",
+)
+@click.option("--state", "state_path", metavar="FILE", help="State file (resume, alerted keys).")
+@click.option(
+    "--warmup",
+    metavar="DURATION",
+    help="Log time read back at start to refill the detectors (default 1h; 0 = none).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["auto", "plain", "json"]),
+    default="auto",
+    show_default=True,
+    help="auto: live view on a terminal; plain: no live view; json: JSON Lines on stdout.",
+)
+@click.argument("files", nargs=-1, metavar="[FILE|-]...")
+def follow(
+    config_path: str | None,
+    timezone: str | None,
+    year: int | None,
+    syslog_names: tuple[str, ...],
+    alert_uris: tuple[str, ...],
+    journal: bool,
+    journal_matches: tuple[str, ...],
+    from_start: bool,
+    poll: float | None,
+    state_path: str | None,
+    warmup: str | None,
+    output_format: str,
+    files: tuple[str, ...],
+) -> int:
+    """Follow the live log and report findings the moment they happen.
+
+    FILE defaults to /var/log/mail.log ('-' reads stdin). Starts at the end,
+    after reading back --warmup of log to refill the detectors; with --state
+    it resumes exactly where the last run stopped. SIGTERM/SIGINT stop
+    cleanly (state saved, exit 0); SIGHUP reloads the config and reopens files.
+    """
+    cli = {"timezone": timezone, "year": year, "syslog_names": syslog_names}
+    wiring = Wiring(config_path, cli, alert_uris, output_format)
+    notices = Notices()
+    options = _options(wiring, files, journal, journal_matches, from_start, poll, warmup)
+    options = _with_state(options, state_path or wiring.follow.get("state"), notices)
+    rich = output_format == "auto" and use_rich_view()
+    sources = [*options.files, *(["journal"] if options.journal else [])]
+
+    def view(stats: LiveStats) -> Any:
+        return LiveView(stats, sources) if rich else PlainView(stats)
+
+    follower = Follower(options, wiring, view, notices)
+    try:
+        return follower.run()
+    finally:
+        wiring.close()
+
+
+def _options(
+    wiring: Wiring,
+    files: tuple[str, ...],
+    journal: bool,
+    journal_matches: tuple[str, ...],
+    from_start: bool,
+    poll: float | None,
+    warmup: str | None,
+) -> FollowOptions:
+    table = wiring.follow
+    try:
+        window = duration(warmup if warmup is not None else table.get("warmup", "1h"))
+    except ValueError as exc:
+        raise UsageError(f"--warmup: {exc}") from None
+    if files.count("-") > 1:
+        raise UsageError("'-' (stdin) can be given once")
+    chosen = files or (() if journal else (DEFAULT_LOG,))
+    configured_poll = float(table.get("poll", 0.0)) or None
+    return FollowOptions(
+        files=chosen,
+        journal=journal,
+        journal_matches=journal_matches or tuple(table.get("journal_matches", DEFAULT_MATCHES)),
+        journal_identifiers=tuple(table.get("journal_identifiers", DEFAULT_IDENTIFIERS)),
+        from_start=from_start,
+        poll=poll if poll is not None else configured_poll,
+        warmup=window,
+    )
+
+
+def _with_state(options: FollowOptions, path: str | None, notices: Notices) -> FollowOptions:
+    """``--state`` (or ``[follow] state``), else the default; say where when not the system one."""
+    if not path:
+        path, system = default_state_path()
+        if not system:
+            notices("state-where", f"state file: {path} (/var/lib/spamwatch is not writable)")
+    ensure_parent(path)
+    return replace(options, state_path=os.path.abspath(path))
+
+
+COMMANDS = [follow]

@@ -1,0 +1,451 @@
+"""The ``follow`` loop: sources -> pipeline -> output, for months, restartable.
+
+``Follower.run`` owns the lifetime of one ``spamwatch follow``: it locks and
+loads the state file, starts every source, warms the detectors up on the last
+window of log before the resume point (alerting nothing that was already
+alerted before the restart), then reads what arrives, saving positions
+regularly and after every alert. SIGTERM/SIGINT stop it cleanly (state saved,
+exit 0); SIGHUP reloads the config, reopens the files and rebuilds the
+pipeline (re-warmed, so no window is lost).
+
+The loop is single-threaded: watchdog's thread and the pipe readers only set
+``wake``; every line is parsed and fed on this thread, so no stage needs locks.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from spamwatch.errors import SpamwatchError, StateError
+from spamwatch.live import LiveStats
+from spamwatch.model import Event, Finding, FindingState, Severity
+from spamwatch.parse import Parser
+from spamwatch.pipeline import Pipeline
+from spamwatch.sources.journal import JournalSource
+from spamwatch.sources.pipe import StdinSource
+from spamwatch.sources.tail import DirectoryWatcher, TailFile, read_back, time_before
+from spamwatch.state import AlertedKey, FollowState, StateFile
+
+SAVE_EVERY = 5.0
+"""Seconds between periodic state saves (an alert saves at once)."""
+SAFETY_WAKE = 1.0
+"""With inotify, still look at the files this often (a lost event only delays)."""
+BUDGET = 4 << 20
+"""Bytes read from one source before the others (and signals) get a turn."""
+
+Output = Callable[[Finding], None]
+
+
+class View(Protocol):
+    def start(self) -> None: ...
+    def refresh(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+class Wiring(Protocol):
+    """What the command builds from a config: parsers, a pipeline, an output."""
+
+    def parser(self) -> Parser: ...
+    def pipeline(self, emit: Output, stats: LiveStats) -> Pipeline: ...
+    def output(self) -> Output: ...
+    def reload(self) -> Wiring: ...
+    def stats(self, counters: dict[str, int]) -> None: ...
+
+
+@dataclass(frozen=True)
+class FollowOptions:
+    """The command line of ``follow`` once parsed."""
+
+    files: tuple[str, ...]
+    journal: bool = False
+    journal_matches: tuple[str, ...] = ()
+    journal_identifiers: tuple[str, ...] = ()
+    from_start: bool = False
+    poll: float | None = None
+    warmup: timedelta = timedelta(hours=1)
+    state_path: str = ""
+
+
+class Notices:
+    """Tell the user something once per key, on stderr (the journal under systemd)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self._stream = stream
+        self._said: set[str] = set()
+
+    def __call__(self, key: str, message: str) -> None:
+        if key in self._said:
+            return
+        if len(self._said) < 10_000:
+            self._said.add(key)
+        stream = self._stream or sys.stderr
+        print(f"spamwatch: {message}", file=stream, flush=True)
+
+
+class AlertGate:
+    """Between the pipeline and the output: no alert twice across restarts.
+
+    While warming up nothing goes out; the latest record of each finding is
+    kept. When the warm-up ends, a finding still open is sent only if it was
+    not alerted before the restart at that severity (a restart in the middle
+    of an attack neither misses it nor repeats it); a resolved one only if its
+    raise was sent. Every record sent is remembered in the state.
+    """
+
+    def __init__(self, state: FollowState, output: Output, on_sent: Callable[[], None]) -> None:
+        self.state = state
+        self.output = output
+        self.on_sent = on_sent
+        self.warming = False
+        self._held: dict[tuple[str, str | None, str], Finding] = {}
+        self.sent = 0
+
+    def __call__(self, finding: Finding) -> None:
+        ident = (finding.detector, finding.host, finding.key)
+        if self.warming:
+            self._held[ident] = finding
+        elif self._new(finding):
+            self._send(finding)
+
+    def end_warmup(self) -> None:
+        self.warming = False
+        held, self._held = self._held, {}
+        for finding in held.values():
+            if self._new(finding):
+                self._send(finding)
+
+    def _new(self, finding: Finding) -> bool:
+        prior = self.state.alerted.get((finding.detector, finding.host, finding.key))
+        if finding.state is FindingState.RESOLVED:
+            return prior is not None or not self.warming
+        return prior is None or Severity.parse(prior.severity) < finding.severity
+
+    def _send(self, finding: Finding) -> None:
+        self.output(finding)
+        self.sent += 1
+        self.state.remember_alert(
+            AlertedKey(
+                finding.detector,
+                finding.host,
+                finding.key,
+                str(finding.severity),
+                str(finding.state),
+                finding.time,
+            )
+        )
+        self.on_sent()
+
+
+@dataclass
+class _Flags:
+    stop: bool = False
+    hup: bool = False
+    signals: list[int] = field(default_factory=list)
+
+
+class Follower:
+    """One run of ``spamwatch follow`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        options: FollowOptions,
+        wiring: Wiring,
+        view_factory: Callable[[LiveStats], View],
+        notify: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.options = options
+        self.wiring = wiring
+        self.notify = notify or Notices()
+        self.stats = LiveStats()
+        self.view = view_factory(self.stats)
+        self.wake = threading.Event()
+        self.flags = _Flags()
+        self.state_file = StateFile(options.state_path)
+        self.state = FollowState()
+        self.sources: list[Any] = []
+        self.parsers: dict[int, Parser] = {}
+        self.errors = 0
+        self._last_save = 0.0
+        self._dirty_alert = False
+
+    # -- lifetime ---------------------------------------------------------
+
+    def run(self) -> int:
+        """Follow until SIGTERM/SIGINT (or every source ended); returns the exit status."""
+        self.state_file.lock()
+        try:
+            self.state = self.state_file.load()
+            self.sources = self._build_sources()
+            for source in self.sources:
+                source.start()
+            return self._run_started()
+        finally:
+            for source in self.sources:
+                source.close()
+            self.state_file.unlock()
+
+    def _run_started(self) -> int:
+        watcher = self._start_watcher()
+        previous = self._install_signals()
+        self.view.start()
+        try:
+            self._arm()
+            self._loop(watcher is not None)
+            self._finish()
+        finally:
+            self.view.stop()
+            self._restore_signals(previous)
+            if watcher is not None:
+                watcher.stop()
+        self._summary()
+        return 0
+
+    def _build_sources(self) -> list[Any]:
+        opts = self.options
+        sources: list[Any] = []
+        for path in opts.files:
+            if path == "-":
+                sources.append(StdinSource(self.wake))
+                continue
+            position = self.state.files.get(os.path.abspath(path))
+            sources.append(TailFile(path, self.notify, position, from_start=opts.from_start))
+        if opts.journal:
+            sources.append(self._journal())
+        return sources
+
+    def _journal(self) -> JournalSource:
+        opts = self.options
+        kwargs: dict[str, Any] = {}
+        if opts.journal_matches:
+            kwargs["matches"] = opts.journal_matches
+        if opts.journal_identifiers:
+            kwargs["identifiers"] = opts.journal_identifiers
+        return JournalSource(
+            self.wake,
+            self.notify,
+            cursor=self.state.journal_cursor,
+            realtime=self.state.journal_time,
+            from_start=opts.from_start,
+            **kwargs,
+        )
+
+    def _start_watcher(self) -> DirectoryWatcher | None:
+        if self.options.poll is not None:
+            return None
+        paths = [s.path for s in self.sources if isinstance(s, TailFile)]
+        if not paths:
+            return None
+        watcher = DirectoryWatcher(paths, self.wake, self.notify)
+        return watcher if watcher.start() else None
+
+    # -- pipeline and warm-up ----------------------------------------------
+
+    def _arm(self) -> None:
+        """Build the pipeline and warm it up on the last window before each source."""
+        self.gate = AlertGate(self.state, self.wiring.output(), self._alerted)
+        self.pipeline = self.wiring.pipeline(self.gate, self.stats)
+        self.parsers = {id(s): self.wiring.parser() for s in self.sources}
+        if self.options.from_start or self.options.warmup <= timedelta(0):
+            return
+        self.gate.warming = True
+        streams = [self._warm_events(s) for s in self.sources]
+        for count, event in enumerate(heapq.merge(*streams, key=lambda e: e.time)):
+            if count % 1024 == 0 and self.flags.stop:
+                break
+            self._feed_event(event)
+        self.gate.end_warmup()
+
+    def _warm_events(self, source: Any) -> Iterator[Event]:
+        parser = self.wiring.parser()
+        for line in self._warm_lines(source, parser):
+            event = parser.parse(line)
+            if event is not None:
+                yield event
+
+    def _warm_lines(self, source: Any, parser: Parser) -> Iterable[bytes]:
+        window = self.options.warmup
+        if isinstance(source, JournalSource):
+            return source.warmup(datetime.now().astimezone() - window)
+        if source.boundary is None:
+            return ()
+        path, offset = source.boundary
+        if offset == 0:
+            return ()
+        anchor = time_before(path, offset, parser.line_time)
+        if anchor is None:
+            return ()
+        return read_back(path, offset, anchor - window, parser.line_time)
+
+    # -- the loop ------------------------------------------------------------
+
+    def _loop(self, watched: bool) -> None:
+        timeout = self.options.poll if self.options.poll is not None else SAFETY_WAKE
+        while not self.flags.stop:
+            if self.flags.hup:
+                self._reload()
+            self.wake.clear()
+            busy = self._pump()
+            self._maybe_save()
+            self.view.refresh()
+            if self.sources and all(getattr(s, "ended", False) for s in self.sources):
+                break
+            if not busy:
+                self.wake.wait(timeout)
+
+    def _pump(self) -> bool:
+        """Feed what every source has now; True when a source may have more."""
+        busy = False
+        for source in self.sources:
+            parser = self.parsers[id(source)]
+            count = 0
+            size = 0
+            for line in source.read(BUDGET):
+                count += 1
+                size += len(line) + 1
+                self._feed_line(parser, line)
+            self.stats.add_lines(count)
+            busy = busy or size >= BUDGET
+            if self.flags.stop:
+                break
+        return busy
+
+    def _feed_line(self, parser: Parser, line: bytes) -> None:
+        event = parser.parse(line)  # never raises: bad lines are counted
+        if event is not None:
+            self._feed_event(event)
+
+    def _feed_event(self, event: Event) -> None:
+        try:
+            self.pipeline.feed_event(event)
+        except SpamwatchError:
+            raise
+        except Exception as exc:  # a detector bug must not end months of watching
+            self._internal(exc)
+
+    def _internal(self, exc: Exception) -> None:
+        self.errors += 1
+        self.notify(
+            f"bug:{type(exc).__name__}:{exc}",
+            f"internal error on a line, skipped: {type(exc).__name__}: {exc} (please report)",
+        )
+
+    # -- state ----------------------------------------------------------------
+
+    def _alerted(self) -> None:
+        self._dirty_alert = True
+
+    def _collect_positions(self) -> None:
+        for source in self.sources:
+            if isinstance(source, TailFile):
+                pos = source.position()
+                if pos is not None:
+                    self.state.files[source.path] = pos
+            elif isinstance(source, JournalSource):
+                self.state.journal_cursor, self.state.journal_time = source.position()
+
+    def _maybe_save(self) -> None:
+        now = time.monotonic()
+        if not self._dirty_alert and now - self._last_save < SAVE_EVERY:
+            return
+        self._collect_positions()
+        try:
+            self.state_file.save(self.state)
+        except StateError as exc:  # disk full for a while must not stop watching
+            self.notify("state-save", f"{exc} (will retry)")
+            return
+        self._last_save = now
+        self._dirty_alert = False
+        self.wiring.stats(self._counters())
+
+    def _counters(self) -> dict[str, int]:
+        parsers = self.parsers.values()
+        return {
+            "lines": sum(p.stats.lines for p in parsers),
+            "events": sum(p.stats.events for p in parsers),
+            "messages": self.stats.messages,
+            "findings_sent": self.gate.sent,
+            "internal_errors": self.errors,
+        }
+
+    def _finish(self) -> None:
+        """Stop: finish renamed-away files, end the pipeline's input, save the state."""
+        for source in self.sources:
+            if isinstance(source, TailFile):
+                parser = self.parsers[id(source)]
+                for line in source.finish_retired():
+                    self._feed_line(parser, line)
+        self._collect_positions()
+        self.state_file.save(self.state)
+
+    # -- signals ----------------------------------------------------------------
+
+    def _install_signals(self) -> dict[int, Any]:
+        previous: dict[int, Any] = {}
+        if threading.current_thread() is not threading.main_thread():
+            return previous
+        for signum, handler in (
+            (signal.SIGTERM, self._on_stop),
+            (signal.SIGINT, self._on_stop),
+            (signal.SIGHUP, self._on_hup),
+        ):
+            previous[signum] = signal.signal(signum, handler)
+        return previous
+
+    def _restore_signals(self, previous: dict[int, Any]) -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    def _on_stop(self, signum: int, _frame: Any) -> None:
+        self.flags.stop = True
+        self.flags.signals.append(signum)
+        self.wake.set()
+
+    def _on_hup(self, signum: int, _frame: Any) -> None:
+        self.flags.hup = True
+        self.wake.set()
+
+    def _reload(self) -> None:
+        """SIGHUP: new config, files reopened, pipeline rebuilt and re-warmed."""
+        self.flags.hup = False
+        try:
+            wiring = self.wiring.reload()
+        except SpamwatchError as exc:
+            self.notify(f"reload:{exc}", f"SIGHUP: config not reloaded, keeping the old one: {exc}")
+            return
+        self._reopen_files()
+        self.wiring = wiring
+        self._arm()
+        self.notify(f"reloaded:{time.monotonic()}", "SIGHUP: config reloaded, files reopened")
+
+    def _reopen_files(self) -> None:
+        for index, source in enumerate(self.sources):
+            if isinstance(source, TailFile):
+                parser = self.parsers[id(source)]
+                for line in source.finish_retired():
+                    self._feed_line(parser, line)
+                position = source.position()
+                source.close()
+                # No position: the file never existed so far; when it appears, read it all.
+                fresh = TailFile(source.name, self.notify, position, from_start=position is None)
+                fresh.start()
+                self.sources[index] = fresh
+            elif isinstance(source, JournalSource):
+                source.reopen()
+
+    def _summary(self) -> None:
+        counts = self._counters()
+        self.notify(
+            f"summary:{time.monotonic()}",
+            f"stopped after {counts['lines']} lines ({counts['events']} events,"
+            f" {counts['findings_sent']} findings sent, {counts['internal_errors']} internal"
+            f" errors); state saved to {self.state_file.path}",
+        )

@@ -1,0 +1,201 @@
+"""What ``follow`` shows while it runs: rates, busiest SASL users, open findings.
+
+``LiveStats`` counts (bounded: per-second and per-minute rings, a capped table
+of users per minute); ``LiveView`` draws it with rich on a terminal and
+``PlainView`` draws nothing (findings reach stdout through the output). Log
+text shown here (user names, finding summaries) always goes through
+``rich.text.Text`` after ``sanitize``, so it is never read as markup and never
+reaches the terminal as a control code.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import sys
+import time
+from typing import Any
+
+from spamwatch.model import Event, Finding, FindingState, MessageUpdate, Severity, Stage
+
+RATE_SECONDS = 10
+USER_MINUTES = 10
+MAX_USERS_PER_MINUTE = 5_000
+"""Cap of distinct users counted per minute (a botnet guessing names cannot grow it)."""
+
+_CONTROL = {c: "\ufffd" for c in [*range(0, 32), 127, *range(0x80, 0xA0)]}
+
+
+def sanitize(text: str) -> str:
+    """Replace control characters (ESC, CR, BEL, C1...) so log text cannot drive the terminal."""
+    return text.translate(_CONTROL)
+
+
+class LiveStats:
+    """Rolling counters for the view; memory is bounded whatever the log says."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._clock = clock
+        self.lines = 0
+        self.messages = 0
+        self._line_ring: collections.deque[tuple[int, int]] = collections.deque()
+        self._msg_ring: collections.deque[tuple[int, int]] = collections.deque()
+        self._users: collections.deque[tuple[int, collections.Counter[str]]] = collections.deque()
+        self.open: dict[tuple[str, str | None, str], Finding] = {}
+
+    def add_lines(self, count: int) -> None:
+        self.lines += count
+        _bump(self._line_ring, int(self._clock()), count, RATE_SECONDS)
+
+    def on_event(self, event: Event) -> None:
+        user = event.fields.get("sasl_username") if event.kind == "client" else None
+        if not user:
+            return
+        minute = int(self._clock() // 60)
+        if not self._users or self._users[-1][0] != minute:
+            self._users.append((minute, collections.Counter()))
+            while self._users and self._users[0][0] <= minute - USER_MINUTES:
+                self._users.popleft()
+        counter = self._users[-1][1]
+        if user in counter or len(counter) < MAX_USERS_PER_MINUTE:
+            counter[str(user)] += 1
+
+    def on_update(self, update: MessageUpdate) -> None:
+        if update.stage is Stage.QUEUED:
+            self.messages += 1
+            _bump(self._msg_ring, int(self._clock()), 1, 60)
+
+    def on_finding(self, finding: Finding) -> None:
+        ident = (finding.detector, finding.host, finding.key)
+        if finding.state is FindingState.RESOLVED:
+            self.open.pop(ident, None)
+        else:
+            self.open[ident] = finding
+
+    def lines_per_second(self) -> float:
+        now = int(self._clock())
+        total = sum(n for sec, n in self._line_ring if now - sec < RATE_SECONDS)
+        return total / RATE_SECONDS
+
+    def messages_per_minute(self) -> int:
+        now = int(self._clock())
+        return sum(n for sec, n in self._msg_ring if now - sec < 60)
+
+    def busiest_users(self, count: int = 5) -> list[tuple[str, int]]:
+        total: collections.Counter[str] = collections.Counter()
+        for _, counter in self._users:
+            total.update(counter)
+        return total.most_common(count)
+
+    def open_by_severity(self) -> dict[Severity, int]:
+        counts = dict.fromkeys(Severity, 0)
+        for finding in self.open.values():
+            counts[finding.severity] += 1
+        return counts
+
+
+def _bump(ring: collections.deque[tuple[int, int]], second: int, count: int, keep: int) -> None:
+    if ring and ring[-1][0] == second:
+        ring[-1] = (second, ring[-1][1] + count)
+    else:
+        ring.append((second, count))
+    while ring and ring[0][0] <= second - keep:
+        ring.popleft()
+
+
+def use_rich_view(stream: Any = None) -> bool:
+    """The rich view only on a terminal and without NO_COLOR (https://no-color.org)."""
+    stream = stream or sys.stdout
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class PlainView:
+    """No drawing (not a terminal, or NO_COLOR): findings go out as plain lines."""
+
+    def __init__(self, stats: LiveStats) -> None:
+        self.stats = stats
+
+    def start(self) -> None:
+        """Nothing to set up."""
+
+    def refresh(self) -> None:
+        """Nothing to redraw."""
+
+    def stop(self) -> None:
+        """Nothing to tear down."""
+
+
+class LiveView:
+    """A rich Live panel on the terminal, redrawn at most a few times a second."""
+
+    def __init__(self, stats: LiveStats, sources: list[str]) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
+        self.stats = stats
+        self._sources = sources
+        self._console = Console()
+        self._live = Live(
+            console=self._console, auto_refresh=False, transient=False, redirect_stderr=True
+        )
+        self._last = 0.0
+
+    def start(self) -> None:
+        self._live.start()
+        self.refresh(force=True)
+
+    def refresh(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < 0.5:
+            return
+        self._last = now
+        self._live.update(self.render(), refresh=True)
+
+    def stop(self) -> None:
+        self._live.stop()
+
+    def render(self) -> Any:
+        """The panel: rates, busiest users, open findings; log text as plain Text."""
+        from rich.console import Group
+        from rich.table import Table
+        from rich.text import Text
+
+        stats = self.stats
+        head = Text()
+        head.append("spamwatch follow ", style="bold")
+        head.append(sanitize(", ".join(self._sources)))
+        head.append(
+            f"   {stats.lines_per_second():,.0f} lines/s   "
+            f"{stats.messages_per_minute():,} messages/min   {stats.lines:,} lines"
+        )
+        users = Table(title="busiest SASL users (10 min)", expand=False)
+        users.add_column("user")
+        users.add_column("logins", justify="right")
+        for user, count in stats.busiest_users():
+            users.add_row(Text(sanitize(user)), str(count))
+        return Group(head, users, self._findings_table())
+
+    def _findings_table(self) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        counts = self.stats.open_by_severity()
+        title = "open findings: " + ", ".join(
+            f"{counts[s]} {s}" for s in sorted(Severity, reverse=True)
+        )
+        table = Table(title=title)
+        for column in ("severity", "detector", "key", "summary"):
+            table.add_column(column)
+        ordered = sorted(self.stats.open.values(), key=lambda f: (-f.severity, f.raised_at))
+        styles = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow"}
+        for finding in ordered[:10]:
+            table.add_row(
+                Text(str(finding.severity), style=styles.get(finding.severity, "")),
+                Text(sanitize(finding.detector)),
+                Text(sanitize(finding.key)),
+                Text(sanitize(finding.summary)),
+            )
+        return table
