@@ -77,9 +77,17 @@ class Message:
 
     ``state`` is ``queued`` while Postfix still holds it, ``done`` once qmgr
     removed it, ``expired`` when it was returned after the maximal queue
-    lifetime, and ``incomplete`` when spamwatch gave up waiting for its end.
+    lifetime, and ``incomplete`` when spamwatch gave up waiting for its end
+    (also ``rejected``/``discarded``/``deleted`` when it never reached qmgr
+    or an admin deleted it; see MESSAGE JSON in the man page).
     ``related`` lists queue ids of the same mail seen under another id (a
-    content filter's re-injection) or of the message a bounce reports on.
+    content filter's re-injection, a local forward); ``parent`` is the
+    message a bounce reports on.
+
+    A re-injected copy (``origin == "reinjected"``) carries the original's
+    client and SASL login, so its deferrals count against the sender; count
+    ``Stage.QUEUED`` only for messages that are not re-injections, or the
+    mail counts twice.
     """
 
     host: str
