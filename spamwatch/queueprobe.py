@@ -1,0 +1,198 @@
+"""The real Postfix queue, read with ``postqueue -j`` (optional, live only).
+
+Why: the queue detector estimates the queue from the log (queued minus
+removed), which is blind to mail queued before spamwatch started and to
+messages removed with ``postsuper``. On the mail server itself the true size
+and the age of the oldest message are one command away. The probe runs that
+command at most every ``interval`` seconds of wall-clock time (the queue is
+live state, so wall time is right here) and returns a ``QueueSnapshot``.
+
+When the command is missing or not permitted, the probe says so once through
+``warn`` and returns None from then on, so the caller keeps its log-derived
+estimate.
+
+Permissions: ``postqueue`` is set-gid ``postdrop`` and listing the queue is
+allowed to the users in Postfix's ``authorized_mailq_users`` (default:
+anyone), so an unprivileged spamwatch user can normally run it. For a
+non-default instance (``postqueue -c DIR``) a non-root user needs ``DIR``
+listed in ``alternate_config_directories`` of the default main.cf.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from spamwatch.timeutil import parse_duration
+
+SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
+"""Where postqueue lives when it is not on a service's PATH."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSnapshot:
+    """The queue as ``postqueue -j`` reported it at wall-clock ``taken_at``.
+
+    ``oldest_age`` is in seconds (None for an empty queue); ``by_queue`` counts
+    messages per Postfix queue (incoming, active, deferred, hold, maildrop).
+    """
+
+    taken_at: float
+    size: int
+    recipients: int
+    oldest_age: float | None
+    by_queue: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+
+def _warn_stderr(message: str) -> None:
+    print(f"spamwatch: {message}", file=sys.stderr, flush=True)
+
+
+def find_postqueue() -> str | None:
+    """The postqueue command, looked up on PATH and then in the sbin directories."""
+    found = shutil.which("postqueue")
+    if found:
+        return found
+    for directory in SBIN_DIRS:
+        candidate = os.path.join(directory, "postqueue")
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def parse_queue(lines: Iterable[str], now: float) -> QueueSnapshot:
+    """Summarise ``postqueue -j`` output (JSON Lines); malformed lines are skipped."""
+    size = recipients = 0
+    oldest: float | None = None
+    by_queue: dict[str, int] = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict):
+            continue
+        size += 1
+        name = str(record.get("queue_name", "unknown"))
+        by_queue[name] = by_queue.get(name, 0) + 1
+        rcpts = record.get("recipients")
+        recipients += len(rcpts) if isinstance(rcpts, list) else 0
+        arrival = record.get("arrival_time")
+        if isinstance(arrival, int | float) and not isinstance(arrival, bool):
+            oldest = arrival if oldest is None else min(oldest, arrival)
+    age = None if oldest is None else max(0.0, now - oldest)
+    return QueueSnapshot(now, size, recipients, age, MappingProxyType(by_queue))
+
+
+class QueueProbe:
+    """Run ``postqueue -j`` at most every ``interval`` seconds; None when unavailable.
+
+    ``config_directory`` selects a Postfix instance (``postqueue -c DIR``).
+    ``clock`` and ``runner`` exist so the timing can be tested without waiting.
+    """
+
+    def __init__(
+        self,
+        interval: float = 60.0,
+        config_directory: str | None = None,
+        timeout: float = 30.0,
+        command: str | None = None,
+        warn: Callable[[str], None] = _warn_stderr,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.interval = max(0.0, float(interval))
+        self.config_directory = config_directory
+        self.timeout = timeout
+        self.command = command
+        self.warn = warn
+        self.clock = clock
+        self.unavailable: str | None = None
+        self.last: QueueSnapshot | None = None
+
+    def argv(self) -> list[str] | None:
+        """The command line to run, or None when postqueue cannot be found."""
+        command = self.command or find_postqueue()
+        if command is None:
+            return None
+        extra = ["-c", self.config_directory] if self.config_directory else []
+        return [command, *extra, "-j"]
+
+    def poll(self) -> QueueSnapshot | None:
+        """The latest snapshot, refreshed when ``interval`` has passed since the last."""
+        if self.unavailable is not None:
+            return None
+        now = self.clock()
+        if self.last is not None and now - self.last.taken_at < self.interval:
+            return self.last
+        return self.take(now)
+
+    def take(self, now: float | None = None) -> QueueSnapshot | None:
+        """Run postqueue now; on failure say why once and stay off from then on."""
+        argv = self.argv()
+        if argv is None:
+            return self._give_up("postqueue not found")
+        try:
+            proc = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=self.timeout,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return self._give_up(f"{argv[0]} could not run: {exc}")
+        if proc.returncode != 0:
+            reason = _first_line(proc.stderr) or f"exit status {proc.returncode}"
+            return self._give_up(f"{' '.join(argv)} failed: {reason}")
+        snapshot = parse_queue(proc.stdout.splitlines(), self.clock() if now is None else now)
+        self.last = snapshot
+        return snapshot
+
+    def _give_up(self, reason: str) -> None:
+        self.unavailable = reason
+        self.warn(f"real-queue probe unavailable ({reason}); using the log-derived queue estimate")
+        return None
+
+
+def _first_line(text: str) -> str:
+    """The first non-empty line of a command's stderr, stripped of control characters."""
+    for line in text.splitlines():
+        clean = "".join(ch for ch in line if ch.isprintable()).strip()
+        if clean:
+            return clean[:200]
+    return ""
+
+
+def probe_from_options(options: Mapping[str, object]) -> QueueProbe | None:
+    """A probe from the queue detector's options, or None when it is switched off.
+
+    Reads ``probe`` (bool), ``probe_interval`` (seconds or a duration string)
+    and ``probe_config_directory`` (a Postfix instance, "" for the default).
+    """
+    if not options.get("probe"):
+        return None
+    raw = options.get("probe_interval", 60)
+    interval = parse_duration(raw if isinstance(raw, str | int | float) else 60)
+    directory = options.get("probe_config_directory") or None
+    return QueueProbe(
+        interval=interval.total_seconds(), config_directory=str(directory) if directory else None
+    )
+
+
+def describe(snapshot: QueueSnapshot) -> dict[str, object]:
+    """Evidence fields for a finding: the true size and the oldest message's age."""
+    return {
+        "queue_size": snapshot.size,
+        "queue_recipients": snapshot.recipients,
+        "oldest_age_seconds": None if snapshot.oldest_age is None else round(snapshot.oldest_age),
+        "by_queue": dict(snapshot.by_queue),
+        "source": "postqueue -j",
+    }
