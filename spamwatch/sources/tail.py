@@ -291,6 +291,7 @@ class TailFile:
         current = self._current
         if current is None:
             return
+        self._check_truncated(current)  # before reading: never read the middle of new text
         yield from self._guarded(current.reader, budget)
         yield from self._check_path(current, budget)
 
@@ -344,10 +345,9 @@ class TailFile:
             self._try_open()
             if self._current is not None:
                 yield from self._guarded(self._current.reader, budget)
-            return
-        yield from self._check_truncated(current, budget)
 
-    def _check_truncated(self, current: _Open, budget: int) -> Iterator[bytes]:
+    def _check_truncated(self, current: _Open) -> None:
+        """copytruncate: the same inode got shorter, or its first bytes changed."""
         try:
             size = os.fstat(current.fd).st_size
             ident = current.reader.identity
@@ -361,7 +361,6 @@ class TailFile:
             current.reader.drop_partial()
             current.reader.offset = 0
             current.reader.identity = head_identity(current.fd, os.fstat(current.fd))
-            yield from self._guarded(current.reader, budget)
         else:
             current.refresh_identity()
         current.size = size
@@ -516,7 +515,8 @@ def _gzip_reader(
         if len(head) != pos.fp_len or hashlib.sha256(head).hexdigest() != pos.fp:
             handle.close()
             return None
-        _skip(stream, pos.offset - len(head))
+        if stream.seek(pos.offset) != pos.offset or stream.tell() != pos.offset:
+            raise EOFError("compressed file shorter than the saved offset")
     except (OSError, EOFError, zlib.error):
         handle.close()
         return None
@@ -526,14 +526,6 @@ def _gzip_reader(
 
     ident = Identity(0, 0, pos.fp, pos.fp_len)
     return candidate, LineReader(candidate, read_at, ident, pos.offset), handle
-
-
-def _skip(stream: BinaryIO, count: int) -> None:
-    while count > 0:
-        chunk = stream.read(min(count, READ_BLOCK))
-        if not chunk:
-            raise EOFError("compressed file shorter than the saved offset")
-        count -= len(chunk)
 
 
 class DirectoryWatcher:
