@@ -71,7 +71,7 @@ class Sink:
     @property
     def label(self) -> str:
         """How messages name this sink; sinks whose target holds secrets override it."""
-        return f"{self.scheme}:{self.target}"
+        return f"{self.scheme}:{self.target}" if self.target else self.scheme
 
     def start(self, context: SinkContext) -> None:
         """Called once by ``build_sinks`` before the first ``send`` (optional).

@@ -1,0 +1,158 @@
+"""Helpers for the sink tests: findings, polling, and real loopback servers."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from spamwatch.config import Config
+from spamwatch.model import Finding, FindingState, Severity
+from spamwatch.sinks import build_sinks
+from spamwatch.sinks.base import Sink
+
+T0 = datetime(2026, 11, 28, 3, 0, 0, tzinfo=UTC)
+
+HOSTILE_KEY = "alice$(touch PWNED)`id`;rm -rf / [bold]x[/] \x1b[31mred\x00nul"
+HOSTILE_SENDER = "evil@example.com\r\nBcc: victim@example.com"
+HOSTILE_SUMMARY = "[bold red]FAKE[/] \x1b]0;title\x07 \x1b[2J line1\nline2\r\nSubject: injected"
+
+
+def make_finding(**changes: Any) -> Finding:
+    """A plausible critical burst finding; keyword arguments replace fields."""
+    values: dict[str, Any] = {
+        "id": "burst:alice@example.com:1",
+        "state": FindingState.RAISED,
+        "detector": "burst",
+        "severity": Severity.CRITICAL,
+        "key": "alice@example.com",
+        "key_kind": "sasl_username",
+        "summary": "alice@example.com sent 480 messages to 480 recipients in 10m from 7 IPs",
+        "first_seen": T0,
+        "last_seen": T0,
+        "raised_at": T0,
+        "time": T0,
+        "host": "mx1",
+        "counts": MappingProxyType({"messages": 480, "ips": 7}),
+        "evidence": MappingProxyType({"sender": "alice@example.com"}),
+    }
+    values.update(changes)
+    return Finding(**values)
+
+
+def hostile_finding(**changes: Any) -> Finding:
+    """A finding whose every log-derived field carries markup, escapes, CR/LF, NUL, shell."""
+    values: dict[str, Any] = {
+        "id": "burst:hostile:1",
+        "key": HOSTILE_KEY,
+        "summary": HOSTILE_SUMMARY,
+        "host": "mx1\x1b[0m",
+        "evidence": MappingProxyType({"sender": HOSTILE_SENDER, "helo": "[link=x]y[/link]"}),
+    }
+    values.update(changes)
+    return make_finding(**values)
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
+    """Poll ``predicate`` until truthy (returned) or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(0.02)
+
+
+def build_one(uri: str, spool: Path, warnings: list[str], **tables: Any) -> Sink:
+    """build_sinks for one URI, with ``[sinks.X]`` tables given as keyword arguments."""
+    config = Config(data={"sinks": tables})
+    (sink,) = build_sinks([uri], config, spool, warn=warnings.append)
+    return sink
+
+
+FAST = {"retries": 2, "backoff": 0.05, "max_backoff": 0.2, "drain_timeout": 5}
+"""Retry options that keep tests quick."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (aiosmtpd needs a number)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Received:
+    """One request the test HTTP server got."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+    mode: str
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class WebhookServer:
+    """A real HTTP server on loopback whose behaviour a test switches: ok, fail, hang."""
+
+    mode: str = "ok"
+    requests: list[Received] = field(default_factory=list)
+    release: threading.Event = field(default_factory=threading.Event)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> WebhookServer:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                now = time.monotonic()
+                headers = dict(self.headers.items())
+                owner.requests.append(Received(self.path, headers, body, now, owner.mode))
+                if owner.mode == "hang":
+                    owner.release.wait(30)
+                    return
+                status = 200 if owner.mode == "ok" else 500
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def delivered(self) -> list[str]:
+        """Finding ids of the requests answered 200, in order."""
+        return [r.json()["id"] for r in self.requests if r.mode == "ok"]
+
+    def stop(self) -> None:
+        self.release.set()
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()

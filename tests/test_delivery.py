@@ -1,0 +1,308 @@
+"""Queued delivery, the spool, alert URIs, build_sinks and the fan-out."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from sinkutil import build_one, make_finding, wait_until
+
+from spamwatch.config import Config
+from spamwatch.errors import ConfigError, SinkError
+from spamwatch.model import Finding, Severity
+from spamwatch.plugins import SINKS, Plugin
+from spamwatch.sinks import (
+    Fanout,
+    build_sinks,
+    default_alert_uris,
+    default_spool_dir,
+    parse_alert_uri,
+    redact,
+    redact_uri,
+)
+from spamwatch.sinks.base import Sink
+from spamwatch.sinks.delivery import Delivery, QueuedSink, RetryPolicy, Spool
+
+QUICK = RetryPolicy(retries=1, backoff=0.01, max_backoff=0.05, drain_timeout=5)
+
+
+class Target:
+    """A deliver() stand-in the test steers: fail, block, or record."""
+
+    def __init__(self) -> None:
+        self.got: list[str] = []
+        self.fail = False
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def __call__(self, findings: list[Finding]) -> None:
+        self.gate.wait(30)
+        if self.fail:
+            raise ConnectionRefusedError("[Errno 111] Connection refused")
+        self.got.extend(f.id for f in findings)
+
+
+def delivery(tmp_path: Path, target: Target, warnings: list[str], **policy: Any) -> Delivery:
+    settings = {**QUICK.__dict__, **policy}
+    return Delivery("test:x", "test:x", target, RetryPolicy(**settings), Spool(tmp_path),
+                    warnings.append)  # fmt: skip
+
+
+def spooled_ids(tmp_path: Path) -> list[str]:
+    return [f.id for _, f in Spool(tmp_path).pending()]
+
+
+def test_close_drains_the_queue(tmp_path: Path) -> None:
+    target, warnings = Target(), []
+    worker = delivery(tmp_path, target, warnings)
+    worker.start()
+    for i in range(50):
+        worker.put(make_finding(id=f"f{i}"))
+    worker.close()
+    assert target.got == [f"f{i}" for i in range(50)]
+    assert spooled_ids(tmp_path) == [] and warnings == []
+
+
+def test_close_is_bounded_and_spools_the_rest_once(tmp_path: Path) -> None:
+    target, warnings = Target(), []
+    target.gate.clear()  # the sink hangs
+    worker = delivery(tmp_path, target, warnings, drain_timeout=0.3)
+    worker.start()
+    for i in range(5):
+        worker.put(make_finding(id=f"f{i}"))
+    started = time.monotonic()
+    worker.close()
+    assert time.monotonic() - started < 5
+    assert spooled_ids(tmp_path) == [f"f{i}" for i in range(5)]
+    target.fail = True
+    target.gate.set()  # the hung call now fails: it must not spool f0 a second time
+    wait_until(lambda: not worker._thread.is_alive(), what="the worker to end")
+    assert spooled_ids(tmp_path) == [f"f{i}" for i in range(5)]
+
+
+def test_full_queue_spills_to_the_spool_without_blocking(tmp_path: Path) -> None:
+    target, warnings = Target(), []
+    target.gate.clear()
+    worker = delivery(tmp_path, target, warnings, queue_size=3, drain_timeout=0.2)
+    worker.start()
+    started = time.monotonic()
+    for i in range(20):
+        worker.put(make_finding(id=f"f{i}"))
+    assert time.monotonic() - started < 2
+    assert len(spooled_ids(tmp_path)) >= 16
+    assert warnings == ["alert sink test:x: queue full, spooling findings"]
+    target.gate.set()
+    worker.close()
+
+
+def test_outage_is_reported_once_and_recovery_once(tmp_path: Path) -> None:
+    target, warnings = Target(), []
+    target.fail = True
+    worker = delivery(tmp_path, target, warnings, max_backoff=0.1)
+    worker.start()
+    for i in range(30):
+        worker.put(make_finding(id=f"down{i}"))
+    wait_until(lambda: len(spooled_ids(tmp_path)) == 30, what="30 spooled")
+    assert len(warnings) == 1 and "ConnectionRefusedError" in warnings[0]
+    assert worker.down
+    target.fail = False
+
+    def recovered() -> bool:
+        worker.put(make_finding(id="probe"))
+        return not worker.down
+
+    wait_until(recovered, what="recovery")
+    wait_until(lambda: {f"down{i}" for i in range(30)} <= set(target.got), what="replay")
+    worker.close()
+    assert len(warnings) == 2 and "delivering again" in warnings[1]
+    assert spooled_ids(tmp_path) == []
+
+
+def test_digest_batches_until_the_interval_ends(tmp_path: Path) -> None:
+    batches: list[list[str]] = []
+    worker = Delivery("t", "t", lambda fs: batches.append([f.id for f in fs]),
+                      RetryPolicy(batch_interval=0.3), Spool(tmp_path), print)  # fmt: skip
+    worker.start()
+    for i in range(4):
+        worker.put(make_finding(id=f"f{i}"))
+    wait_until(lambda: batches, what="the digest")
+    worker.put(make_finding(id="later"))
+    worker.close()
+    assert batches == [["f0", "f1", "f2", "f3"], ["later"]]
+
+
+def test_spool_take_keeps_other_sinks_and_drops_torn_lines(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.append("a:1", [make_finding(id="x")], "test")
+    spool.append("b:2", [make_finding(id="y")], "test")
+    with spool.path.open("a") as handle:
+        handle.write('{"sink": "a:1", "finding": {"trunc\n')
+    assert [f.id for f in spool.take("a:1")] == ["x"]
+    assert [(uri, f.id) for uri, f in spool.pending()] == [("b:2", "y")]
+    assert spool.take("a:1") == []
+
+
+def test_full_spool_is_reported(tmp_path: Path) -> None:
+    target, warnings = Target(), []
+    target.fail = True
+    worker = Delivery("t", "t", target, QUICK, Spool(tmp_path, max_bytes=100), warnings.append)
+    worker.start()
+    worker.put(make_finding())
+    wait_until(lambda: len(warnings) == 2, what="two warnings")
+    worker.close()
+    assert "findings are being lost" in warnings[1]
+
+
+class Recorder(QueuedSink):
+    """A queued plugin sink that records what it delivers (for build_sinks tests)."""
+
+    scheme = "rec"
+    delivered: ClassVar[list[str]] = []
+
+    def deliver(self, findings: list[Finding]) -> None:
+        Recorder.delivered.extend(f.id for f in findings)
+
+
+class Exploding(Sink):
+    scheme = "boom"
+
+    def send(self, finding: Finding) -> None:
+        raise RuntimeError("sink bug")
+
+
+class Broken(Sink):
+    def setup(self) -> None:
+        raise RuntimeError("cannot init")
+
+
+def plugins(**classes: Any) -> dict[str, Plugin]:
+    return {name: Plugin(SINKS, name, f"tests:{name}", "tests", obj=cls)
+            for name, cls in classes.items()}  # fmt: skip
+
+
+def test_build_sinks_replays_the_spool_for_its_uri(tmp_path: Path) -> None:
+    Spool(tmp_path).append("rec:one", [make_finding(id="old")], "test")
+    Spool(tmp_path).append("rec:other", [make_finding(id="not-mine")], "test")
+    Recorder.delivered.clear()
+    (sink,) = build_sinks(
+        ["rec:one?min=critical"], Config(), tmp_path, plugins=plugins(rec=Recorder)
+    )
+    assert sink.min_severity is Severity.CRITICAL
+    sink.close()
+    assert Recorder.delivered == ["old"]
+    assert [f.id for _, f in Spool(tmp_path).pending()] == ["not-mine"]
+
+
+def test_fanout_isolates_failing_sinks(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    Recorder.delivered.clear()
+    found = plugins(boom=Exploding, rec=Recorder)
+    uris = ["boom", "rec:x", "rec:y?min=critical"]
+    sinks = build_sinks(uris, Config(), tmp_path, warn=warnings.append, plugins=found)
+    fanout = Fanout(sinks, warn=warnings.append)
+    fanout.send(make_finding(id="c1"))
+    fanout.send(make_finding(id="w1", severity=Severity.WARNING))
+    fanout.send(make_finding(id="c2"))
+    fanout.close()
+    assert sorted(Recorder.delivered) == ["c1", "c1", "c2", "c2", "w1"]
+    assert warnings == ["alert sink boom failed: RuntimeError: sink bug"]
+
+
+def test_fanout_reraises_broken_pipe_after_the_others(tmp_path: Path) -> None:
+    class Pipe(Sink):
+        def send(self, finding: Finding) -> None:
+            raise BrokenPipeError
+
+    Recorder.delivered.clear()
+    sinks = build_sinks(["pipe", "rec:z"], Config(), tmp_path,
+                        plugins=plugins(pipe=Pipe, rec=Recorder))  # fmt: skip
+    with pytest.raises(BrokenPipeError):
+        Fanout(sinks).send(make_finding(id="p"))
+    Fanout(sinks).close()
+    assert Recorder.delivered == ["p"]
+
+
+@pytest.mark.parametrize(
+    ("uri", "scheme", "target", "minimum", "canonical"),
+    [
+        ("console", "console", "", None, "console"),
+        ("jsonl:-", "jsonl", "-", None, "jsonl:-"),
+        ("JSONL:/var/log/x.jsonl?min=Warning", "jsonl", "/var/log/x.jsonl", Severity.WARNING,
+         "jsonl:/var/log/x.jsonl"),
+        ("syslog:local3", "syslog", "local3", None, "syslog:local3"),
+        ("webhook+https://h/p?a=1&min=critical&b=2", "webhook+https", "//h/p?a=1&b=2",
+         Severity.CRITICAL, "webhook+https://h/p?a=1&b=2"),
+        ("mailto:admin@example.com", "mailto", "admin@example.com", None,
+         "mailto:admin@example.com"),
+    ],
+)  # fmt: skip
+def test_parse_alert_uri(
+    uri: str, scheme: str, target: str, minimum: Severity | None, canonical: str
+) -> None:
+    parsed = parse_alert_uri(uri)
+    assert (parsed.scheme, parsed.target, parsed.min_severity, parsed.uri) == (
+        scheme, target, minimum, canonical,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("uri", ["", ":x", "1abc:x", "a b:c", "jsonl:-?min=loud"])
+def test_malformed_uris_are_config_errors(uri: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_alert_uri(uri)
+
+
+def test_unknown_scheme_broken_plugin_and_failing_setup(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="unknown alert scheme 'pager'"):
+        build_sinks(["pager:x"], Config(), tmp_path)
+    broken = {"bad": Plugin(SINKS, "bad", "x:Y", "x", error="ImportError: no x")}
+    with pytest.raises(SinkError, match="ImportError: no x"):
+        build_sinks(["bad"], Config(), tmp_path, plugins=broken)
+    with pytest.raises(SinkError, match="cannot init"):
+        build_sinks(["b"], Config(), tmp_path, plugins=plugins(b=Broken))
+
+
+def test_min_severity_from_config_and_bad_options(tmp_path: Path) -> None:
+    config = Config(data={"sinks": {"jsonl": {"min_severity": "warning"}}})
+    (sink,) = build_sinks(["jsonl:-"], config, tmp_path)
+    assert sink.min_severity is Severity.WARNING
+    (sink,) = build_sinks(["jsonl:-?min=critical"], config, tmp_path)
+    assert sink.min_severity is Severity.CRITICAL
+    with pytest.raises(ConfigError, match=r"sinks\.jsonl\.min_severity"):
+        build_sinks(["jsonl:-"], Config(data={"sinks": {"jsonl": {"min_severity": "x"}}}), tmp_path)
+    with pytest.raises(ConfigError, match=r"sinks\.exec\.timeout: not a duration"):
+        build_one("exec:/bin/true", tmp_path, [], exec={"timeout": "soon"})
+    with pytest.raises(ConfigError, match=r"sinks\.webhook\.retries"):
+        build_one("webhook+http://localhost/x", tmp_path, [], webhook={"retries": -1})
+
+
+def test_default_uris_and_spool_dir(tmp_path: Path) -> None:
+    assert default_alert_uris(Config(), interactive=True) == ["console"]
+    assert default_alert_uris(Config(), interactive=False) == ["jsonl:-"]
+    config = Config(data={"alerts": {"uris": ["syslog"], "spool_dir": str(tmp_path)}})
+    assert default_alert_uris(config, interactive=True) == ["syslog"]
+    assert default_spool_dir(config) == tmp_path
+    with pytest.raises(ConfigError, match=r"alerts\.uris"):
+        default_alert_uris(Config(data={"alerts": {"uris": "syslog"}}), interactive=True)
+
+
+def test_redact_hides_secrets_but_not_their_variable_names() -> None:
+    config = {
+        "sinks": {
+            "mailto": {"smarthost": "mail:587", "password": "hunter2", "password_env": "PW"},
+            "webhook": {"header": "Authorization: Bearer abc", "token": "t0k"},
+        },
+        "alerts": {"uris": ["webhook+https://hooks.example.com/T/B/XYZ?min=warning", "console"]},
+    }
+    shown = redact(config)
+    text = repr(shown)
+    for secret in ("hunter2", "Bearer abc", "t0k", "XYZ"):
+        assert secret not in text
+    assert shown["sinks"]["mailto"]["password_env"] == "PW"
+    assert shown["sinks"]["mailto"]["smarthost"] == "mail:587"
+    assert shown["alerts"]["uris"][1] == "console"
+    assert "min=warning" in shown["alerts"]["uris"][0]
+    assert config["sinks"]["mailto"]["password"] == "hunter2"  # the input is untouched
+    assert redact_uri("syslog+udp://u:pw@h:514") == "syslog+udp://u:********@h:514"

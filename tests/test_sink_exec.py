@@ -1,0 +1,106 @@
+"""exec against real executables: stdin and environment, failure, and a hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from sinkutil import FAST, build_one, make_finding, wait_until
+
+from spamwatch.errors import SinkError
+from spamwatch.model import Finding
+from spamwatch.sinks.delivery import Spool
+
+RECORDER = """#!/bin/sh
+out="{out}/$$"
+cat > "$out.stdin"
+env > "$out.env"
+mv "$out.stdin" "$out.json"
+"""
+
+
+def script(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / name
+    path.write_text(body)
+    path.chmod(0o755)
+    return path
+
+
+def read_env(path: Path) -> dict[str, str]:
+    pairs = (line.partition("=") for line in path.read_text().splitlines() if "=" in line)
+    return {key: value for key, _, value in pairs}
+
+
+def test_command_gets_json_on_stdin_and_variables(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    command = script(tmp_path, "record.sh", RECORDER.format(out=out))
+    sink = build_one(f"exec:{command}", tmp_path / "spool", [], exec=FAST)
+    finding = make_finding()
+    sink.send(finding)
+    (done,) = wait_until(lambda: list(out.glob("*.json")), what="the command's output")
+    sink.close()
+    assert Finding.from_json(json.loads(done.read_text())) == finding
+    env = read_env(done.with_suffix(".env"))
+    assert env["SPAMWATCH_DETECTOR"] == "burst"
+    assert env["SPAMWATCH_SEVERITY"] == "critical"
+    assert env["SPAMWATCH_STATE"] == "raised"
+    assert env["SPAMWATCH_KEY"] == "alice@example.com"
+    assert env["SPAMWATCH_KEY_KIND"] == "sasl_username"
+    assert env["SPAMWATCH_ID"] == finding.id
+    assert env["SPAMWATCH_HOST"] == "mx1"
+    assert env["PATH"] == os.environ["PATH"]
+
+
+def test_a_hanging_command_is_killed_and_the_finding_spooled(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    # The script starts a grandchild that would also hang: both must die.
+    command = script(tmp_path, "hang.sh", f"#!/bin/sh\nsleep 300 &\necho $! > {pidfile}\nwait\n")
+    warnings: list[str] = []
+    spool_dir = tmp_path / "spool"
+    options = {**FAST, "retries": 0, "timeout": "0.5s"}
+    sink = build_one(f"exec:{command}", spool_dir, warnings, exec=options)
+    started = time.monotonic()
+    sink.send(make_finding())
+    wait_until(lambda: Spool(spool_dir).pending(), what="the finding spooled")
+    assert time.monotonic() - started < 10
+    sink.close()
+    assert "killed after 0.5s timeout" in warnings[0]
+    grandchild = int(wait_until(lambda: pidfile.read_text().strip()))
+    wait_until(lambda: not _alive(grandchild), what="the grandchild killed")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead for our purpose
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(") ")[1][0] != "Z"
+
+
+def test_non_zero_exit_is_a_failure_with_its_stderr(tmp_path: Path) -> None:
+    command = script(tmp_path, "fail.sh", "#!/bin/sh\necho 'no route to pager' >&2\nexit 3\n")
+    warnings: list[str] = []
+    sink = build_one(f"exec:{command}", tmp_path, warnings, exec={**FAST, "retries": 1})
+    sink.send(make_finding())
+    wait_until(lambda: Spool(tmp_path).pending())
+    sink.close()
+    assert "exit status 3 no route to pager" in warnings[0]
+
+
+@pytest.mark.parametrize("target", ["", "/nonexistent/notify", "not-a-command-anywhere"])
+def test_missing_command_is_a_sink_error(target: str, tmp_path: Path) -> None:
+    with pytest.raises(SinkError):
+        build_one(f"exec:{target}", tmp_path, [])
+
+
+def test_non_executable_file_is_a_sink_error(tmp_path: Path) -> None:
+    plain = tmp_path / "notify"
+    plain.write_text("#!/bin/sh\n")
+    with pytest.raises(SinkError, match="not an executable"):
+        build_one(f"exec:{plain}", tmp_path, [])

@@ -1,0 +1,190 @@
+"""mailto against a real SMTP server (aiosmtpd) on loopback: plain, STARTTLS, AUTH, digest."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import ssl
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from sinkutil import FAST, build_one, free_port, make_finding, wait_until
+
+from spamwatch.errors import ConfigError
+from spamwatch.model import Finding, Severity
+from spamwatch.sinks.delivery import Spool
+
+
+@dataclass
+class Inbox:
+    """aiosmtpd handler that keeps every envelope it accepts."""
+
+    mails: list[tuple[str, list[str], email.message.EmailMessage]] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.mails.append((envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 OK"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1, made with openssl."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def serve(inbox: Inbox, **kwargs: Any) -> Controller:
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), **kwargs)
+    controller.start()
+    return controller
+
+
+@pytest.fixture
+def plain() -> Iterator[tuple[Inbox, Controller]]:
+    inbox = Inbox()
+    controller = serve(inbox)
+    yield inbox, controller
+    controller.stop()
+
+
+def smarthost(controller: Controller) -> str:
+    return f"127.0.0.1:{controller.port}"
+
+
+def test_one_mail_per_finding_with_who_and_what(
+    plain: tuple[Inbox, Controller], tmp_path: Path
+) -> None:
+    inbox, controller = plain
+    options = {"smarthost": smarthost(controller), "from": "spamwatch@mx1.example.com", **FAST}
+    sink = build_one("mailto:admin@example.com,abuse@example.com", tmp_path, [], mailto=options)
+    finding = make_finding()
+    sink.send(finding)
+    sink.send(make_finding(id="second", key="bob@example.com", severity=Severity.WARNING))
+    wait_until(lambda: len(inbox.mails) == 2, what="two mails")
+    sink.close()
+    sender, rcpts, message = inbox.mails[0]
+    assert sender == "spamwatch@mx1.example.com"
+    assert rcpts == ["admin@example.com", "abuse@example.com"]
+    subject = message["Subject"]
+    assert "CRITICAL" in subject and "burst" in subject and "alice@example.com" in subject
+    assert message["Auto-Submitted"] == "auto-generated"
+    text = message.get_content()
+    assert finding.summary in text
+    json_line = text.strip().splitlines()[-1]
+    assert Finding.from_json(__import__("json").loads(json_line)) == finding
+    assert "bob@example.com" in inbox.mails[1][2]["Subject"]
+
+
+def test_digest_collects_findings_into_one_mail(
+    plain: tuple[Inbox, Controller], tmp_path: Path
+) -> None:
+    inbox, controller = plain
+    options = {"smarthost": smarthost(controller), "digest": "60s", **FAST}
+    sink = build_one("mailto:admin@example.com", tmp_path, [], mailto=options)
+    for i in range(5):
+        sink.send(make_finding(id=f"f{i}", key=f"user{i}@example.com"))
+    assert inbox.mails == []  # the digest interval has not passed
+    sink.close()  # exit sends what was collected, in one mail
+    assert len(inbox.mails) == 1
+    message = inbox.mails[0][2]
+    assert "digest: 5 findings (5 critical)" in message["Subject"]
+    body = message.get_content()
+    assert all(f"user{i}@example.com" in body for i in range(5))
+
+
+def test_starttls_and_auth_with_verified_certificate(
+    certificate: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticator(server: Any, session: Any, envelope: Any, mech: str, data: Any) -> Any:
+        assert isinstance(data, LoginPassword)
+        logins.append((data.login, data.password))
+        return AuthResult(success=data.password == b"right-password", handled=False)
+
+    inbox = Inbox()
+    controller = serve(
+        inbox, tls_context=context, require_starttls=True, authenticator=authenticator,
+        auth_required=True, auth_require_tls=True,
+    )  # fmt: skip
+    try:
+        monkeypatch.setenv("SMTP_PW", "right-password")
+        options = {
+            "smarthost": smarthost(controller),
+            "starttls": True,
+            "cafile": str(cert),
+            "username": "alerts",
+            "password_env": "SMTP_PW",
+            **FAST,
+        }
+        sink = build_one("mailto:admin@example.com", tmp_path, [], mailto=options)
+        sink.send(make_finding())
+        wait_until(lambda: inbox.mails, what="the mail over STARTTLS")
+        sink.close()
+        assert logins == [(b"alerts", b"right-password")]
+
+        # A wrong password fails delivery: retried, then spooled, reported once.
+        monkeypatch.setenv("SMTP_PW", "wrong")
+        warnings: list[str] = []
+        spool_dir = tmp_path / "spool2"
+        bad = build_one("mailto:admin@example.com", spool_dir, warnings, mailto=options)
+        bad.send(make_finding(id="unsent"))
+        wait_until(lambda: Spool(spool_dir).pending(), what="the finding spooled")
+        bad.close()
+        assert len(warnings) == 1 and "SMTPAuthenticationError" in warnings[0]
+        assert "wrong" not in warnings[0]
+        assert len(inbox.mails) == 1
+    finally:
+        controller.stop()
+
+
+def test_starttls_refuses_an_unverified_certificate(
+    certificate: tuple[Path, Path], tmp_path: Path
+) -> None:
+    cert, key = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox = Inbox()
+    controller = serve(inbox, tls_context=context, require_starttls=True)
+    try:
+        warnings: list[str] = []
+        options = {"smarthost": smarthost(controller), "starttls": True, **FAST, "retries": 0}
+        sink = build_one("mailto:admin@example.com", tmp_path, warnings, mailto=options)
+        sink.send(make_finding())
+        wait_until(lambda: Spool(tmp_path).pending(), what="the finding spooled")
+        sink.close()
+        assert inbox.mails == []
+        assert "CERTIFICATE_VERIFY_FAILED" in warnings[0]
+    finally:
+        controller.stop()
+
+
+def test_password_without_tls_is_refused(tmp_path: Path) -> None:
+    options = {"username": "u", "password": "p"}
+    with pytest.raises(ConfigError, match="without TLS"):
+        build_one("mailto:admin@example.com", tmp_path, [], mailto=options)
+
+
+@pytest.mark.parametrize(
+    "uri", ["mailto:", "mailto:nobody", "mailto:a@b.c%0d%0aBcc:%20x@y.z", "mailto:a b@c.d"]
+)
+def test_bad_addresses_are_config_errors(uri: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        build_one(uri, tmp_path, [])

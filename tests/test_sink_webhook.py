@@ -1,0 +1,140 @@
+"""webhook sinks against a real HTTP server on loopback: ok, failing, hanging, recovering."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sinkutil import FAST, WebhookServer, build_one, make_finding, wait_until
+
+from spamwatch.errors import ConfigError
+from spamwatch.model import Finding
+from spamwatch.sinks.delivery import Spool
+
+
+@pytest.fixture
+def server() -> Iterator[WebhookServer]:
+    srv = WebhookServer().start()
+    yield srv
+    srv.stop()
+
+
+def hook_uri(server: WebhookServer, path: str = "/hooks/T000/B000/secretpart") -> str:
+    return "webhook+" + server.url + path
+
+
+def test_posts_finding_json_with_text_and_auth_header(
+    server: WebhookServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOOK_TOKEN", "s3cret-token")
+    warnings: list[str] = []
+    sink = build_one(hook_uri(server), tmp_path, warnings, webhook={"token_env": "HOOK_TOKEN"})
+    finding = make_finding()
+    sink.send(finding)
+    wait_until(lambda: server.requests, what="the POST")
+    sink.close()
+    (request,) = server.requests
+    assert request.path == "/hooks/T000/B000/secretpart"
+    assert request.headers["Authorization"] == "Bearer s3cret-token"
+    assert request.headers["Content-Type"] == "application/json"
+    body = request.json()
+    assert "CRITICAL raised burst" in body.pop("text")
+    assert Finding.from_json(body) == finding
+    assert warnings == []
+    assert not Spool(tmp_path).path.exists()
+
+
+def test_header_option_and_label_hides_path(server: WebhookServer, tmp_path: Path) -> None:
+    sink = build_one(hook_uri(server), tmp_path, [], webhook={"header": "X-Api-Key: k123"})
+    assert "secretpart" not in sink.label
+    sink.send(make_finding())
+    wait_until(lambda: server.requests)
+    sink.close()
+    assert server.requests[0].headers["X-Api-Key"] == "k123"
+
+
+def test_failing_endpoint_retries_with_backoff_then_spools_and_warns_once(
+    server: WebhookServer, tmp_path: Path
+) -> None:
+    server.mode = "fail"
+    warnings: list[str] = []
+    options = {**FAST, "retries": 3, "backoff": 0.1, "max_backoff": 60}
+    sink = build_one(hook_uri(server), tmp_path, warnings, webhook=options)
+    spool = Spool(tmp_path)
+    first = make_finding(id="f1")
+    sink.send(first)
+    wait_until(lambda: spool.pending(), what="the first finding in the spool")
+    # 1 attempt + 3 retries, each wait at least backoff * 2**n
+    assert len(server.requests) == 4
+    gaps = [b.at - a.at for a, b in zip(server.requests, server.requests[1:], strict=False)]
+    for n, gap in enumerate(gaps):
+        assert gap >= 0.1 * 2**n * 0.9, gaps
+    # Down now: more findings go straight to the spool without hammering the server.
+    for i in range(2, 12):
+        sink.send(make_finding(id=f"f{i}"))
+    wait_until(lambda: len(spool.pending()) == 11, what="all findings spooled")
+    assert len(server.requests) == 4
+    sink.close()
+    assert len(warnings) == 1, warnings
+    assert "HTTP 500" in warnings[0] and "secretpart" not in warnings[0]
+    assert [f.id for _, f in spool.pending()] == [f"f{i}" for i in range(1, 12)]
+    assert {uri for uri, _ in spool.pending()} == {hook_uri(server)}
+    assert (spool.path.stat().st_mode & 0o777) == 0o600
+
+
+def test_hanging_endpoint_times_out_and_spools(server: WebhookServer, tmp_path: Path) -> None:
+    server.mode = "hang"
+    warnings: list[str] = []
+    options = {**FAST, "retries": 1, "timeout": 0.3}
+    sink = build_one(hook_uri(server), tmp_path, warnings, webhook=options)
+    sink.send(make_finding())
+    spool = Spool(tmp_path)
+    wait_until(lambda: spool.pending(), what="the finding in the spool")
+    sink.close()
+    assert len(server.requests) == 2
+    assert len(warnings) == 1 and "timed out" in warnings[0].lower()
+
+
+def test_recovery_replays_the_spool(server: WebhookServer, tmp_path: Path) -> None:
+    server.mode = "fail"
+    warnings: list[str] = []
+    options = {**FAST, "retries": 0, "max_backoff": 0.2}
+    sink = build_one(hook_uri(server), tmp_path, warnings, webhook=options)
+    spool = Spool(tmp_path)
+    sink.send(make_finding(id="during-outage"))
+    wait_until(lambda: spool.pending(), what="spooled during the outage")
+    server.mode = "ok"
+
+    def recovered() -> bool:
+        # Probes happen at most every max_backoff: keep findings coming until one passes.
+        sink.send(make_finding(id="probe"))
+        return "during-outage" in server.delivered()
+
+    wait_until(recovered, what="the spooled finding replayed after recovery")
+    sink.close()
+    assert not any(f.id == "during-outage" for _, f in spool.pending())
+    assert len(warnings) == 2 and "delivering again" in warnings[1]
+
+
+def test_spool_is_replayed_at_next_start(server: WebhookServer, tmp_path: Path) -> None:
+    server.mode = "fail"
+    uri = hook_uri(server)
+    sink = build_one(uri, tmp_path, [], webhook={**FAST, "retries": 0})
+    sink.send(make_finding(id="old"))
+    wait_until(lambda: Spool(tmp_path).pending())
+    sink.close()
+    server.mode = "ok"
+    again = build_one(uri + "?min=warning", tmp_path, [], webhook=FAST)
+    wait_until(lambda: server.delivered() == ["old"])
+    again.close()
+    assert Spool(tmp_path).pending() == []
+
+
+def test_bad_webhook_uri_and_header_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        build_one("webhook+https:nohost", tmp_path, [])
+    with pytest.raises(ConfigError, match=r"sinks\.webhook\.header"):
+        build_one("webhook+https://example.com/x", tmp_path, [], webhook={"header": "nocolon"})
+    with pytest.raises(ConfigError, match=r"sinks\.webhook\.header"):
+        build_one("webhook+https://example.com/x", tmp_path, [], webhook={"header": "A: b\r\nC: d"})
