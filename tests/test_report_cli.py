@@ -170,6 +170,19 @@ def test_until_is_exclusive_and_stops_reading(tmp_path: Path) -> None:
     assert "messages:         10 queued" in result.stdout
 
 
+@pytest.mark.usefixtures("test_detector")
+def test_until_in_one_file_does_not_end_the_next(tmp_path: Path) -> None:
+    """Two hosts' logs side by side: --until stops each file, not the whole report."""
+    first, second = tmp_path / "a.log", tmp_path / "b.log"
+    write_log(first, T0, 60, ["alice@example.com"])
+    write_log(second, T0, 60, ["bob@example.com"], number=500)
+    args = ["--since", "2026-11-28 00:10", "--until", "2026-11-28 00:20"]
+    result = run("--format", "json", *args, str(first), str(second))
+    assert result.exit_code == 1, result.stderr
+    counts = {r["key"]: r["counts"]["messages"] for r in json_records(result)}
+    assert counts == {"alice@example.com": 10, "bob@example.com": 10}
+
+
 def rotated_set(tmp_path: Path) -> Path:
     """mail.log.3.gz, mail.log.2.gz, mail.log.1 and mail.log: one hour each, one user each."""
     parts = [("mail.log.3.gz", "carol"), ("mail.log.2.gz", "dave"), ("mail.log.1", "erin")]
@@ -229,6 +242,25 @@ def test_now_end_counts_back_from_the_last_line(tmp_path: Path) -> None:
     assert result.exit_code == 1, result.stderr
     assert users_in(result)[:1] == ["erin@example.com"]
     assert json_records(result)[0]["raised_at"] == "2026-11-28T02:49:00+00:00"
+
+
+@pytest.mark.usefixtures("test_detector")
+def test_now_end_right_after_rotation_looks_at_the_rotated_part(tmp_path: Path) -> None:
+    log = rotated_set(tmp_path)
+    log.write_bytes(b"")  # logrotate just ran: mail.log is empty, mail.log.1 ends 02:59
+    result = run("--format", "json", "--since", "10m", "--now", "end", str(log))
+    assert result.exit_code == 1, result.stderr
+    assert users_in(result) == ["erin@example.com"]
+    assert json_records(result)[0]["raised_at"] == "2026-11-28T02:49:00+00:00"
+
+
+def test_now_end_needs_a_file_with_time(tmp_path: Path) -> None:
+    assert run("--now", "end", "-", stdin=b"").exit_code == 2
+    empty = tmp_path / "mail.log"
+    empty.write_bytes(b"no timestamp here\n")
+    result = run("--now", "end", str(empty))
+    assert result.exit_code == 2
+    assert "has no timestamped line" in result.stderr
 
 
 def test_log_ending_before_the_range_says_so(tmp_path: Path) -> None:

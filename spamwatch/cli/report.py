@@ -28,7 +28,7 @@ from spamwatch.model import Event, Finding, Severity
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
 from spamwatch.render import ReportData, render_json, render_table, render_text
-from spamwatch.sources.rotated import files_for_range
+from spamwatch.sources.rotated import files_for_range, rotated_siblings
 from spamwatch.sources.seek import first_time, last_time, read_from
 from spamwatch.summary import FindingLog, TrafficSummary
 from spamwatch.timerange import TimeRange, parse_now, parse_range
@@ -100,13 +100,13 @@ def report(
     options = build_parse_options(config, timezone, year, syslog_names)
     parser = Parser(options)
     zone = options.timezone or tz.tzlocal()
+    findings = FindingLog(keep_records=all_records)
+    traffic = TrafficSummary()
+    pipeline = _pipeline(config, parser, findings, traffic)  # config errors before input errors
     paths = files or (DEFAULT_LOG,)
     now = _now(now_text, zone, parser, paths[-1])
     span = parse_range(since, until, now, zone)
     plan = _plan(paths, span, parser)
-    findings = FindingLog(keep_records=all_records)
-    traffic = TrafficSummary()
-    pipeline = _pipeline(config, parser, findings, traffic)
     _run(pipeline, parser, plan, span)
     if traffic.first_time is None:
         _say_why_empty(plan, span, parser)
@@ -128,13 +128,16 @@ def report(
 
 def _now(text: str | None, zone: tzinfo, parser: Parser, newest: str) -> datetime:
     """The moment relative times count back from: --now, the log's end, or the clock."""
-    if text is not None and text.strip().lower() == "end":
-        _begin(parser, newest)
-        end = last_time(newest, parser.line_time)
-        if end is None:
-            raise UsageError(f"--now end: {newest} has no timestamped line")
-        return end
-    return parse_now(text, zone) or datetime.now(UTC)
+    if text is None or text.strip().lower() != "end":
+        return parse_now(text, zone) or datetime.now(UTC)
+    if newest == "-":
+        raise UsageError("--now end needs a log file, not standard input")
+    for path in [newest, *reversed(rotated_siblings(newest))]:  # just rotated: look back
+        _begin(parser, path)
+        end = last_time(path, parser.line_time)
+        if end is not None:
+            return end
+    raise UsageError(f"--now end: {newest} has no timestamped line")
 
 
 def _begin(parser: Parser, path: str) -> None:
@@ -195,22 +198,24 @@ def _detectors(config: Config) -> list[Detector]:
 def _run(pipeline: Pipeline, parser: Parser, plan: list[str], span: TimeRange) -> None:
     """Feed every event in the range through the pipeline, then flush it."""
     for path in plan:
-        if not _feed_file(pipeline, parser, path, span):
-            break
+        _feed_file(pipeline, parser, path, span)
     pipeline.finish()
 
 
-def _feed_file(pipeline: Pipeline, parser: Parser, path: str, span: TimeRange) -> bool:
-    """Feed one file's events in the range; False once past --until (stop reading)."""
+def _feed_file(pipeline: Pipeline, parser: Parser, path: str, span: TimeRange) -> None:
+    """Feed one file's events in the range; stop reading it at the first past --until.
+
+    The next file is still entered (by bisection, so a newer rotated part
+    costs a few probes): it may be another host's log with its own times.
+    """
     _begin(parser, path)
     for line in read_from(path, span.since, parser.line_time):
         event: Event | None = parser.parse(line)
         if event is None or (span.since is not None and event.time < span.since):
             continue
         if span.until is not None and event.time >= span.until:
-            return False
+            return
         pipeline.feed_event(event)
-    return True
 
 
 def _say_why_empty(plan: list[str], span: TimeRange, parser: Parser) -> None:
