@@ -96,8 +96,11 @@ class Stream:
         service: str = "postfix/submission/smtpd",
         relay: str = "mx.example.net[198.51.100.25]:25",
         origin: str = "smtpd",
-    ) -> str:
-        """A whole message: client=, queue active, one delivery per rcpt, removed."""
+    ) -> Message:
+        """A whole message: client=, queue active, one delivery per rcpt, removed.
+
+        A ``deferred`` message stays queued: finish it with ``deliver`` and ``remove``.
+        """
         qid = self.new_qid()
         sender = sender if sender is not None else (user or "nobody@example.com")
         fields: dict[str, Any] = {"client_name": "unknown", "client_ip": ip}
@@ -123,11 +126,14 @@ class Stream:
         self._attach(qm_event, MessageUpdate(Stage.QUEUED, message, qm_event))
         self.deliver(message, queued + timedelta(seconds=delay), rcpts, status, dsn, reason, relay)
         if status != "deferred":
-            done = queued + timedelta(seconds=delay + 0.1)
-            final = replace(message, state="done", last_seen=done)
-            rm_event = self._qmgr(done, qid, "removed")
-            self._attach(rm_event, MessageUpdate(Stage.DONE, final, rm_event))
-        return qid
+            self.remove(message, queued + timedelta(seconds=delay + 0.1))
+        return message
+
+    def remove(self, message: Message, time: datetime) -> None:
+        """qmgr's ``removed``: the DONE update."""
+        final = replace(message, state="done", last_seen=time)
+        event = self._qmgr(time, message.queue_id, "removed")
+        self._attach(event, MessageUpdate(Stage.DONE, final, event))
 
     def deliver(
         self,
@@ -173,7 +179,7 @@ class Stream:
             fields["sasl_username"] = user
         self.event(time, "sasl_failure", "postfix/submission/smtpd", **fields)
 
-    def login(self, time: datetime, user: str, ip: str) -> str:
+    def login(self, time: datetime, user: str, ip: str) -> Message:
         """A successful authenticated submission (client= with sasl_username)."""
         return self.submission(time, user, ip)
 

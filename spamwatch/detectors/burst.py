@@ -70,12 +70,7 @@ class BurstDetector(SiteDetector):
         "max_users": 10_000,
     }
 
-    def __init__(
-        self,
-        options: Mapping[str, Any] | None = None,
-        user_options: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> None:
-        super().__init__(options, user_options)
+    def setup(self) -> None:
         cap = int(self.options["max_users"])
         self._short: KeyedWindows[str, str] = KeyedWindows(self.span("short_window"), cap)
         self._long: KeyedWindows[str, tuple[str, str]] = KeyedWindows(self.span("long_window"), cap)

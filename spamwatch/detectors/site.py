@@ -40,6 +40,14 @@ class SiteDetector(Detector):
         lowered = {user.lower(): table for user, table in (user_options or {}).items()}
         super().__init__(options, lowered)
         self._durations: dict[tuple[str, str | None], timedelta] = {}
+        self.setup()
+
+    def setup(self) -> None:
+        """Build the detector's state once its options are known (override this).
+
+        Raise ValueError for an option value that makes no sense; the config
+        loader reports it as a ConfigError naming the detector.
+        """
 
     def bind(self, site: Site) -> None:
         """Give the detector the site's allow-lists and local domains."""
@@ -139,5 +147,7 @@ def plural(count: int | float, word: str) -> str:
     count = int(count)
     if count == 1:
         return f"1 {word}"
+    if word.endswith("y") and not word.endswith(("ay", "ey", "oy", "uy")):
+        return f"{count} {word[:-1]}ies"
     suffix = "es" if word.endswith(("s", "sh", "ch", "x")) else "s"
     return f"{count} {word}{suffix}"

@@ -1,0 +1,260 @@
+"""SASL authentication failures: brute force, password spraying, and the success after.
+
+Three shapes of attack on passwords show in a Postfix log: one address trying
+many passwords (brute force), many addresses each trying a few logins against
+many usernames (spraying, meant to stay under per-address limits), and the
+moment it works: a successful login from an address that was failing. The
+last one is the most urgent finding spamwatch can make before any spam is
+sent, so spraying is raised on the *number of failing addresses* (fast) rather
+than on per-address counts (which a spray keeps low on purpose).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from spamwatch.allow import network_of
+from spamwatch.detectors.site import SiteDetector, grade, plural, top
+from spamwatch.model import Event, Severity, Signal
+from spamwatch.timeutil import format_duration
+from spamwatch.windows import KeyedWindows, Recent
+
+MAX_NAMES = 10
+"""Usernames remembered per failing address (evidence, bounded)."""
+
+
+@dataclass(slots=True)
+class _Failures:
+    """What one client network did wrong recently."""
+
+    first: datetime
+    last: datetime
+    count: int = 0
+    spraying: bool = False  # failed while a spray or brute force was being raised
+    users: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Breach:
+    """Successful logins of one user from addresses that had been failing."""
+
+    count: int = 0
+    severity: Severity = Severity.WARNING
+    addresses: dict[str, int] = field(default_factory=dict)
+
+
+class AuthFailureDetector(SiteDetector):
+    """SASL failures per address, per username and per host; success after failures.
+
+    Reads smtpd's ``SASL ... authentication failed`` warnings (``sasl_failure``
+    events; the username only when Postfix logs it) and ``client=`` lines with
+    ``sasl_username`` (a success). Options ``[detectors.auth]`` (per-user
+    tables apply to the attacked username):
+
+    ``window`` ("10m"): window for per-address and spraying counts.
+    ``per_address`` (10): failures from one address (network) in ``window``.
+    ``user_window`` ("1h") / ``per_user`` (10): failures against one username.
+    ``spray_addresses`` (10): distinct failing addresses on one host in
+    ``window`` (password spraying; raised within minutes).
+    ``critical_factor`` (3.0): critical at this multiple of a threshold.
+    ``success_after`` (5): failures from an address before a successful login
+    from it is raised (any number when the address took part in a spray or
+    brute force being raised: then it is critical).
+    ``memory`` ("1h"): how long an address's failures are remembered.
+    ``ipv6_prefix`` (64): IPv6 addresses are grouped by this prefix.
+    ``max_keys`` (50000): addresses/usernames tracked at once.
+    """
+
+    name: ClassVar[str] = "auth"
+    description: ClassVar[str] = "SASL brute force, password spraying, success after failures"
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "window": "10m",
+        "per_address": 10,
+        "user_window": "1h",
+        "per_user": 10,
+        "spray_addresses": 10,
+        "critical_factor": 3.0,
+        "success_after": 5,
+        "memory": "1h",
+        "ipv6_prefix": 64,
+        "max_keys": 50_000,
+    }
+
+    def setup(self) -> None:
+        if not 0 <= int(self.options["ipv6_prefix"]) <= 128:
+            raise ValueError("ipv6_prefix must be between 0 and 128")
+        cap = int(self.options["max_keys"])
+        window = self.span("window")
+        self._by_addr: KeyedWindows[str, str] = KeyedWindows(window, cap)
+        self._by_user: KeyedWindows[str, str] = KeyedWindows(self.span("user_window"), cap)
+        self._host_addrs: KeyedWindows[str, str] = KeyedWindows(window, 1000)
+        self._host_users: KeyedWindows[str, str] = KeyedWindows(window, 1000)
+        self._failed: Recent[str, _Failures] = Recent(cap)
+        self._breaches: Recent[str, _Breach] = Recent(cap)
+        self._sprays: Recent[str, list[datetime]] = Recent(1000)  # host -> [start, last]
+
+    def on_event(self, event: Event) -> Iterable[Signal]:
+        if event.kind == "sasl_failure":
+            return self._failure(event)
+        if event.kind == "client" and event.fields.get("sasl_username"):
+            return self._success(event)
+        return ()
+
+    def tick(self, now: datetime) -> Iterable[Signal]:
+        for windows in (self._by_addr, self._by_user, self._host_addrs, self._host_users):
+            windows.expire(now)
+        self._failed.expire(now - self.span("memory"))
+        self._breaches.expire(now - self.span("memory"))
+        self._sprays.expire(now - self.span("memory"))
+        return ()
+
+    def _group(self, ip: str) -> str:
+        return network_of(ip, 32, int(self.options["ipv6_prefix"]))
+
+    def _failure(self, event: Event) -> list[Signal]:
+        ip = event.fields.get("client_ip")
+        if not ip or self.site.allow.address(ip):
+            return []
+        name = str(event.fields.get("sasl_username") or "").strip().lower()
+        now, addr = event.time, self._group(ip)
+        record = self._failed.get(addr, now, lambda: _Failures(now, now))
+        record.count += 1
+        record.last = now
+        if name and name not in record.users and len(record.users) < MAX_NAMES:
+            record.users.append(name)
+        out = [s for s in (self._address(addr, name, event), self._spray(addr, name, event)) if s]
+        if name and self.enabled_for(name) and not self.site.allow.user(name):
+            user_signal = self._user(name, addr, event)
+            if user_signal is not None:
+                out.append(user_signal)
+        if out:
+            record.spraying = True
+        return out
+
+    def _address(self, addr: str, name: str, event: Event) -> Signal | None:
+        window = self._by_addr.add(addr, event.time, name)
+        limit = self.number("per_address")
+        severity = grade(len(window), limit, self.number("critical_factor"))
+        if severity is None:
+            return None
+        names = {k: v for k, v in window.counts.items() if k}
+        summary = (
+            f"{addr} failed SASL authentication {len(window)} times in"
+            f" {format_duration(self.span('window'))}"
+            + (f" against {plural(len(names), 'username')}" if names else "")
+        )
+        counts = {"failures": len(window), "usernames": len(names)}
+        evidence = {"usernames": top(names), "window": format_duration(self.span("window"))}
+        return self.signal(
+            addr,
+            severity,
+            event.time,
+            window.first_time,
+            summary,
+            event.host,
+            counts,
+            evidence,
+            key_kind="client_ip",
+        )
+
+    def _spray(self, addr: str, name: str, event: Event) -> Signal | None:
+        addrs = self._host_addrs.add(event.host, event.time, addr)
+        users = self._host_users.add(event.host, event.time, name)
+        limit = self.number("spray_addresses")
+        severity = grade(addrs.distinct, limit, self.number("critical_factor"))
+        if severity is None:
+            return None
+        episode = self._sprays.get(event.host, event.time, lambda: [event.time, event.time])
+        episode[1] = event.time
+        names = {k: v for k, v in users.counts.items() if k}
+        span = format_duration(self.span("window"))
+        summary = (
+            f"{event.host}: SASL failures from {plural(addrs.distinct, 'address')} in {span}"
+            f" ({plural(len(addrs), 'failure')}"
+            + (f", {plural(len(names), 'username')})" if names else ")")
+            + ": password spraying"
+        )
+        counts = {"addresses": addrs.distinct, "failures": len(addrs), "usernames": len(names)}
+        evidence = {"client_addresses": top(addrs.counts), "usernames": top(names), "window": span}
+        return self.signal(
+            event.host,
+            severity,
+            event.time,
+            addrs.first_time,
+            summary,
+            event.host,
+            counts,
+            evidence,
+            key_kind="host",
+        )
+
+    def _user(self, name: str, addr: str, event: Event) -> Signal | None:
+        window = self._by_user.add(name, event.time, addr, self.span("user_window", name))
+        severity = grade(
+            len(window), self.number("per_user", name), self.number("critical_factor", name)
+        )
+        if severity is None:
+            return None
+        return self._user_signal(name, severity, event)
+
+    def _success(self, event: Event) -> list[Signal]:
+        ip = event.fields.get("client_ip")
+        name = str(event.fields["sasl_username"]).strip().lower()
+        if not ip or not self.enabled_for(name) or self.site.allow.allows(name, ip):
+            return []
+        addr = self._group(ip)
+        record = self._failed.peek(addr)
+        if record is None:
+            return []
+        attacked = record.spraying or self._in_spray(event.host, record)
+        if not attacked and record.count < self.number("success_after", name):
+            return []
+        breach = self._breaches.get(name, event.time, _Breach)
+        breach.count += 1
+        breach.addresses[addr] = record.count
+        if attacked:
+            breach.severity = Severity.CRITICAL
+        return [self._user_signal(name, breach.severity, event)]
+
+    def _in_spray(self, host: str, record: _Failures) -> bool:
+        """Did this address fail during (or just before) a spray on ``host``?"""
+        episode = self._sprays.peek(host)
+        if episode is None:
+            return False
+        window = self.span("window")
+        return episode[0] - window <= record.last and record.first <= episode[1] + window
+
+    def _user_signal(self, name: str, severity: Severity, event: Event) -> Signal:
+        """One finding per attacked username: its failures and any success after them."""
+        window = self._by_user.get(name, event.time)
+        failures = len(window) if window is not None else 0
+        addresses = window.distinct if window is not None else 0
+        breach = self._breaches.peek(name)
+        span = format_duration(self.span("user_window", name))
+        if breach is not None:
+            worst = max(breach.addresses, key=breach.addresses.__getitem__)
+            summary = (
+                f"{name} logged in from {worst} after"
+                f" {plural(breach.addresses[worst], 'failed attempt')} from that address"
+            )
+            severity = max(severity, breach.severity)
+        else:
+            summary = (
+                f"{name}: {plural(failures, 'failed SASL login')} in {span}"
+                f" from {plural(addresses, 'address')}"
+            )
+        counts = {
+            "failures": failures,
+            "addresses": addresses,
+            "logins_after_failures": breach.count if breach else 0,
+        }
+        evidence = {
+            "failing_addresses": top(window.counts) if window is not None else {},
+            "logins_after_failures": dict(breach.addresses) if breach else {},
+            "window": span,
+        }
+        first = window.first_time if window is not None else None
+        return self.signal(name, severity, event.time, first, summary, event.host, counts, evidence)

@@ -1,0 +1,119 @@
+"""Bounce and deferral ratio per SASL user: the world refusing one user's mail.
+
+Spam to harvested addresses bounces (5xx: no such user) and gets throttled
+(4xx deferrals from the big providers) far more than a person's mail does. A
+sudden share of failures on one login's outbound mail is therefore a second,
+independent sign of abuse, and it names the destinations that are refusing,
+which is what the admin needs before the server lands on a blocklist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from spamwatch.allow import domain_of, parse_ip
+from spamwatch.detectors.queue import reason_key
+from spamwatch.detectors.site import SiteDetector, grade, plural, tally, top, user_of
+from spamwatch.model import MessageUpdate, Severity, Signal, Stage
+from spamwatch.timeutil import format_duration
+from spamwatch.windows import KeyedWindows, TimeWindow
+
+BAD = frozenset({"bounced", "deferred", "expired", "undeliverable"})
+
+
+def internal_hop(relay: str | None) -> bool:
+    """A delivery to a loopback relay is a content filter hop, not the world's verdict."""
+    if not relay or "[" not in relay:
+        return False
+    ip = parse_ip(relay.split("[", 1)[1].split("]", 1)[0])
+    return ip is not None and ip.is_loopback
+
+
+class BounceRatioDetector(SiteDetector):
+    """Too many of one SASL user's deliveries bounced or deferred.
+
+    Each recipient counts once, at its first delivery attempt (retries of a
+    deferred message are not new failures); deliveries to a loopback relay (a
+    content filter) do not count. Options, global ``[detectors.bounces]`` or
+    per user:
+
+    ``window`` ("1h"): how far back deliveries are counted.
+    ``min_count`` (20): bounced + deferred deliveries needed at all.
+    ``ratio`` (0.3): ... and their share of the user's deliveries.
+    ``critical_factor`` (5.0): critical at this multiple of ``min_count``.
+    ``max_users`` (10000): users tracked at once (least recent evicted).
+    """
+
+    name: ClassVar[str] = "bounces"
+    description: ClassVar[str] = "share of bounced and deferred deliveries per SASL user"
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "window": "1h",
+        "min_count": 20,
+        "ratio": 0.3,
+        "critical_factor": 5.0,
+        "max_users": 10_000,
+    }
+
+    def setup(self) -> None:
+        cap = int(self.options["max_users"])
+        self._outcomes: KeyedWindows[str, tuple[str, str, str]] = KeyedWindows(
+            self.span("window"), cap
+        )
+
+    def on_update(self, update: MessageUpdate) -> Iterable[Signal]:
+        rcpt = update.recipient
+        if update.stage is not Stage.DELIVERY or rcpt is None or rcpt.attempts != 1:
+            return ()
+        message = update.message
+        user = user_of(message)
+        if user is None or internal_hop(rcpt.relay) or not self.enabled_for(user):
+            return ()
+        if self.site.allow.allows(user, message.client_ip, message.sender):
+            return ()
+        status = rcpt.status if rcpt.status in BAD else "sent"
+        reason = reason_key(rcpt.reason, rcpt.dsn) if status != "sent" else ""
+        value = (status, domain_of(rcpt.address), reason)
+        now = update.event.time
+        window = self._outcomes.add(user, now, value, self.span("window", user))
+        bad = sum(n for (s, _, _), n in window.counts.items() if s != "sent")
+        total = len(window)
+        if bad / total < self.number("ratio", user):
+            return ()
+        severity = grade(bad, self.number("min_count", user), self.number("critical_factor", user))
+        if severity is None:
+            return ()
+        return (self._signal(user, severity, now, window, bad, message.host),)
+
+    def tick(self, now: datetime) -> Iterable[Signal]:
+        self._outcomes.expire(now)
+        return ()
+
+    def _signal(
+        self,
+        user: str,
+        severity: Severity,
+        now: datetime,
+        window: TimeWindow[tuple[str, str, str]],
+        bad: int,
+        host: str,
+    ) -> Signal:
+        failed = {v: n for v, n in window.counts.items() if v[0] != "sent"}
+        statuses = tally(failed.items(), 0)
+        span = format_duration(self.span("window", user))
+        total = len(window)
+        summary = (
+            f"{user}: {bad} of {plural(total, 'delivery')} in {span} bounced or deferred"
+            f" ({bad * 100 // total}%: "
+            + ", ".join(f"{n} {s}" for s, n in statuses.most_common())
+            + ")"
+        )
+        counts = {"deliveries": total, "failed": bad, **{s: n for s, n in statuses.items()}}
+        evidence = {
+            "statuses": top(statuses),
+            "destinations": top(tally(failed.items(), 1)),
+            "reasons": top(tally(failed.items(), 2), 5),
+            "window": span,
+        }
+        return self.signal(user, severity, now, window.first_time, summary, host, counts, evidence)

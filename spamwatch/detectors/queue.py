@@ -1,0 +1,213 @@
+"""Queue growth per host: the queue fills when spam meets the world's filters.
+
+A spam run through a hijacked account shows up in the queue within minutes:
+big providers throttle and refuse, so deferred deliveries pile up. The log
+tells the queue's size without asking Postfix (messages entered minus
+removed or expired), and what matters to the admin is *whose* mail is stuck
+and *where* it is going. A backup MX holding mail for its primary during an
+outage also fills its queue, but with inbound mail; that is reported as info
+at most.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar
+
+from spamwatch.allow import domain_of, parse_ip
+from spamwatch.detectors.site import SiteDetector, grade, tally, top, user_of
+from spamwatch.model import Message, MessageUpdate, Severity, Signal, Stage
+from spamwatch.timeutil import format_duration
+from spamwatch.windows import KeyedWindows, SlidingMin
+
+INBOUND = "(inbound)"
+_ADDRESS = re.compile(r"\[[0-9A-Fa-f.:]+\](?::\d+)?")
+
+
+def owner_of(message: Message) -> str:
+    """Whose mail this is: the SASL user, or the kind of unauthenticated source."""
+    user = user_of(message)
+    if user:
+        return user
+    if message.origin == "pickup":
+        return f"(local) {message.sender or '?'}"
+    if message.origin == "bounce":
+        return "(bounces)"
+    ip = parse_ip(message.client_ip)
+    if ip is not None and ip.is_loopback:
+        return "(local smtp)"
+    return INBOUND
+
+
+def reason_key(reason: str | None, dsn: str | None) -> str:
+    """A deferral reason with addresses and ports removed, so alike reasons group."""
+    text = _ADDRESS.sub("", reason or "").strip()
+    return f"{dsn or '?'} {text[:100]}".strip()
+
+
+class QueueDetector(SiteDetector):
+    """Messages in the queue per host, and deferred deliveries, too many or rising fast.
+
+    Options ``[detectors.queue]``:
+
+    ``window`` ("10m"): window for growth and deferral counts.
+    ``level`` (300): messages in the queue for a warning.
+    ``growth`` (150): net growth of the queue within ``window``.
+    ``deferred`` (150): deferred delivery attempts within ``window``.
+    ``critical_factor`` (4.0): critical at this multiple of a threshold.
+    ``inbound_share`` (0.5): when at least this share of the queued and
+    deferred mail came in unauthenticated from outside (a backup MX holding
+    mail for its primary, an inbound MX whose mailbox store is down), the
+    finding is info only.
+    ``max_messages`` (200000): queue entries tracked (oldest forgotten).
+    """
+
+    name: ClassVar[str] = "queue"
+    description: ClassVar[str] = "queue size, growth and deferrals per host, and whose mail"
+    key_kind: ClassVar[str] = "host"
+    defaults: ClassVar[Mapping[str, Any]] = {
+        "window": "10m",
+        "level": 300,
+        "growth": 150,
+        "deferred": 150,
+        "critical_factor": 4.0,
+        "inbound_share": 0.5,
+        "max_messages": 200_000,
+    }
+
+    def setup(self) -> None:
+        self._queued: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._owners: dict[str, Counter[str]] = {}
+        self._sizes: dict[str, SlidingMin] = {}
+        self._deferred: KeyedWindows[str, tuple[str, str, str]] = KeyedWindows(
+            self.span("window"), 1000
+        )
+        self._last: dict[str, tuple[datetime, Severity]] = {}
+        self.evicted = 0
+
+    def on_update(self, update: MessageUpdate) -> Iterable[Signal]:
+        message = update.message
+        key = (message.host, message.queue_id)
+        now = update.event.time
+        if update.stage is Stage.DONE:
+            self._leave(key, now)
+            return ()
+        if update.stage is Stage.QUEUED:
+            if key in self._queued:
+                return ()
+            self._enter(key, owner_of(message), now)
+        elif update.recipient is not None and update.recipient.status == "deferred":
+            rcpt = update.recipient
+            value = (domain_of(rcpt.address), reason_key(rcpt.reason, rcpt.dsn), owner_of(message))
+            self._deferred.add(message.host, now, value)
+        else:
+            return ()
+        signal = self._evaluate(message.host, now)
+        return () if signal is None else (signal,)
+
+    def tick(self, now: datetime) -> Iterable[Signal]:
+        self._deferred.expire(now)
+        return ()
+
+    def _enter(self, key: tuple[str, str], owner: str, now: datetime) -> None:
+        self._queued[key] = owner
+        self._owners.setdefault(key[0], Counter())[owner] += 1
+        if len(self._queued) > int(self.options["max_messages"]):
+            old_key, _ = next(iter(self._queued.items()))
+            self._leave(old_key, now)
+            self.evicted += 1
+        self._sample(key[0], now)
+
+    def _leave(self, key: tuple[str, str], now: datetime) -> None:
+        owner = self._queued.pop(key, None)
+        if owner is None:
+            return
+        owners = self._owners[key[0]]
+        owners[owner] -= 1
+        if owners[owner] <= 0:
+            del owners[owner]
+        self._sample(key[0], now)
+
+    def _sample(self, host: str, now: datetime) -> None:
+        sizes = self._sizes.get(host)
+        if sizes is None:
+            sizes = self._sizes[host] = SlidingMin(self.span("window"))
+        sizes.add(now, self._size(host))
+
+    def _size(self, host: str) -> int:
+        owners = self._owners.get(host)
+        return sum(owners.values()) if owners else 0
+
+    def _evaluate(self, host: str, now: datetime) -> Signal | None:
+        size = self._size(host)
+        lowest = self._sizes[host].minimum() if host in self._sizes else None
+        growth = size - int(lowest or 0)
+        deferred = self._deferred.get(host, now)
+        n_deferred = len(deferred) if deferred is not None else 0
+        factor = self.number("critical_factor")
+        grades = [
+            grade(size, self.number("level"), factor),
+            grade(growth, self.number("growth"), factor),
+            grade(n_deferred, self.number("deferred"), factor),
+        ]
+        found = [g for g in grades if g is not None]
+        if not found:
+            return None
+        owners = self._owners.get(host, Counter())
+        deferred_counts = deferred.counts if deferred is not None else Counter()
+        by_owner = tally(deferred_counts.items(), 2)
+        inbound = owners.get(INBOUND, 0) + by_owner.get(INBOUND, 0)
+        share = inbound / max(1, size + n_deferred)
+        severity = max(found)
+        if share >= self.number("inbound_share"):
+            severity = Severity.INFO
+        if not self._due(host, now, severity):
+            return None
+        return self._signal(host, now, severity, size, growth, owners, deferred_counts, share)
+
+    def _due(self, host: str, now: datetime, severity: Severity) -> bool:
+        """At most one Signal per host and log second, unless it got worse.
+
+        A full queue is re-evaluated on every message; building its evidence
+        every time would cost more than the rest of the pipeline.
+        """
+        second = now.replace(microsecond=0)
+        last = self._last.get(host)
+        if last is not None and last[0] == second and severity <= last[1]:
+            return False
+        self._last[host] = (second, severity)
+        return True
+
+    def _signal(
+        self,
+        host: str,
+        now: datetime,
+        severity: Severity,
+        size: int,
+        growth: int,
+        owners: Counter[str],
+        deferred: Mapping[tuple[str, str, str], int],
+        share: float,
+    ) -> Signal:
+        n_deferred = sum(deferred.values())
+        span = format_duration(self.span("window"))
+        whose = owners.most_common(1)
+        summary = (
+            f"{host}: {size} messages in the queue ({growth:+d} in {span}),"
+            f" {n_deferred} deferred deliveries in {span}"
+        )
+        if whose:
+            summary += f"; most queued mail from {whose[0][0]} ({whose[0][1]})"
+        counts = {"queued": size, "growth": growth, "deferred": n_deferred}
+        evidence = {
+            "queued_by": top(owners),
+            "destinations": top(tally(deferred.items(), 0)),
+            "deferral_reasons": top(tally(deferred.items(), 1), 5),
+            "deferred_by": top(tally(deferred.items(), 2)),
+            "inbound_share": round(share, 2),
+            "window": span,
+        }
+        return self.signal(host, severity, now, now, summary, host, counts, evidence)

@@ -1,0 +1,109 @@
+"""build_detectors: config tables, per-user overrides, allow-lists, errors naming the key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from spamwatch.allow import AllowList, load_site, network_of
+from spamwatch.config import Config
+from spamwatch.detectors import build_detectors, detector_classes
+from spamwatch.errors import ConfigError
+from spamwatch.options import is_duration_default
+from spamwatch.timeutil import parse_duration
+
+BUILTIN = {"addresses", "auth", "bounces", "burst", "queue", "sender"}
+
+
+def test_all_six_built_ins_load_through_entry_points_with_flat_defaults() -> None:
+    classes = detector_classes()
+    assert set(classes) >= BUILTIN
+    for name in BUILTIN:
+        defaults = classes[name].defaults
+        assert defaults, name
+        for key, value in defaults.items():
+            assert isinstance(value, bool | int | float | str | list), (name, key)
+            if isinstance(value, str):
+                assert is_duration_default(value), (name, key)
+                parse_duration(value)
+            assert f"``{key}``" in (classes[name].__doc__ or ""), f"{name}.{key} undocumented"
+
+
+def test_options_and_user_overrides_are_applied() -> None:
+    config = Config(
+        data={
+            "detectors": {"burst": {"short_threshold": 99, "long_window": "2h"}},
+            "users": {"Alice@Example.com": {"detectors": {"burst": {"short_threshold": 7}}}},
+        }
+    )
+    burst = next(d for d in build_detectors(config) if d.name == "burst")
+    assert burst.option("short_threshold") == 99
+    assert burst.option("short_threshold", "alice@example.com") == 7
+    assert burst.option("long_threshold", "alice@example.com") == 20
+    assert burst.span("long_window").total_seconds() == 7200  # type: ignore[attr-defined]
+
+
+def test_enabled_false_turns_a_detector_off() -> None:
+    config = Config(data={"detectors": {"queue": {"enabled": False}}})
+    assert {d.name for d in build_detectors(config)} == BUILTIN - {"queue"}
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"detectors": {"burst": {"short_treshold": 5}}}, "detectors.burst.short_treshold"),
+        ({"detectors": {"burst": {"short_window": "soon"}}}, "detectors.burst.short_window"),
+        ({"detectors": {"burst": {"short_threshold": "many"}}}, "detectors.burst.short_threshold"),
+        ({"detectors": {"burst": {"short_threshold": -1}}}, "detectors.burst.short_threshold"),
+        ({"detectors": {"burst": {"max_users": 2.5}}}, "detectors.burst.max_users"),
+        ({"detectors": {"burst": {"enabled": "no"}}}, "detectors.burst.enabled"),
+        ({"detectors": {"sender": {"domains": "example.com"}}}, "detectors.sender.domains"),
+        ({"detectors": {"addresses": {"ipv4_prefix": 40}}}, "detectors.addresses"),
+        ({"detectors": {"nosuch": {}}}, "detectors.nosuch"),
+        (
+            {"users": {"a@x.org": {"detectors": {"burst": {"bogus": 1}}}}},
+            'users."a@x.org".detectors.burst.bogus',
+        ),
+        ({"users": {"a@x.org": {"detectors": {"nosuch": {}}}}}, 'users."a@x.org".detectors.nosuch'),
+        ({"allow": {"networks": ["10.0.0.0/33"]}}, "allow.networks"),
+        ({"allow": {"users": "alice"}}, "allow.users"),
+        ({"allow": {"hosts": []}}, "allow.hosts"),
+        ({"local_domains": "example.com"}, "local_domains"),
+    ],
+)
+def test_bad_config_names_the_key(data: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        build_detectors(Config(data=data))
+    assert str(info.value).startswith(key)
+
+
+def test_allow_list_matching() -> None:
+    site = load_site(
+        Config(
+            data={
+                "local_domains": ["Example.COM"],
+                "allow": {
+                    "users": ["CRM@example.com"],
+                    "networks": ["192.0.2.0/24", "2001:db8::/32"],
+                    "senders": ["noreply@shop.example", "@lists.example.org"],
+                },
+            }
+        )
+    )
+    allow = site.allow
+    assert site.local_domains == {"example.com"}
+    assert allow.user("crm@EXAMPLE.com") and not allow.user("alice@example.com")
+    assert allow.address("192.0.2.200") and allow.address("2001:db8:5::1")
+    assert not allow.address("198.51.100.1") and not allow.address("garbage")
+    assert allow.sender("NoReply@shop.example") and not allow.sender("sales@shop.example")
+    assert allow.sender("x@lists.example.org") and allow.sender("x@a.lists.example.org")
+    assert not allow.sender("") and not AllowList().allows("a", "192.0.2.1", "b@c")
+
+
+def test_network_grouping() -> None:
+    assert network_of("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert network_of("203.0.113.77") == "203.0.113.77"
+    assert network_of("203.0.113.77", ipv4_prefix=24) == "203.0.113.0/24"
+    assert network_of("IPv6:2001:db8::1", ipv6_prefix=48) == "2001:db8::/48"
+    assert network_of("not-an-address") == "not-an-address"

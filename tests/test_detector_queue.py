@@ -1,0 +1,105 @@
+"""queue: size, growth and deferrals per host, whose mail; a backup MX draining is info."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from builders import Stream, at, raised, run
+
+from spamwatch.model import Message, Severity
+
+ONLY = ("queue",)
+GMAIL_421 = "host gmail-smtp-in.l.google.com[142.250.1.26] said: 421 4.7.28 rate limited"
+
+
+def test_spam_run_filling_the_queue_is_raised_with_whose_mail_and_where() -> None:
+    stream = Stream()
+    for n in range(2000):
+        deferred = n % 3 != 0
+        stream.submission(
+            at(n * 0.5),
+            "alice@example.com",
+            "203.0.113.7",
+            rcpts=[f"v{n}@gmail.com" if deferred else f"v{n}@web.de"],
+            status="deferred" if deferred else "sent",
+            reason=GMAIL_421 if deferred else "250 ok",
+            relay="gmail-smtp-in.l.google.com[142.250.1.26]:25",
+        )
+    records = run(stream, only=ONLY)
+    found = raised(records, "queue")
+    assert [(f.key, f.key_kind) for f in found] == [("mail.example.com", "host")]
+    assert found[0].raised_at - at(0) <= timedelta(minutes=5)
+    assert found[0].severity is Severity.WARNING
+    assert max(r.severity for r in records) is Severity.CRITICAL
+    last = records[-1]
+    assert next(iter(last.evidence["queued_by"])) == "alice@example.com"
+    assert next(iter(last.evidence["destinations"])) == "gmail.com"
+    reason = next(iter(last.evidence["deferral_reasons"]))
+    assert reason.startswith("4.4.1 host gmail-smtp-in.l.google.com said: 421")
+    assert "most queued mail from alice@example.com" in last.summary
+
+
+def test_mail_that_leaves_at_once_never_builds_a_queue() -> None:
+    stream = Stream()
+    for n in range(3000):
+        stream.submission(at(n * 0.3), f"u{n % 40}@example.com", "192.0.2.5")
+    assert raised(run(stream, only=ONLY)) == []
+
+
+def backup_mx_outage(stream: Stream) -> None:
+    """An hour with the primary down (all deferred, retried), then the drain."""
+    refused = "connect to mx1.example.com[192.0.2.10]:25: Connection refused"
+    relay = "mx1.example.com[192.0.2.10]:25"
+    held: list[tuple[datetime, Message, list[str]]] = []
+    for n in range(600):
+        t = at(n * 6)
+        rcpts = [f"staff{n % 80}@example.com"]
+        message = stream.submission(
+            t,
+            None,
+            f"198.51.100.{n % 200 + 1}",
+            rcpts=rcpts,
+            sender=f"news{n}@sender{n % 30}.example",
+            status="deferred",
+            reason=refused,
+            relay=relay,
+            service="postfix/smtpd",
+        )
+        held.append((t, message, rcpts))
+    for t, message, rcpts in held:  # qmgr retries every ~15 minutes while the primary is down
+        retry = t + timedelta(minutes=15)
+        attempt = 2
+        while retry < at(3600):
+            stream.deliver(message, retry, rcpts, "deferred", None, refused, relay, attempt)
+            retry += timedelta(minutes=15)
+            attempt += 1
+    for n, (_, message, rcpts) in enumerate(held):  # primary is back: drained in 5 minutes
+        t = at(3600 + 60 + n * 0.5)
+        stream.deliver(message, t, rcpts, "sent", None, "250 ok", relay, 5)
+        stream.remove(message, t + timedelta(seconds=0.1))
+
+
+def test_backup_mx_draining_after_an_outage_is_info_at_most() -> None:
+    stream = Stream()
+    backup_mx_outage(stream)
+    records = run(stream)  # every detector
+    assert records, "the full queue should still be reported, as info"
+    assert {r.detector for r in records} == {"queue"}
+    assert max(r.severity for r in records) is Severity.INFO
+    assert records[-1].evidence["inbound_share"] >= 0.5
+
+
+def test_queue_size_follows_entered_minus_removed() -> None:
+    from builders import detectors_for
+
+    (detector,) = detectors_for(None, ONLY)
+    stream = Stream()
+    kept = [
+        stream.submission(at(n), "a@example.com", "192.0.2.1", status="deferred") for n in range(10)
+    ]
+    for n in range(10):
+        stream.submission(at(20 + n), "a@example.com", "192.0.2.1")
+    for message in kept[:4]:
+        stream.remove(message, at(100))
+    run(stream, detectors=[detector])
+    assert detector._size("mail.example.com") == 6
