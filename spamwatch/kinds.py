@@ -34,7 +34,7 @@ KINDS: Final[dict[str, tuple[str, ...]]] = {
     "pickup": ("uid", "from"),
     "queued": ("from", "size", "nrcpt"),
     "removed": (),
-    "expired": ("from",),
+    "expired": ("from", "status"),
     "delivery": (
         "to", "orig_to?", "relay?", "delay?", "delays?", "dsn?", "status", "reason",
         "queued_as?", "forwarded_as?", "conn_use?", "tls?",
@@ -42,14 +42,15 @@ KINDS: Final[dict[str, tuple[str, ...]]] = {
     "notification": ("notice", "notify", "new_queue_id"),
     "postsuper": ("action", "count?"),
     "anvil": ("stat", "value", "period?", "service?", "client_ip?", "at"),
-    "postscreen": ("verdict", "text", "client_ip?", "client_port?", "rank?"),
-    "warning": ("text", "client_name?", "client_ip?"),
-    "error": ("text", "client_name?", "client_ip?"),
-    "fatal": ("text", "client_name?", "client_ip?"),
-    "panic": ("text", "client_name?", "client_ip?"),
+    "postscreen": ("verdict", "text", "client_ip?", "client_port?", "rank?", "after?"),
+    "warning": ("text", "client_name?", "client_ip?", "client_port?", "relay?"),
+    "error": ("text", "client_name?", "client_ip?", "client_port?", "relay?"),
+    "fatal": ("text", "client_name?", "client_ip?", "client_port?", "relay?"),
+    "panic": ("text", "client_name?", "client_ip?", "client_port?", "relay?"),
     "lost_connection": ("after", "client_name", "client_ip", "client_port?"),
     "timeout": ("after", "client_name", "client_ip", "client_port?"),
-    "generic": ("text", "resent_message_id?"),
+    "generic": ("text", "client_name?", "client_ip?", "client_port?", "relay?",
+                "resent_message_id?"),
 }  # fmt: skip
 """kind -> its field names (``?`` = only when logged)."""
 

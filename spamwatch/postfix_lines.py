@@ -25,7 +25,7 @@ Classified = tuple[str, str | None, Fields | None]
 Result = Classified | str
 Handler = Callable[[str, "str | None", "Collection[str] | None"], Result]
 
-QUEUE_ID = re.compile(r"([0-9A-F]{5,20}(?:X+)?|(?=[0-9A-Za-z]*\d)[0-9A-Za-z]{5,20}): ")
+QUEUE_ID = re.compile(r"([0-9A-F]{5,32}(?:X+)?|(?=[0-9A-Za-z]*\d)[0-9A-Za-z]{5,32}): ")
 """Short (hex) and long (``enable_long_queue_ids``) ids, then ``": "``.
 
 Long ids always hold a digit; requiring one keeps words such as "warning:" or
@@ -34,8 +34,11 @@ Long ids always hold a digit; requiring one keeps words such as "warning:" or
 
 CLIENT = r"(?P<name>[^\s\[\]]*)\[(?P<ip>[^\]\s]*)\](?::(?P<port>\d+))?"
 CLIENT_RE = re.compile(CLIENT)
-HOST_IP = re.compile(r"([^\s\[\]]*)\[((?:IPv6:)?[0-9A-Fa-f.:]+)\]")
-"""Any ``host[ip]`` inside free text (warnings), for client_name/client_ip."""
+PEER = re.compile(r"([^\s\[\]]*)\[((?:IPv6:)?[0-9A-Fa-f.:]+)\](?::(\d+))?")
+"""Any ``host[ip]`` inside free text (warnings, generic lines): the peer."""
+UNRESOLVED = re.compile(r"hostname (\S+) does not resolve to address ([0-9A-Fa-f.:]*[0-9A-Fa-f])")
+SERVER_FACING = frozenset({"smtp", "lmtp"})
+TEXT_KINDS = frozenset({"generic", "warning", "error", "fatal", "panic"})
 
 CONNECT = re.compile(CLIENT + r"\s*$")
 DISCONNECT = re.compile(CLIENT + r"(?: (?P<commands>.*))?$")
@@ -63,7 +66,8 @@ QUEUED = re.compile(
     r"nrcpt=(?P<nrcpt>\d+) \(queue active\)"
 )
 EXPIRED = re.compile(
-    r"from=(?:<(?P<from>.*?)>|(?P<from2>[^\s,]*)), status=(?:force-)?expired, returned to sender"
+    r"from=(?:<(?P<from>.*?)>|(?P<from2>[^\s,]*)), status=(?P<status>(?:force-)?expired), "
+    r"returned to sender"
 )
 PICKUP = re.compile(r"uid=(?P<uid>\d+) from=(?:<(?P<from>.*?)>|(?P<from2>\S*))\s*$")
 NOTIFICATION = re.compile(
@@ -75,7 +79,7 @@ POSTSUPER_TOTAL = re.compile(
 )
 ANVIL = re.compile(
     r"statistics: max (?P<stat>[a-z]+(?: [a-z]+)*) (?P<value>\d+)(?:/(?P<period>\w+))?"
-    r"(?: for \((?P<service>[^:()]*):(?P<ip>[^()]*)\))? at (?P<at>.*)$"
+    r"(?: for \((?P<ident>[^()]*)\))? at (?P<at>.*)$"
 )
 VERDICT = re.compile(r"([A-Z][A-Z-]*(?: [A-Z][A-Z-]*)*)\b")
 POSTSCREEN_CLIENT = re.compile(r"\[(?P<ip>[^\]\s]*)\]:(?P<port>\d+)")
@@ -119,7 +123,10 @@ def classify(daemon: str, text: str, want: Collection[str] | None = None) -> Res
         if m is not None:
             qid = m.group(1)
             text = text[m.end() :]
-    return HANDLERS.get(daemon, common)(text, qid, want)
+    result = HANDLERS.get(daemon, common)(text, qid, want)
+    if result.__class__ is tuple and result[0] in TEXT_KINDS and result[2] is not None:
+        add_peer(daemon, result[2])  # type: ignore[arg-type]
+    return result
 
 
 def skip(kind: str, want: Collection[str] | None) -> bool:
@@ -231,6 +238,9 @@ def postscreen(text: str, qid: str | None, want: Collection[str] | None) -> Resu
         return "postscreen", qid, fields
     fields["client_ip"] = ip_of(where.group("ip"))
     fields["client_port"] = int(where.group("port"))
+    rest = text[where.end() :]
+    if rest.startswith(" after "):
+        fields["after"] = rest[7:].split(":", 1)[0].strip()
     if verdict == "DNSBL":
         rank = text[11:].split(" ", 1)[0]
         if rank.isdigit():
@@ -284,7 +294,8 @@ def qmgr(text: str, qid: str | None, want: Collection[str] | None) -> Result:
             m = EXPIRED.match(text)
             if m is None:
                 return "qmgr expired line without from="
-            return "expired", qid, {"from": unbracket(m.group("from"), m.group("from2"))}
+            sender = unbracket(m.group("from"), m.group("from2"))
+            return "expired", qid, {"from": sender, "status": m.group("status")}
     if text == "removed" and qid is not None:
         return "removed", qid, ({} if not skip("removed", want) else None)
     return common(text, qid, want)
@@ -359,12 +370,21 @@ def anvil(text: str, qid: str | None, want: Collection[str] | None) -> Result:
         fields: Fields = {"stat": "max " + m.group("stat"), "value": int(m.group("value"))}
         if m.group("period"):
             fields["period"] = m.group("period")
-        if m.group("service") is not None:
-            fields["service"] = m.group("service")
-            fields["client_ip"] = ip_of(m.group("ip"))
+        if m.group("ident") is not None:
+            fields["service"], fields["client_ip"] = anvil_ident(m.group("ident"))
         fields["at"] = m.group("at")
         return "anvil", qid, fields
     return common(text, qid, want)
+
+
+def anvil_ident(ident: str) -> tuple[str, str]:
+    """``service:client`` where either may hold colons (``127.0.0.1:2525:1.2.3.4``,
+    ``smtpd:2001:db8::1``): an IPv4 client is after the last colon, else the first."""
+    head, _, tail = ident.rpartition(":")
+    if head and "." in tail:
+        return head, tail
+    head, _, tail = ident.partition(":")
+    return head, ip_of(tail)
 
 
 # --- forms any daemon may write ---------------------------------------------
@@ -500,12 +520,34 @@ def leveled(level: str, text: str, qid: str | None, want: Collection[str] | None
         inner = QUEUE_ID.match(text)
         if inner is not None:
             qid = inner.group(1)
-    fields = {"text": text}
-    where = HOST_IP.search(text)
-    if where is not None:
-        fields["client_name"] = where.group(1)
-        fields["client_ip"] = ip_of(where.group(2))
-    return level, qid, fields
+    return level, qid, {"text": text}
+
+
+def add_peer(daemon: str, fields: Fields) -> None:
+    """Name the other end of a free-text line (generic and leveled kinds).
+
+    Delivery agents talk to servers: their ``host[ip]:port`` is a ``relay``.
+    Everything else faces clients: ``client_name``/``client_ip``.
+    """
+    text = fields["text"]
+    if daemon == "dnsblog" and text.startswith("addr "):
+        fields["client_ip"] = text[5:].split(" ", 1)[0]
+        return
+    m = UNRESOLVED.search(text)
+    if m is not None:
+        fields["client_name"], fields["client_ip"] = m.group(1), m.group(2)
+        return
+    m = PEER.search(text)
+    if m is None:
+        return
+    name, ip, port = m.group(1), ip_of(m.group(2)), m.group(3)
+    if daemon in SERVER_FACING:
+        fields["relay"] = f"{name}[{ip}]" + (f":{port}" if port else "")
+        return
+    fields["client_name"] = name
+    fields["client_ip"] = ip
+    if port:
+        fields["client_port"] = int(port)
 
 
 HANDLERS: dict[str, Handler] = {
