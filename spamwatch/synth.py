@@ -491,11 +491,13 @@ class Server:
         messages: Sequence[tuple[str, Sequence[str], int]],
         login: str | None = None,
         how: Delivery | None = None,
+        method: str = "PLAIN",
     ) -> float:
         """One smtpd session: connect, TLS, (AUTH), messages, disconnect.
 
-        ``messages`` holds (envelope sender, recipients, size). Returns the time of
-        the disconnect line.
+        ``messages`` holds (envelope sender, recipients, size); ``method`` is the
+        SASL mechanism (mail clients say PLAIN, spam bots often LOGIN). Returns
+        the time of the disconnect line.
         """
         rng = self.rng
         prog, pid = self.smtpd(service), self.new_pid()
@@ -514,7 +516,7 @@ class Server:
         nrcpt = 0
         for sender, rcpts, size in messages:
             t += 0.1 + rng.random() * 0.6
-            sasl = f", sasl_method=PLAIN, sasl_username={login}" if login else ""
+            sasl = f", sasl_method={method}, sasl_username={login}" if login else ""
             qid = self.queue_id(t)
             self.emit(t, prog, pid, f"{qid}: client={peer}{sasl}")
             t += 0.02 + rng.random() * 0.3
@@ -911,7 +913,7 @@ class Background:
         """The stream: events from ``start`` until ``end`` (None: forever)."""
         rng, server, mix = self.rng, self.server, self.mix
         t = start
-        next_tick = start - start % 300 + 300
+        next_tick = start - start % 600 + 600
         kinds, cum, total = self._kinds, self._kind_cum, self._kind_cum[-1]
         handlers = self._handlers
         while end is None or t < end:
@@ -919,7 +921,7 @@ class Background:
             t += rng.expovariate(mix.rate * factor)
             while t >= next_tick:
                 self._periodic(next_tick)
-                next_tick += 300
+                next_tick += 600
             yield from server.due(t)
             if end is not None and t >= end:
                 break
@@ -931,36 +933,34 @@ class Background:
         return self.users[bisect(self._user_cum, self.rng.random() * self._user_cum[-1])]
 
     def _periodic(self, t: float) -> None:
-        """Every 5 minutes: CRON; every 10: anvil statistics."""
+        """Every 10 minutes: sysstat's CRON job and anvil's statistics."""
         rng, s = self.rng, self.server
         s.emit_raw(
             t + 1,
             f"CRON[{s.new_pid()}]: (root) CMD (command -v debian-sa1 > /dev/null"
             " && debian-sa1 1 1)",
         )
-        if int(t) % 600 == 0:
-            ip = f"{_pick(rng, BOT_NETS)}{rng.randrange(1, 255)}"
-            ago = datetime.fromtimestamp(int(t) - 600 + rng.randrange(600), UTC)
-            at = f"{MONTHS[ago.month - 1]} {ago.day:2d} {ago:%H:%M:%S}"
-            s.emit(
-                t + 2,
-                "postfix/anvil",
-                s.anvil_pid,
-                f"statistics: max connection rate {rng.randrange(1, 9)}/60s"
-                f" for (smtp:{ip}) at {at}",
-            )
-            s.emit(
-                t + 2,
-                "postfix/anvil",
-                s.anvil_pid,
-                f"statistics: max connection count {rng.randrange(1, 4)} for (smtp:{ip}) at {at}",
-            )
-            s.emit(
-                t + 2,
-                "postfix/anvil",
-                s.anvil_pid,
-                f"statistics: max cache size {rng.randrange(2, 40)} at {at}",
-            )
+        ip = f"{_pick(rng, BOT_NETS)}{rng.randrange(1, 255)}"
+        ago = datetime.fromtimestamp(int(t) - 600 + rng.randrange(600), UTC)
+        at = f"{MONTHS[ago.month - 1]} {ago.day:2d} {ago:%H:%M:%S}"
+        s.emit(
+            t + 2,
+            "postfix/anvil",
+            s.anvil_pid,
+            f"statistics: max connection rate {rng.randrange(1, 9)}/60s for (smtp:{ip}) at {at}",
+        )
+        s.emit(
+            t + 2,
+            "postfix/anvil",
+            s.anvil_pid,
+            f"statistics: max connection count {rng.randrange(1, 4)} for (smtp:{ip}) at {at}",
+        )
+        s.emit(
+            t + 2,
+            "postfix/anvil",
+            s.anvil_pid,
+            f"statistics: max cache size {rng.randrange(2, 40)} at {at}",
+        )
 
     # --- event kinds --------------------------------------------------------
 
@@ -1152,7 +1152,7 @@ class Background:
             f"{qid}: from=<{sender}>, size={rng.randrange(2000, 90000)}, nrcpt=1 (queue active)"
         )
         s.emit(t, "postfix/qmgr", s.qmgr_pid, active)
-        age = 300000 + rng.random() * 130000
+        age = 300000 + rng.random() * 180000
         if age < 432000:
             mx, ip, _ = s.route(rcpt.rpartition("@")[2])
             s.emit(
@@ -1223,6 +1223,8 @@ def compromised_account(
     foreign_share: float = 0.5,
     foreign_sender: str = "@yahoo.ph",
     per_session: int = 3,
+    history: int = 4,
+    home: tuple[str, str] = ("p5b0c1d2e.dip0.t-ipconnect.de", "91.12.29.46"),
     host: str = "mail.example.com",
     lane: int = 1,
     seed: int = 1,
@@ -1234,33 +1236,44 @@ def compromised_account(
     with one recipient at a big mailbox provider, ``per_session`` messages per
     SMTP session (1..per_session), ``foreign_share`` of them with an envelope
     sender in another domain (``foreign_sender``, e.g. ``@yahoo.ph``).
+    ``history`` ordinary messages from the user's ``home`` client come in the
+    50 minutes before ``start`` (the user's own baseline).
     Remote sites rate-limit and reject (spam replies): deferrals and bounces
     pile up in the queue; bounces to the forged senders are deferred too.
     """
     rng = random.Random(seed)
     server = Server(host, rng, lane)
+    t, end = _at(start), _at(start) + duration.total_seconds()
+    _ordinary_mail(server, user, home, t - 3000, t - 60, history)
     clients = [bot_client(rng) for _ in range(bots)]
     how = Delivery(p_defer=0.3, p_bounce=0.15, spam=True)
-    t, end = _at(start), _at(start) + duration.total_seconds()
     gap = duration.total_seconds() / max(messages, 1)
     sent = 0
     while sent < messages:
         n = min(1 + int(rng.random() * per_session), messages - sent)
         batch = []
         for _ in range(n):
-            local = user.partition("@")[0]
-            sender = (
-                f"{local}{rng.randrange(100)}{foreign_sender}"
-                if rng.random() < foreign_share
-                else user
-            )
+            sender = user
+            if rng.random() < foreign_share:
+                sender = f"{_pick(rng, FIRST)}{rng.randrange(1000)}{foreign_sender}"
             batch.append((sender, [remote_address(rng)], 1800 + int(rng.random() * 2500)))
         yield from server.due(t)
-        server.session(t, "submission", _pick_client(rng, clients), batch, login=user, how=how)
+        client = _pick_client(rng, clients)
+        server.session(t, "submission", client, batch, login=user, how=how, method="LOGIN")
         sent += n
-        t += gap * n * (0.5 + rng.random())
-        t = min(t, end)
+        t = min(t + gap * n * (0.5 + rng.random()), end)
     yield from server.drain()
+
+
+def _ordinary_mail(
+    server: Server, user: str, client: tuple[str, str], begin: float, end: float, count: int
+) -> None:
+    """Schedule ``count`` ordinary messages of ``user`` between ``begin`` and ``end``."""
+    rng = server.rng
+    for i in range(count):
+        t = begin + (end - begin) * (i + rng.random()) / max(count, 1)
+        msg = (user, [remote_address(rng)], 2000 + rng.randrange(40000))
+        server.session(t, "submission", client, [msg], login=user)
 
 
 def _pick_client(rng: random.Random, clients: Sequence[tuple[str, str]]) -> tuple[str, str]:

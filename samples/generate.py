@@ -1,0 +1,322 @@
+"""Regenerate the bundled sample logs and, with --golden, their expected findings.
+
+    python samples/generate.py            # rewrite samples/*.log from the seeds
+    python samples/generate.py --check    # exit 1 if a sample differs from its seed
+    python samples/generate.py --golden   # also rewrite samples/*.expected.jsonl
+    python samples/generate.py --only compromised-account --golden
+
+Every sample is built by spamwatch.synth from fixed seeds: a normal server's
+background traffic merged with one incident or benign look-alike. Timestamps
+are RFC 3339 with an explicit +01:00 offset, so what spamwatch reads from them
+depends neither on today's date (no year inference) nor on the local zone.
+
+The golden files hold exactly what ``spamwatch report --format json
+--config /dev/null SAMPLE`` prints (built-in defaults, no site config).
+Rewrite them only after an intentional change in detection, and read the diff
+(``git diff samples/``) before committing: tests/test_golden.py compares them
+byte for byte, so a regenerated golden file hides whatever changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from spamwatch import synth  # noqa: E402
+from spamwatch.synth import Outage, Record, TrafficMix  # noqa: E402
+
+ZONE = timezone(timedelta(hours=1))
+DAY = datetime(2026, 11, 26, tzinfo=ZONE)
+HOST = "mail.example.com"
+
+
+def at(hour: int, minute: int = 0) -> datetime:
+    """A time on the samples' day (Thursday 2026-11-26, +01:00)."""
+    return DAY.replace(hour=hour, minute=minute)
+
+
+def mix(rate: float = 0.05, exclude: tuple[str, ...] = (), **knobs: object) -> TrafficMix:
+    """A small company server: 40 mailboxes, a few events a minute."""
+    return TrafficMix(host=HOST, users=40, rate=rate, exclude=exclude, **knobs)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sample log: its name, what it shows, and how to build its records."""
+
+    name: str
+    about: str
+    start: datetime
+    end: datetime
+    build: Callable[[], Iterator[Record]]
+    benign: bool = False
+
+
+def _compromised() -> Iterator[Record]:
+    user = "monika.keller@example.com"
+    return synth.merge(
+        synth.background(mix(rate=0.03, exclude=(user,)), at(8), at(9, 30), seed=101),
+        synth.compromised_account(
+            at(9, 5), user=user, messages=250, duration=timedelta(minutes=4), bots=6, seed=1
+        ),
+    )
+
+
+def _slow() -> Iterator[Record]:
+    user = "peter.wolf@example.net"
+    return synth.merge(
+        synth.background(mix(rate=0.006, exclude=(user,)), at(8), at(10, 45), seed=102),
+        synth.slow_sender(at(8, 15), user=user, duration=timedelta(hours=2), seed=2),
+    )
+
+
+def _spraying() -> Iterator[Record]:
+    return synth.merge(
+        synth.background(mix(rate=0.03), at(8), at(9), seed=103),
+        synth.password_spraying(
+            at(8, 10), duration=timedelta(minutes=30), sources=30, attempts=300, seed=3
+        ),
+    )
+
+
+def _brute() -> Iterator[Record]:
+    return synth.merge(
+        synth.background(mix(rate=0.03), at(8), at(9), seed=104),
+        synth.brute_force(at(8, 15), attempts=240, seed=4),
+    )
+
+
+def _queue() -> Iterator[Record]:
+    mx, ip, _ = synth.PROVIDERS["outlook.com"]
+    outage = Outage("outlook.com", at(8, 20).timestamp(), at(9, 5).timestamp(), mx, ip)
+    return synth.merge(
+        synth.background(mix(rate=0.02, outages=(outage,)), at(8), at(10, 15), seed=105),
+        synth.queue_growth(at(8, 20), outage=timedelta(minutes=45), rate=0.02, seed=5),
+    )
+
+
+def _newsletter() -> Iterator[Record]:
+    user = "newsletter@example.org"
+    return synth.merge(
+        synth.background(mix(rate=0.03, exclude=(user,)), at(8), at(9), seed=106),
+        synth.newsletter(at(8, 15), user=user, messages=15, recipients=(30, 60), seed=6),
+    )
+
+
+def _notifications() -> Iterator[Record]:
+    return synth.merge(
+        synth.background(mix(rate=0.004), at(7), at(15), seed=107),
+        synth.notifications(at(7), duration=timedelta(hours=8), interval=(180.0, 360.0), seed=7),
+    )
+
+
+def _traveller() -> Iterator[Record]:
+    user = "clara.braun@example.com"
+    return synth.merge(
+        synth.background(mix(rate=0.006, exclude=(user,)), at(8), at(17), seed=108),
+        synth.traveller(at(8, 20), user=user, duration=timedelta(hours=8), seed=8),
+    )
+
+
+def _mailing_list() -> Iterator[Record]:
+    return synth.merge(
+        synth.background(mix(rate=0.03), at(8), at(9, 30), seed=109),
+        synth.mailing_list(at(8, 10), posts=6, members=120, seed=9),
+    )
+
+
+def _backup_mx() -> Iterator[Record]:
+    noise = {"reject": 8.0, "postscreen": 9.0, "auth_scan": 2.0, "lost": 2.0}
+    quiet = TrafficMix(host="mx2.example.com", users=5, rate=0.006, weights=noise)
+    return synth.merge(
+        synth.background(quiet, at(8), at(11, 30), seed=110),
+        synth.backup_mx(at(8), outage=timedelta(hours=2), rate=0.012, seed=10),
+    )
+
+
+def _normal() -> Iterator[Record]:
+    return synth.background(mix(rate=0.004), at(0), at(23, 59), seed=111)
+
+
+SAMPLES = (
+    Sample(
+        "compromised-account",
+        "a botnet of 6 addresses logs in as monika.keller@example.com and sends 250"
+        " single-recipient messages in 4 minutes, half with forged @yahoo.ph senders;"
+        " deferrals and bounces follow",
+        at(8),
+        at(9, 30),
+        _compromised,
+    ),
+    Sample(
+        "slow-sender",
+        "peter.wolf@example.net sends one single-recipient message every 20-60 s for two"
+        " hours from 3 addresses",
+        at(8),
+        at(10, 45),
+        _slow,
+    ),
+    Sample(
+        "password-spraying",
+        "30 addresses try 24 role logins (300 failures in 30 minutes), then one login as"
+        " sales@example.com succeeds and sends a message",
+        at(8),
+        at(9),
+        _spraying,
+    ),
+    Sample(
+        "brute-force",
+        "one address fails 240 times to log in as info@example.com",
+        at(8),
+        at(9),
+        _brute,
+    ),
+    Sample(
+        "queue-growth",
+        "outlook.com's MX times out for 45 minutes: mail to it is deferred, the queue grows,"
+        " then drains",
+        at(8),
+        at(10, 15),
+        _queue,
+    ),
+    Sample(
+        "newsletter",
+        "benign: newsletter@example.org sends 15 messages with 30-60 recipients each"
+        " from its CRM server",
+        at(8),
+        at(9),
+        _newsletter,
+        benign=True,
+    ),
+    Sample(
+        "notifications",
+        "benign: alerts@example.com sends one single-recipient message every 3-6"
+        " minutes for 8 hours from one fixed address",
+        at(7),
+        at(15),
+        _notifications,
+        benign=True,
+    ),
+    Sample(
+        "traveller",
+        "benign: clara.braun@example.com sends 9 mails over a day from home, a hotel"
+        " and mobile IPv6",
+        at(8),
+        at(17),
+        _traveller,
+        benign=True,
+    ),
+    Sample(
+        "mailing-list",
+        "benign: 6 posts to a 120-member list arrive and are re-sent to every member",
+        at(8),
+        at(9, 30),
+        _mailing_list,
+        benign=True,
+    ),
+    Sample(
+        "backup-mx",
+        "benign (at most info): the backup MX mx2.example.com queues the domain's mail"
+        " for 2 hours while the primary is down, then drains",
+        at(8),
+        at(11, 30),
+        _backup_mx,
+        benign=True,
+    ),
+    Sample(
+        "normal-day",
+        "benign: a whole ordinary day of a small company server",
+        at(0),
+        at(23, 59),
+        _normal,
+        benign=True,
+    ),
+)
+BY_NAME = {s.name: s for s in SAMPLES}
+
+
+def log_lines(sample: Sample) -> Iterator[str]:
+    """The sample's log lines, cut at its end time (later retries are not logged yet)."""
+    records = synth.until(sample.build(), sample.end.timestamp())
+    return synth.render(records, style="rfc3339", tz=ZONE)
+
+
+def write_log(sample: Sample, folder: Path) -> Path:
+    """Write ``folder/NAME.log``; returns its path."""
+    path = folder / f"{sample.name}.log"
+    with open(path, "w", encoding="utf-8", newline="\n") as out:
+        for line in log_lines(sample):
+            out.write(line + "\n")
+    return path
+
+
+def run_report(log: Path) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of ``spamwatch report --format json`` on a log.
+
+    Built-in defaults only (``--config /dev/null``), so a site config on the
+    machine running the tests cannot change the result.
+    """
+    from click.testing import CliRunner
+
+    from spamwatch.cli import cli
+
+    args = ["report", "--format", "json", "--config", os.devnull, str(log)]
+    result = CliRunner().invoke(cli, args)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write_golden(sample: Sample, folder: Path) -> Path:
+    """Write ``folder/NAME.expected.jsonl`` from the report on ``folder/NAME.log``."""
+    status, stdout, stderr = run_report(folder / f"{sample.name}.log")
+    if status not in (0, 1):
+        raise SystemExit(f"{sample.name}: report failed with status {status}: {stderr.strip()}")
+    path = folder / f"{sample.name}.expected.jsonl"
+    path.write_text(stdout, encoding="utf-8")
+    return path
+
+
+def check(samples: list[Sample], folder: Path) -> list[str]:
+    """Names of samples whose committed log differs from a fresh build."""
+    stale = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for sample in samples:
+            fresh = write_log(sample, Path(tmp)).read_bytes()
+            kept = folder / f"{sample.name}.log"
+            if not kept.exists() or kept.read_bytes() != fresh:
+                stale.append(sample.name)
+    return stale
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line (see the module docstring)."""
+    p = argparse.ArgumentParser(description="Regenerate spamwatch's sample logs.")
+    p.add_argument("--golden", action="store_true", help="also rewrite *.expected.jsonl")
+    p.add_argument("--check", action="store_true", help="only compare logs with a fresh build")
+    p.add_argument("--only", action="append", choices=sorted(BY_NAME), help="one sample")
+    p.add_argument("--out", type=Path, default=HERE, help="folder (default: samples/)")
+    args = p.parse_args(argv)
+    chosen = [BY_NAME[n] for n in args.only] if args.only else list(SAMPLES)
+    if args.check:
+        stale = check(chosen, args.out)
+        for name in stale:
+            print(f"{name}.log differs from its seed", file=sys.stderr)
+        return 1 if stale else 0
+    for sample in chosen:
+        path = write_log(sample, args.out)
+        print(f"{path.name}: {path.stat().st_size:,} bytes")
+        if args.golden:
+            print(f"  {write_golden(sample, args.out).name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
