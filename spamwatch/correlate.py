@@ -16,19 +16,21 @@ held (the oldest is given up first). Both are counted in ``Correlator.stats``.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
+from spamwatch.config import Config
 from spamwatch.model import Event, Message, MessageUpdate, Recipient, Stage
+from spamwatch.options import check_options, duration
 
 MAX_AGE = timedelta(days=6)
 """Longer than Postfix's default maximal_queue_lifetime (5d): a message open
 longer than this in log time will not be heard of again."""
 
-MAX_OPEN = 200_000
-"""Hard cap on messages held open at once (a few hundred bytes each)."""
+MAX_OPEN = 100_000
+"""Hard cap on messages held open at once (about 1 kB each with their last line)."""
 
 SWEEP_EVERY = 4096
 """Check for messages older than ``max_age`` once per this many events."""
@@ -129,8 +131,7 @@ class _Open:
         self.size: int | None = None
         self.nrcpt: int | None = None
         self.message_id: str | None = None
-        # address -> [latest delivery Event, attempts]; Recipients are built lazily
-        self.recipients: dict[str, list[Any]] = {}
+        self.recipients: dict[str, Recipient] = {}  # address -> latest attempt
         self.related: list[str] = []
         self.parent: str | None = None
 
@@ -152,7 +153,7 @@ class _Open:
             size=self.size,
             nrcpt=self.nrcpt,
             message_id=self.message_id,
-            recipients=tuple(_recipient(e, n) for e, n in self.recipients.values()),
+            recipients=tuple(self.recipients.values()),
             related=tuple(self.related),
             parent=self.parent,
         )
@@ -189,6 +190,18 @@ class Correlator:
     snapshot); the bookkeeping and ``stats`` are the same either way.
     ``flush_open``: whether ``flush`` reports still-queued messages (see there).
     """
+
+    defaults: ClassVar[Mapping[str, Any]] = {"max_age": "6d", "max_open": MAX_OPEN}
+    """The ``[correlate]`` config table (see ``from_config``)."""
+
+    @classmethod
+    def from_config(cls, config: Config, **kwargs: Any) -> Correlator:
+        """A correlator with ``[correlate] max_age`` and ``max_open`` applied."""
+        table = {
+            **cls.defaults,
+            **check_options("correlate", config.section("correlate"), cls.defaults),
+        }
+        return cls(max_age=duration(table["max_age"]), max_open=int(table["max_open"]), **kwargs)
 
     def __init__(
         self,
@@ -383,12 +396,9 @@ class Correlator:
         rec = self._get(event, out)
         f = event.fields
         address = f.get("to", "")
-        slot = rec.recipients.get(address)
-        if slot is None:
-            rec.recipients[address] = slot = [event, 1]
-        else:
-            slot[0] = event
-            slot[1] += 1
+        previous = rec.recipients.get(address)
+        attempts = 1 if previous is None else previous.attempts + 1
+        rec.recipients[address] = recipient = _recipient(event, attempts)
         next_id = f.get("queued_as")
         if next_id is not None:
             self._link_next(rec, next_id, "reinjected")
@@ -397,7 +407,7 @@ class Correlator:
             if reason is not None and reason.startswith("forwarded as "):
                 self._link_next(rec, reason[13:].strip(), "forwarded")
         if self._want_delivery:
-            out.append(MessageUpdate(Stage.DELIVERY, rec.snapshot(), event, _recipient(*slot)))
+            out.append(MessageUpdate(Stage.DELIVERY, rec.snapshot(), event, recipient))
 
     def _on_removed(self, event: Event, out: list[MessageUpdate]) -> None:
         """qmgr ``removed``: the queue file is gone, the message is over."""

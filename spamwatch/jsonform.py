@@ -9,9 +9,31 @@ together with the EVENT JSON and MESSAGE JSON sections of the man page.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from spamwatch.model import Event, Message, Recipient
+
+ISO_CACHE_SIZE = 4096
+_iso_cache: dict[int, tuple[datetime, str]] = {}
+
+
+def iso(when: datetime) -> str:
+    """``when.isoformat()``, remembered for the datetime objects seen last.
+
+    The parser hands the same datetime object to every line of one timestamp,
+    and a message repeats its times; isoformat on a zone like dateutil's
+    tzlocal runs Python code each call, so this is a large share of printing.
+    The cache is keyed by identity (checked with ``is``) and cleared when full.
+    """
+    hit = _iso_cache.get(id(when))
+    if hit is not None and hit[0] is when:
+        return hit[1]
+    text = when.isoformat()
+    if len(_iso_cache) >= ISO_CACHE_SIZE:
+        _iso_cache.clear()
+    _iso_cache[id(when)] = (when, text)
+    return text
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
@@ -21,7 +43,7 @@ def event_to_json(event: Event) -> dict[str, Any]:
     works; no field name of the event vocabulary collides with a header key.
     """
     out: dict[str, Any] = {
-        "time": event.time.isoformat(),
+        "time": iso(event.time),
         "host": event.host,
         "program": event.program,
         "daemon": event.daemon,
@@ -38,7 +60,7 @@ def recipient_to_json(recipient: Recipient) -> dict[str, Any]:
     return {
         "address": recipient.address,
         "status": recipient.status,
-        "time": recipient.time.isoformat(),
+        "time": iso(recipient.time),
         "attempts": recipient.attempts,
         "orig_to": recipient.orig_to,
         "relay": recipient.relay,
@@ -54,8 +76,8 @@ def message_to_json(message: Message) -> dict[str, Any]:
         "host": message.host,
         "queue_id": message.queue_id,
         "state": message.state,
-        "first_seen": message.first_seen.isoformat(),
-        "last_seen": message.last_seen.isoformat(),
+        "first_seen": iso(message.first_seen),
+        "last_seen": iso(message.last_seen),
         "origin": message.origin,
         "client_name": message.client_name,
         "client_ip": message.client_ip,
