@@ -86,7 +86,6 @@ TOP_LEVEL_KEYS = frozenset(
         "alerts",
         "sinks",
         "follow",
-        "report",
     }
 )
 """Every top-level key the config may hold; anything else is a typo."""

@@ -10,10 +10,14 @@ import click
 
 from spamwatch.config import Config, load_config
 from spamwatch.errors import ConfigError, UsageError
+from spamwatch.options import check_options
 from spamwatch.parse import ParseOptions
 from spamwatch.timeutil import parse_timezone
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+PARSE_DEFAULTS: dict[str, Any] = {"timezone": "local", "year": 0, "syslog_names": []}
+"""The ``[parse]`` table: ``year = 0`` means inferred (never in the future)."""
 
 
 def config_option(func: F) -> F:
@@ -56,7 +60,7 @@ def build_parse_options(
     anchor: Any = None,
 ) -> ParseOptions:
     """Merge command-line values over the ``[parse]`` config table."""
-    section = config.section("parse")
+    section = check_options("parse", config.section("parse"), PARSE_DEFAULTS)
     zone_name = timezone or section.get("timezone")
     zone: tzinfo | None = None
     if zone_name:
@@ -69,7 +73,7 @@ def build_parse_options(
     names = tuple(section.get("syslog_names", ())) + tuple(syslog_names)
     return ParseOptions(
         anchor=anchor,
-        year=year if year is not None else section.get("year"),
+        year=year if year is not None else (section.get("year") or None),
         timezone=zone,
         syslog_names=names,
     )

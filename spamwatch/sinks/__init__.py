@@ -130,6 +130,13 @@ def build_sinks(
     return sinks
 
 
+def check_alerts(uris: Sequence[str], config: Config) -> None:
+    """Validate URIs and sink options without starting a sink (``config check``)."""
+    available = discover(SINKS)
+    for alert in _unique(parse_alert_uri(uri) for uri in uris):
+        _construct(alert, config, available)
+
+
 def _unique(alerts: Any) -> list[AlertUri]:
     seen: dict[str, AlertUri] = {}
     for alert in alerts:

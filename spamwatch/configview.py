@@ -1,0 +1,60 @@
+"""The effective configuration: every stage's defaults merged with the file.
+
+``spamwatch config show`` prints it and ``spamwatch config check`` validates
+it. Each stage keeps its own defaults beside its code (a detector's
+``defaults``, ``FindingTracker.defaults``, ``FOLLOW_DEFAULTS``...); this module
+only gathers them, so a new option shows up here without being listed twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spamwatch.allow import load_site
+from spamwatch.cli.common import PARSE_DEFAULTS, build_parse_options
+from spamwatch.cli.follow import FOLLOW_DEFAULTS
+from spamwatch.config import Config, check_top_level
+from spamwatch.correlate import Correlator
+from spamwatch.detectors import build_detectors, detector_classes
+from spamwatch.findings import FindingTracker
+from spamwatch.options import check_options
+from spamwatch.sinks import check_alerts, default_alert_uris
+from spamwatch.sinks.secrets import redact
+
+
+def effective_config(config: Config) -> dict[str, Any]:
+    """Defaults overlaid with the file, secrets hidden: what spamwatch will use."""
+    detectors = {
+        name: {"enabled": True, **cls.defaults, **config.section("detectors", name)}
+        for name, cls in detector_classes().items()
+    }
+    allow = {"users": [], "networks": [], "senders": [], **config.section("allow")}
+    out: dict[str, Any] = {
+        "local_domains": list(config.data.get("local_domains", [])),
+        "parse": {**PARSE_DEFAULTS, **config.section("parse")},
+        "correlate": {**Correlator.defaults, **config.section("correlate")},
+        "allow": allow,
+        "findings": {**FindingTracker.defaults, **config.section("findings")},
+        "detectors": detectors,
+        "users": dict(config.section("users")),
+        "alerts": {"uris": default_alert_uris(config, interactive=False), **_alerts(config)},
+        "sinks": dict(config.section("sinks")),
+        "follow": {**FOLLOW_DEFAULTS, **config.section("follow")},
+    }
+    return redact(out)
+
+
+def _alerts(config: Config) -> dict[str, Any]:
+    return {k: v for k, v in config.section("alerts").items() if k != "uris"}
+
+
+def validate(config: Config) -> None:
+    """Raise ConfigError naming the first bad key; build nothing that talks to the world."""
+    check_top_level(config)
+    build_parse_options(config, None, None, ())
+    Correlator.from_config(config)
+    load_site(config)
+    FindingTracker.from_config(config)
+    build_detectors(config)
+    check_options("follow", config.section("follow"), FOLLOW_DEFAULTS)
+    check_alerts(default_alert_uris(config, interactive=False), config)
