@@ -1,0 +1,1 @@
+"""Example spamwatch plugin: ``csv`` sink and ``night`` detector (see pyproject.toml)."""

@@ -1,0 +1,156 @@
+"""Plugins: `spamwatch plugins`, and the example third-party plugin found and working.
+
+Two ways to install the example: an importlib.metadata dist-info folder on
+sys.path (fast, in-process), and a real ``pip install`` into a temporary
+virtual environment (proves the example's pyproject.toml itself).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sinkutil import T0, build_one, make_finding
+
+from spamwatch.cli import cli
+from spamwatch.model import Event, Message, MessageUpdate, Severity, Stage
+from spamwatch.sinks import Fanout
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plugin"
+
+
+def install_by_metadata(root: Path, entry_points: str, name: str = "example-plugin") -> None:
+    """What pip leaves behind, minimal: a dist-info folder with METADATA and entry points."""
+    info = root / f"{name.replace('-', '_')}-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text(entry_points)
+
+
+@pytest.fixture
+def example_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The example plugin importable and registered, as if pip-installed."""
+    site = tmp_path / "site"
+    shutil.copytree(EXAMPLE / "spamwatch_example", site / "spamwatch_example")
+    entry_points = (EXAMPLE / "pyproject.toml").read_text()
+    sink_ep = "csv = spamwatch_example.sink:CsvSink"
+    detector_ep = "night = spamwatch_example.detector:NightDetector"
+    assert sink_ep.replace(" = ", ' = "') + '"' in entry_points  # same as the pyproject says
+    assert detector_ep.replace(" = ", ' = "') + '"' in entry_points
+    install_by_metadata(
+        site,
+        f"[spamwatch.sinks]\n{sink_ep}\n\n[spamwatch.detectors]\n{detector_ep}\n",
+        "spamwatch-example-plugin",
+    )
+    monkeypatch.syspath_prepend(str(site))
+    yield site
+    for module in [m for m in sys.modules if m.startswith("spamwatch_example")]:
+        del sys.modules[module]
+
+
+def run_plugins(*args: str) -> dict:
+    result = CliRunner().invoke(cli, ["plugins", "--format", "json", *args])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_lists_builtin_sinks_with_their_distribution() -> None:
+    listing = run_plugins()
+    sinks = {p["name"]: p for p in listing["sinks"]}
+    expected = {"console", "jsonl", "syslog", "syslog+udp", "mailto", "webhook+http",
+                "webhook+https", "exec", "prometheus"}  # fmt: skip
+    assert expected <= set(sinks)
+    for name in expected:
+        assert sinks[name]["distribution"] == "spamwatch"
+        assert sinks[name]["error"] is None
+        assert sinks[name]["description"]
+    assert "detectors" in listing
+
+
+def test_text_table(example_installed: Path) -> None:
+    result = CliRunner().invoke(cli, ["plugins"])
+    assert result.exit_code == 0
+    out = result.stdout
+    assert out.startswith("detectors:\n")
+    assert "\nsinks:\n" in out
+    assert "csv" in out and "[spamwatch-example-plugin 0.1.0]" in out
+
+
+def test_example_plugin_is_discovered_and_its_sink_works(
+    example_installed: Path, tmp_path: Path
+) -> None:
+    listing = run_plugins()
+    csv_entry = next(p for p in listing["sinks"] if p["name"] == "csv")
+    night = next(p for p in listing["detectors"] if p["name"] == "night")
+    assert csv_entry["distribution"] == night["distribution"] == "spamwatch-example-plugin"
+    assert csv_entry["error"] is None and night["error"] is None
+
+    path = tmp_path / "findings.csv"
+    fanout = Fanout([build_one(f"csv:{path}?min=warning", tmp_path, [])])
+    fanout.send(make_finding(key="=cmd|'/c calc'!A1"))
+    fanout.send(make_finding(severity=Severity.INFO))  # below ?min=warning: not written
+    fanout.close()
+    rows = list(csv.reader(path.open()))
+    assert rows[0][:3] == ["time", "severity", "state"]
+    assert len(rows) == 2
+    assert rows[1][5] == "'=cmd|'/c calc'!A1"  # a formula stays text
+
+
+def test_example_detector_signals_at_night(example_installed: Path) -> None:
+    from spamwatch.detectors import detector_classes
+
+    night_cls = detector_classes()["night"]
+    detector = night_cls({"threshold": 3})
+    signals = []
+    for i in range(4):
+        time = T0 + timedelta(minutes=i)  # 03:00 UTC: inside the default 1-5h
+        detector.tick(time)
+        message = Message("mx1", f"Q{i}", time, time, sasl_username="alice@example.com")
+        event = Event(time, "mx1", "postfix/qmgr", "qmgr", 1, f"Q{i}", "queued")
+        signals.extend(detector.on_update(MessageUpdate(Stage.QUEUED, message, event)))
+    assert [s.counts["messages"] for s in signals] == [3, 4]
+    assert signals[0].key == "alice@example.com"
+
+
+def test_a_broken_plugin_is_listed_with_its_error(tmp_path: Path, monkeypatch) -> None:
+    install_by_metadata(tmp_path, "[spamwatch.sinks]\npager = no_such_module_xyz:Pager\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    listing = run_plugins()
+    pager = next(p for p in listing["sinks"] if p["name"] == "pager")
+    assert pager["distribution"] == "example-plugin"
+    assert "ModuleNotFoundError" in pager["error"]
+    result = CliRunner().invoke(cli, ["plugins"])
+    assert "pager" in result.stdout and "LOAD ERROR: ModuleNotFoundError" in result.stdout
+
+
+def test_pip_install_into_a_venv(tmp_path: Path) -> None:
+    """The example's pyproject.toml, installed for real, registers both entry points."""
+    source = tmp_path / "plugin"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
+        check=True,
+    )
+    python = str(venv / "bin" / "python")
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--no-deps", str(source)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr
+    listed = subprocess.run(
+        [python, "-m", "spamwatch", "plugins", "--format", "json"],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    listing = json.loads(listed.stdout)
+    assert any(p["name"] == "csv" and p["distribution"] == "spamwatch-example-plugin"
+               and p["error"] is None for p in listing["sinks"])  # fmt: skip
+    assert any(p["name"] == "night" and p["error"] is None for p in listing["detectors"])
