@@ -59,6 +59,10 @@ class Sample:
     end: datetime
     build: Callable[[], Iterator[Record]]
     benign: bool = False
+    shows: tuple[tuple[str, str], ...] = ()
+    """(detector, key) pairs the report must raise at warning or above: what the
+    sample is for. The golden test checks them apart from the golden file, so
+    regenerating a golden file can never quietly accept a missed detection."""
 
 
 def _compromised() -> Iterator[Record]:
@@ -156,6 +160,11 @@ SAMPLES = (
         at(8),
         at(9, 30),
         _compromised,
+        shows=(
+            ("burst", "monika.keller@example.com"),
+            ("addresses", "monika.keller@example.com"),
+            ("sender", "monika.keller@example.com"),
+        ),
     ),
     Sample(
         "slow-sender",
@@ -164,6 +173,7 @@ SAMPLES = (
         at(8),
         at(10, 45),
         _slow,
+        shows=(("burst", "peter.wolf@example.net"),),
     ),
     Sample(
         "password-spraying",
@@ -172,6 +182,7 @@ SAMPLES = (
         at(8),
         at(9),
         _spraying,
+        shows=(("auth", "mail.example.com"), ("auth", "sales@example.com")),
     ),
     Sample(
         "brute-force",
@@ -179,6 +190,7 @@ SAMPLES = (
         at(8),
         at(9),
         _brute,
+        shows=(("auth", "185.196.8.185"),),  # the attacking address (from seed 4)
     ),
     Sample(
         "queue-growth",
@@ -187,6 +199,7 @@ SAMPLES = (
         at(8),
         at(10, 15),
         _queue,
+        shows=(("queue", "mail.example.com"),),
     ),
     Sample(
         "newsletter",

@@ -1,0 +1,130 @@
+"""Golden tests: `spamwatch report --format json` on each bundled sample.
+
+Each sample log in samples/ (built by samples/generate.py from fixed seeds)
+has its expected findings in samples/NAME.expected.jsonl, exactly as the
+report prints them. After an intentional change in detection, regenerate with
+
+    python samples/generate.py --golden
+
+and read `git diff samples/` before committing: a regenerated golden file
+accepts whatever changed. What each sample is *for* is checked apart from its
+golden file (``Sample.shows`` and the benign flag), so regenerating cannot
+quietly accept a missed incident or a false alarm.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from click.testing import CliRunner
+
+from spamwatch.cli import cli
+
+SAMPLES_DIR = Path(__file__).resolve().parents[1] / "samples"
+REGENERATE = "python samples/generate.py --golden (then read git diff samples/)"
+
+
+def _load_generate() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("samples_generate", SAMPLES_DIR / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+generate = _load_generate()
+SAMPLES = generate.SAMPLES
+NAMES = [s.name for s in SAMPLES]
+
+
+@pytest.fixture(scope="module")
+def reports() -> dict[str, tuple[int, str, str]]:
+    """(status, stdout, stderr) of the JSON report on every sample, run once."""
+    return {s.name: generate.run_report(SAMPLES_DIR / f"{s.name}.log") for s in SAMPLES}
+
+
+def findings(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_every_sample_has_its_log_and_golden_file() -> None:
+    for name in NAMES:
+        assert (SAMPLES_DIR / f"{name}.log").is_file(), (
+            f"{name}.log missing: python samples/generate.py"
+        )
+        assert (SAMPLES_DIR / f"{name}.expected.jsonl").is_file(), f"{name}: run {REGENERATE}"
+    assert "compromised-account" in NAMES and "normal-day" in NAMES
+
+
+def test_samples_are_what_generate_py_builds() -> None:
+    """The committed logs are reproducible byte for byte from their seeds."""
+    assert generate.check(list(SAMPLES), SAMPLES_DIR) == []
+
+
+def test_samples_stay_small() -> None:
+    total = sum((SAMPLES_DIR / f"{name}.log").stat().st_size for name in NAMES)
+    assert total < 5 * 1024 * 1024
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_report_matches_golden_file(name: str, reports: dict[str, tuple[int, str, str]]) -> None:
+    status, stdout, stderr = reports[name]
+    expected = (SAMPLES_DIR / f"{name}.expected.jsonl").read_text(encoding="utf-8")
+    assert status in (0, 1), stderr
+    assert stdout == expected, f"report on {name}.log changed; if intended: {REGENERATE}"
+    worst = {f["severity"] for f in findings(expected)}
+    assert status == (1 if worst & {"warning", "critical"} else 0)
+
+
+@pytest.mark.parametrize("sample", [s for s in SAMPLES if s.shows], ids=lambda s: s.name)
+def test_incident_samples_raise_what_they_show(
+    sample: object, reports: dict[str, tuple[int, str, str]]
+) -> None:
+    raised = {
+        (f["detector"], f["key"])
+        for f in findings(reports[sample.name][1])  # type: ignore[attr-defined]
+        if f["severity"] in ("warning", "critical")
+    }
+    missing = set(sample.shows) - raised  # type: ignore[attr-defined]
+    assert not missing, f"{sample.name}: no warning/critical finding for {sorted(missing)}"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("sample", [s for s in SAMPLES if s.benign], ids=lambda s: s.name)
+def test_benign_samples_raise_nothing(
+    sample: object, reports: dict[str, tuple[int, str, str]]
+) -> None:
+    """Look-alikes give no finding; the backup MX at most an informational one."""
+    got = findings(reports[sample.name][1])  # type: ignore[attr-defined]
+    allowed = {"info"} if sample.name == "backup-mx" else set()  # type: ignore[attr-defined]
+    loud = [
+        f"{f['severity']} {f['detector']} {f['key']}" for f in got if f["severity"] not in allowed
+    ]
+    assert loud == []
+
+
+def test_compromised_account_report_leads_with_the_user(
+    reports: dict[str, tuple[int, str, str]],
+) -> None:
+    """README's quick start: the text report names the user, its addresses and volume first."""
+    log = SAMPLES_DIR / "compromised-account.log"
+    args = ["report", "--format", "text", "--config", "/dev/null", "--fail-on", "never", str(log)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.stderr
+    text = result.stdout
+    user = "monika.keller@example.com"
+    first = text.index(user)
+    others = {f["key"] for f in findings(reports["compromised-account"][1])} - {user}
+    assert all(text.find(key) == -1 or text.find(key) > first for key in others)
+    bots = set(re.findall(r"client=unknown\[([\d.]+)\], sasl_method=LOGIN", log.read_text()))
+    assert len(bots) == 6
+    block = text[first : text.find("\n\n", first)]
+    assert sum(ip in block for ip in bots) >= 3, block
+    volumes = [int(n) for n in re.findall(r"(?<![\d.])(\d{3,})(?![\d.])", block)]
+    assert any(200 <= n <= 300 for n in volumes), block  # 250 messages sent by the botnet
