@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -34,6 +34,7 @@ from spamwatch.sources.journal import JournalSource
 from spamwatch.sources.pipe import StdinSource
 from spamwatch.sources.tail import DirectoryWatcher, TailFile, read_back, time_before
 from spamwatch.state import AlertedKey, FollowState, StateFile
+from spamwatch.timeutil import format_duration
 
 SAVE_EVERY = 5.0
 """Seconds between periodic state saves (an alert saves at once)."""
@@ -59,6 +60,7 @@ class Wiring(Protocol):
     def output(self) -> Output: ...
     def reload(self) -> Wiring: ...
     def stats(self, counters: dict[str, int]) -> None: ...
+    def options(self) -> FollowOptions: ...
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,7 @@ class Follower:
         self.sources: list[Any] = []
         self.parsers: dict[int, Parser] = {}
         self.errors = 0
+        self._carried = {"lines": 0, "events": 0}
         self._last_save = 0.0
         self._dirty_alert = False
 
@@ -199,6 +202,7 @@ class Follower:
         self.view.start()
         try:
             self._arm()
+            self.notify("ready", f"following {self._names()}; {self._warm_note}")
             self._loop(watcher is not None)
             self._finish()
         finally:
@@ -253,16 +257,27 @@ class Follower:
         """Build the pipeline and warm it up on the last window before each source."""
         self.gate = AlertGate(self.state, self.wiring.output(), self._alerted)
         self.pipeline = self.wiring.pipeline(self.gate, self.stats)
+        for parser in self.parsers.values():  # a reload: keep the counts of the run
+            self._carried["lines"] += parser.stats.lines
+            self._carried["events"] += parser.stats.events
         self.parsers = {id(s): self.wiring.parser() for s in self.sources}
+        self._warm_note = "no warm-up"
         if self.options.from_start or self.options.warmup <= timedelta(0):
             return
         self.gate.warming = True
         streams = [self._warm_events(s) for s in self.sources]
-        for count, event in enumerate(heapq.merge(*streams, key=lambda e: e.time)):
+        count = 0
+        for event in heapq.merge(*streams, key=lambda e: e.time):
             if count % 1024 == 0 and self.flags.stop:
                 break
             self._feed_event(event)
+            count += 1
         self.gate.end_warmup()
+        window = format_duration(self.options.warmup)
+        self._warm_note = f"warm-up read {count} events of the last {window} of log"
+
+    def _names(self) -> str:
+        return ", ".join(getattr(s, "name", "?") for s in self.sources)
 
     def _warm_events(self, source: Any) -> Iterator[Event]:
         parser = self.wiring.parser()
@@ -369,8 +384,8 @@ class Follower:
     def _counters(self) -> dict[str, int]:
         parsers = self.parsers.values()
         return {
-            "lines": sum(p.stats.lines for p in parsers),
-            "events": sum(p.stats.events for p in parsers),
+            "lines": self._carried["lines"] + sum(p.stats.lines for p in parsers),
+            "events": self._carried["events"] + sum(p.stats.events for p in parsers),
             "messages": self.stats.messages,
             "findings_sent": self.gate.sent,
             "internal_errors": self.errors,
@@ -423,8 +438,15 @@ class Follower:
             return
         self._reopen_files()
         self.wiring = wiring
+        fresh = wiring.options()  # sources and the state file stay those of the start
+        self.options = replace(
+            fresh, files=self.options.files, state_path=self.options.state_path, from_start=False
+        )
         self._arm()
-        self.notify(f"reloaded:{time.monotonic()}", "SIGHUP: config reloaded, files reopened")
+        self.notify(
+            f"reloaded:{time.monotonic()}",
+            f"SIGHUP: config reloaded, files reopened; {self._warm_note}",
+        )
 
     def _reopen_files(self) -> None:
         for index, source in enumerate(self.sources):

@@ -22,6 +22,7 @@ from spamwatch.errors import InputError
 from spamwatch.sources import tail as tail_mod
 from spamwatch.sources.tail import DirectoryWatcher, TailFile, read_back, time_before
 from spamwatch.state import FilePosition
+from tests.followutil import open_dir
 
 
 class Said:
@@ -184,17 +185,14 @@ def test_gzip_cannot_be_followed(tmp_path: Path) -> None:
         started(archive)
 
 
-def test_permission_denied_as_an_unprivileged_user(tmp_path: Path) -> None:
+def test_permission_denied_as_an_unprivileged_user() -> None:
     """Root reads any file, so the open is tried by a forked child that dropped to nobody."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root to drop privileges to nobody")  # pragma: no cover
-    os.chmod(tmp_path, 0o755)
-    secret = tmp_path / "mail.log"
-    secret.write_bytes(lines("private"))
-    os.chmod(secret, 0o600)
-    assert _as_nobody(lambda: TailFile(str(secret), Said()).start()) == (
-        f"InputError: {secret}: permission denied"
-    )
+    with open_dir() as base:
+        secret = base / "mail.log"
+        secret.write_bytes(lines("private"))
+        os.chmod(secret, 0o600)
+        outcome = _as_nobody(lambda: TailFile(str(secret), Said()).start())
+    assert outcome == f"InputError: {secret}: permission denied"
 
 
 def _as_nobody(action: Callable[[], object]) -> str:

@@ -49,17 +49,11 @@ class Wiring:
     Rebuilt on SIGHUP (``reload``) from the config file named at start.
     """
 
-    def __init__(
-        self,
-        config_path: str | None,
-        cli: Mapping[str, Any],
-        alert_uris: tuple[str, ...],
-        output_format: str,
-    ) -> None:
+    def __init__(self, config_path: str | None, cli: Mapping[str, Any]) -> None:
         self.config_path = config_path
         self.cli = cli
-        self.alert_uris = alert_uris
-        self.output_format = output_format
+        self.alert_uris: tuple[str, ...] = cli["alert_uris"]
+        self.output_format: str = cli["output_format"]
         self.config: Config = load(config_path)
         self.follow = check_options("follow", self.config.section("follow"), FOLLOW_DEFAULTS)
         self.parse_options = build_parse_options(
@@ -67,6 +61,29 @@ class Wiring:
         )
         self.detectors = build_detectors(self.config)  # a ConfigError now, not later
         self._fanout: Fanout | None = None
+
+    def options(self) -> FollowOptions:
+        """The command line over the ``[follow]`` table (re-read on SIGHUP)."""
+        cli, table = self.cli, self.follow
+        warmup = cli["warmup"]
+        try:
+            window = duration(warmup if warmup is not None else table.get("warmup", "1h"))
+        except ValueError as exc:
+            raise UsageError(f"--warmup: {exc}") from None
+        files: tuple[str, ...] = cli["files"]
+        if files.count("-") > 1:
+            raise UsageError("'-' (stdin) can be given once")
+        configured_poll = float(table.get("poll", 0.0)) or None
+        matches = cli["journal_matches"] or table.get("journal_matches", DEFAULT_MATCHES)
+        return FollowOptions(
+            files=files or (() if cli["journal"] else (DEFAULT_LOG,)),
+            journal=cli["journal"],
+            journal_matches=tuple(matches),
+            journal_identifiers=tuple(table.get("journal_identifiers", DEFAULT_IDENTIFIERS)),
+            from_start=cli["from_start"],
+            poll=cli["poll"] if cli["poll"] is not None else configured_poll,
+            warmup=window,
+        )
 
     def parser(self) -> Parser:
         return Parser(self.parse_options)
@@ -101,7 +118,7 @@ class Wiring:
 
     def reload(self) -> Wiring:
         """A fresh wiring from the config file (ConfigError keeps the old one)."""
-        fresh = Wiring(self.config_path, self.cli, self.alert_uris, self.output_format)
+        fresh = Wiring(self.config_path, self.cli)
         self.close()
         return fresh
 
@@ -179,11 +196,10 @@ def follow(
     it resumes exactly where the last run stopped. SIGTERM/SIGINT stop
     cleanly (state saved, exit 0); SIGHUP reloads the config and reopens files.
     """
-    cli = {"timezone": timezone, "year": year, "syslog_names": syslog_names}
-    wiring = Wiring(config_path, cli, alert_uris, output_format)
+    params = dict(locals())
+    wiring = Wiring(config_path, params)
     notices = Notices()
-    options = _options(wiring, files, journal, journal_matches, from_start, poll, warmup)
-    options = _with_state(options, state_path or wiring.follow.get("state"), notices)
+    options = _with_state(wiring.options(), state_path or wiring.follow.get("state"), notices)
     rich = output_format == "auto" and use_rich_view()
     sources = [*options.files, *(["journal"] if options.journal else [])]
 
@@ -195,35 +211,6 @@ def follow(
         return follower.run()
     finally:
         wiring.close()
-
-
-def _options(
-    wiring: Wiring,
-    files: tuple[str, ...],
-    journal: bool,
-    journal_matches: tuple[str, ...],
-    from_start: bool,
-    poll: float | None,
-    warmup: str | None,
-) -> FollowOptions:
-    table = wiring.follow
-    try:
-        window = duration(warmup if warmup is not None else table.get("warmup", "1h"))
-    except ValueError as exc:
-        raise UsageError(f"--warmup: {exc}") from None
-    if files.count("-") > 1:
-        raise UsageError("'-' (stdin) can be given once")
-    chosen = files or (() if journal else (DEFAULT_LOG,))
-    configured_poll = float(table.get("poll", 0.0)) or None
-    return FollowOptions(
-        files=chosen,
-        journal=journal,
-        journal_matches=journal_matches or tuple(table.get("journal_matches", DEFAULT_MATCHES)),
-        journal_identifiers=tuple(table.get("journal_identifiers", DEFAULT_IDENTIFIERS)),
-        from_start=from_start,
-        poll=poll if poll is not None else configured_poll,
-        warmup=window,
-    )
 
 
 def _with_state(options: FollowOptions, path: str | None, notices: Notices) -> FollowOptions:

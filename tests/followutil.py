@@ -1,0 +1,146 @@
+"""Run ``python -m spamwatch follow`` as a real child process and watch its output.
+
+Output is read by threads into lists, so a test polls for a condition with a
+generous timeout (a loaded 2-core CI machine) instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from spamwatch import synth
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 90.0
+ATTACK_START = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)
+VICTIM = "monika.keller@example.com"
+
+
+def attack_lines(messages: int = 400, minutes: int = 12) -> list[str]:
+    """A compromised account's log (RFC 3339 times): the baseline, then the botnet."""
+    records = synth.compromised_account(
+        ATTACK_START, messages=messages, duration=timedelta(minutes=minutes), seed=7
+    )
+    return list(synth.render(records, "rfc3339"))
+
+
+def until(check: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition") -> Any:
+    """Poll ``check`` until it returns something true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class FollowProcess:
+    """A running ``spamwatch follow`` child; stdout and stderr collected line by line."""
+
+    def __init__(
+        self,
+        args: Sequence[str],
+        env: dict[str, str] | None = None,
+        stdin: int | IO[bytes] | None = subprocess.DEVNULL,
+        cwd: Path | None = None,
+    ) -> None:
+        full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+        full_env.pop("SPAMWATCH_CONFIG", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "spamwatch", "follow", *args],
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=full_env,
+            cwd=cwd or ROOT,
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._threads = [
+            threading.Thread(target=_pump, args=(self.proc.stdout, self.out), daemon=True),
+            threading.Thread(target=_pump, args=(self.proc.stderr, self.err), daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def findings(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in list(self.out) if line.startswith("{")]
+
+    def wait_err(self, text: str, timeout: float = TIMEOUT) -> str:
+        def seen() -> str | None:
+            return next((line for line in list(self.err) if text in line), None)
+
+        return until(seen, timeout, f"{text!r} on stderr (got {self.err!r})")
+
+    def send(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = TIMEOUT) -> int:
+        """Send ``signum`` and wait for the exit status (output fully read)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signum)
+        status = self.proc.wait(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
+        return status
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(TIMEOUT)
+
+    def lines_read(self) -> int:
+        """The line count of the summary printed at exit."""
+        summary = next(line for line in self.err if "stopped after" in line)
+        match = re.search(r"stopped after (\d+) lines", summary)
+        assert match is not None, summary
+        return int(match.group(1))
+
+
+def _pump(stream: IO[bytes] | None, sink: list[str]) -> None:
+    assert stream is not None
+    for raw in stream:
+        sink.append(raw.decode("utf-8", "replace").rstrip("\n"))
+
+
+def ready(process: FollowProcess) -> None:
+    """Wait until the child announced it is following (after its warm-up)."""
+    process.wait_err("following")
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@contextlib.contextmanager
+def open_dir() -> Iterator[Path]:
+    """A directory every user can enter and write (pytest's tmp_path is root-only).
+
+    For tests that drop privileges to nobody: only the file under test may be
+    unreadable, not the path to it.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("needs root to drop privileges to nobody")
+    base = Path(tempfile.mkdtemp(prefix="spamwatch-open-"))
+    base.chmod(0o1777)
+    try:
+        yield base
+    finally:
+        shutil.rmtree(base)

@@ -1,0 +1,255 @@
+"""``spamwatch follow`` as a real process on real files: alerts, signals, restarts.
+
+Each test runs ``python -m spamwatch follow`` and appends to / rotates real
+files under it; waits are polls with generous timeouts, never bare sleeps.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from spamwatch.cli import cli
+from tests.followutil import (
+    ATTACK_START,
+    VICTIM,
+    FollowProcess,
+    attack_lines,
+    open_dir,
+    until,
+)
+
+LINES = attack_lines()
+
+
+def write(path: Path, lines: list[str], mode: str = "a") -> None:
+    with open(path, mode) as handle:
+        handle.write("".join(line + "\n" for line in lines))
+
+
+def before_attack() -> int:
+    """Index of the first line of the attack proper (the history comes before)."""
+    start = ATTACK_START.isoformat().replace("+00:00", "")
+    return next(i for i, line in enumerate(LINES) if line >= start)
+
+
+def victim_records(process: FollowProcess, state: str | None = None) -> list[dict]:
+    return [
+        f
+        for f in process.findings()
+        if f["key"] == VICTIM and (state is None or f["state"] == state)
+    ]
+
+
+def saved_offset(state: Path, log: Path) -> int:
+    """The offset the state file holds for ``log`` (-1 while it holds none)."""
+    if not state.exists():
+        return -1
+    entry = json.loads(state.read_text())["files"].get(str(log))
+    return -1 if entry is None else entry["offset"]
+
+
+def run(args: list[str], **kwargs: object) -> FollowProcess:
+    process = FollowProcess(["--format", "json", *args], **kwargs)  # type: ignore[arg-type]
+    process.wait_err("following")
+    return process
+
+
+def test_alerts_on_appended_attack_and_sigterm_saves_state(tmp_path: Path) -> None:
+    log, state = tmp_path / "mail.log", tmp_path / "follow.state"
+    cut = before_attack()
+    write(log, LINES[:cut])
+    process = run(["--state", str(state), str(log)])
+    try:
+        assert process.findings() == []  # the history alone is no attack
+        for start in range(cut, len(LINES), 500):
+            write(log, LINES[start : start + 500])
+        until(lambda: victim_records(process, "raised"), what="the victim's finding")
+        assert process.stop(signal.SIGTERM) == 0
+    finally:
+        process.kill()
+    assert saved_offset(state, log) == log.stat().st_size
+    assert process.lines_read() == len(LINES) - cut
+    assert any("state saved to" in line for line in process.err)
+
+
+def test_restart_reads_no_line_twice_and_misses_none_across_rotation(tmp_path: Path) -> None:
+    log, state = tmp_path / "mail.log", tmp_path / "follow.state"
+    write(log, LINES[:1000])
+    first = run(["--from-start", "--state", str(state), str(log)])
+    try:
+        until(lambda: saved_offset(state, log) == log.stat().st_size, what="caught up")
+        assert first.stop(signal.SIGINT) == 0
+    finally:
+        first.kill()
+    assert first.lines_read() == 1000
+    # While stopped: more lines, then logrotate (rename + create + compress an older one).
+    write(log, LINES[1000:1500])
+    os.rename(log, tmp_path / "mail.log.1")
+    write(log, LINES[1500:2000], "w")
+    second = run(["--state", str(state), str(log)])
+    try:
+        until(lambda: saved_offset(state, log) == log.stat().st_size, what="caught up")
+        assert second.stop(signal.SIGTERM) == 0
+    finally:
+        second.kill()
+    assert second.lines_read() == 1000  # 500 finished in mail.log.1 + 500 new
+
+
+def test_restart_mid_attack_neither_misses_nor_repeats(tmp_path: Path) -> None:
+    log, state = tmp_path / "mail.log", tmp_path / "follow.state"
+    middle = before_attack() + (len(LINES) - before_attack()) // 2
+    write(log, LINES[:middle])
+    first = run(["--from-start", "--state", str(state), str(log)])
+    try:
+        until(lambda: victim_records(first, "raised"), what="the first run's alert")
+        assert first.stop(signal.SIGTERM) == 0
+    finally:
+        first.kill()
+    alerted = {(f["detector"], f["key"]) for f in first.findings() if f["state"] != "resolved"}
+    write(log, LINES[middle:])
+    second = run(["--state", str(state), str(log)])  # warm-up refills the windows
+    try:
+        until(lambda: saved_offset(state, log) == log.stat().st_size, what="caught up")
+        assert second.stop(signal.SIGTERM) == 0
+    finally:
+        second.kill()
+    again = [f for f in second.findings() if (f["detector"], f["key"]) in alerted]
+    assert not [f for f in again if f["state"] == "raised"], again
+    assert "warm-up read" in second.wait_err("following")
+
+
+def test_start_in_the_middle_of_an_attack_alerts_it_from_the_warmup(tmp_path: Path) -> None:
+    log, state = tmp_path / "mail.log", tmp_path / "follow.state"
+    middle = before_attack() + (len(LINES) - before_attack()) // 2
+    write(log, LINES[:middle])
+    process = run(["--state", str(state), str(log)])  # no state yet: starts at the end
+    try:
+        until(lambda: victim_records(process), what="the attack found by the warm-up")
+        assert process.stop(signal.SIGTERM) == 0
+    finally:
+        process.kill()
+    assert process.lines_read() == 0  # nothing new was appended: all came from the warm-up
+    assert json.loads(state.read_text())["alerted"]
+
+
+def test_sighup_reloads_the_config_and_reopens_the_files(tmp_path: Path) -> None:
+    log, state, config = tmp_path / "mail.log", tmp_path / "follow.state", tmp_path / "sw.toml"
+    config.write_text('[follow]\nwarmup = "30m"\n')
+    write(log, LINES[:10])
+    process = run(["--config", str(config), "--state", str(state), str(log)])
+    try:
+        config.write_text("[follow]\nno_such_option = 1\n")
+        process.send(signal.SIGHUP)
+        process.wait_err("config not reloaded, keeping the old one")
+        assert process.proc.poll() is None
+        config.write_text('[follow]\nwarmup = "2h"\n')
+        os.rename(log, tmp_path / "mail.log.1")
+        write(log, LINES[10:20], "w")
+        process.send(signal.SIGHUP)
+        assert "of the last 2h of log" in process.wait_err("config reloaded, files reopened")
+        write(log, LINES[20:30])
+        until(lambda: saved_offset(state, log) == log.stat().st_size, what="the new file read")
+        assert process.stop(signal.SIGTERM) == 0
+    finally:
+        process.kill()
+    assert process.lines_read() == 20
+
+
+def test_stdin_is_read_to_its_end(tmp_path: Path) -> None:
+    state = tmp_path / "follow.state"
+    feed = tmp_path / "feed.log"
+    write(feed, LINES)
+    with open(feed, "rb") as stdin:
+        process = FollowProcess(["--format", "json", "--state", str(state), "-"], stdin=stdin)
+        status = process.stop(timeout=120) if process.proc.wait(120) is not None else -1
+    assert status == 0
+    assert victim_records(process, "raised")
+    assert process.lines_read() == len(LINES)
+
+
+def test_missing_file_is_waited_for_and_said_once(tmp_path: Path) -> None:
+    log, state = tmp_path / "mail.log", tmp_path / "follow.state"
+    process = run(["--poll", "0.2", "--state", str(state), str(log)])
+    try:
+        process.wait_err("no such file yet, waiting for it")
+        write(log, LINES[:50], "w")
+        process.wait_err("appeared, reading it from the start")
+        until(lambda: saved_offset(state, log) == log.stat().st_size, what="caught up")
+        assert process.stop(signal.SIGTERM) == 0
+    finally:
+        process.kill()
+    assert sum("waiting for it" in line for line in process.err) == 1
+    assert process.lines_read() == 50
+
+
+def invoke(args: list[str]) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, ["follow", "--format", "json", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_a_directory_is_exit_4(tmp_path: Path) -> None:
+    code, out, err = invoke(["--state", str(tmp_path / "s"), str(tmp_path)])
+    assert (code, out) == (4, "")
+    assert err == f"spamwatch: error: {tmp_path}: is a directory, not a log file\n"
+
+
+def test_a_gzip_file_is_exit_4(tmp_path: Path) -> None:
+    archive = tmp_path / "mail.log.1.gz"
+    archive.write_bytes(gzip.compress(b"x\n"))
+    code, _, err = invoke(["--state", str(tmp_path / "s"), str(archive)])
+    assert code == 4 and "is gzip-compressed" in err
+
+
+def test_permission_denied_is_exit_4() -> None:
+    """As root every file is readable: the command runs in a child dropped to nobody."""
+    with open_dir() as base:
+        secret = base / "mail.log"
+        secret.write_text("x\n")
+        secret.chmod(0o600)
+        code, err = _as_nobody(["--state", str(base / "s"), str(secret)])
+    assert code == 4
+    assert err == f"spamwatch: error: {secret}: permission denied\n"
+
+
+def _as_nobody(args: list[str]) -> tuple[int, str]:
+    """``invoke(args)`` in a forked child running as nobody; its status and stderr."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read_fd)
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            code, _, err = invoke(args)
+            os.write(write_fd, json.dumps([code, err]).encode())
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    with os.fdopen(read_fd) as pipe:
+        code, err = json.loads(pipe.read())
+    os.waitpid(pid, 0)
+    return code, err
+
+
+def test_bad_poll_and_warmup_are_usage_errors(tmp_path: Path) -> None:
+    assert invoke(["--poll", "0", str(tmp_path / "x")])[0] == 2
+    code, _, err = invoke(["--warmup", "soon", "--state", str(tmp_path / "s"), "x"])
+    assert code == 2 and "--warmup" in err
+
+
+def test_help_mentions_signals() -> None:
+    result = subprocess.run(
+        ["python3", "-m", "spamwatch", "follow", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0 and "SIGHUP" in result.stdout
