@@ -306,3 +306,24 @@ def test_redact_hides_secrets_but_not_their_variable_names() -> None:
     assert "min=warning" in shown["alerts"]["uris"][0]
     assert config["sinks"]["mailto"]["password"] == "hunter2"  # the input is untouched
     assert redact_uri("syslog+udp://u:pw@h:514") == "syslog+udp://u:********@h:514"
+
+
+def test_check_alerts_validates_without_building(tmp_path: Path) -> None:
+    from spamwatch.sinks import check_alerts
+
+    prom, jsonl = tmp_path / "m.prom", tmp_path / "f.jsonl"
+    config = Config(data={"sinks": {"mailto": {"smarthost": "x:25", "digest": "10m"}}})
+    check_alerts([f"prometheus:{prom}", f"jsonl:{jsonl}", "mailto:a@example.com"], config)
+    assert not prom.exists() and not jsonl.exists()  # nothing was opened or written
+    bad = [
+        ({"sinks": {"mailto": {"smarthots": "x"}}}, r"sinks\.mailto\.smarthots: unknown option"),
+        ({"sinks": {"mail": {}}}, r"sinks\.mail: no installed sink"),
+        ({"sinks": {"webhook": {"backoff": "soon"}}}, r"sinks\.webhook\.backoff"),
+        ({"sinks": {"syslog": {"min_severity": "loud"}}}, r"min_severity"),
+        ({"alerts": {"uri": []}}, r"alerts\.uri: unknown key"),
+    ]
+    for data, message in bad:
+        with pytest.raises(ConfigError, match=message):
+            check_alerts([], Config(data=data))
+    with pytest.raises(ConfigError, match="unknown alert scheme"):
+        check_alerts(["gopher://x"], Config())

@@ -24,7 +24,8 @@ from spamwatch.errors import ConfigError, SinkError, SpamwatchError
 from spamwatch.model import Finding, Severity
 from spamwatch.plugins import SINKS, Plugin, discover
 from spamwatch.sinks.base import Sink, SinkContext
-from spamwatch.sinks.delivery import Spool, Warn, warn_stderr
+from spamwatch.sinks.delivery import QueuedSink, RetryPolicy, Spool, Warn, warn_stderr
+from spamwatch.sinks.options import Options
 from spamwatch.sinks.secrets import SECRET_KEYS, redact, redact_uri
 from spamwatch.sinks.text import clean
 
@@ -34,6 +35,7 @@ __all__ = [
     "Fanout",
     "Sink",
     "build_sinks",
+    "check_alerts",
     "default_alert_uris",
     "default_spool_dir",
     "open_alerts",
@@ -130,11 +132,50 @@ def build_sinks(
     return sinks
 
 
-def check_alerts(uris: Sequence[str], config: Config) -> None:
-    """Validate URIs and sink options without starting a sink (``config check``)."""
-    available = discover(SINKS)
-    for alert in _unique(parse_alert_uri(uri) for uri in uris):
-        _construct(alert, config, available)
+ALERTS_KEYS = frozenset({"uris", "spool_dir"})
+"""The keys of the ``[alerts]`` table."""
+
+
+def check_alerts(
+    uris: Sequence[str], config: Config, plugins: Mapping[str, Plugin] | None = None
+) -> None:
+    """Validate alert URIs, ``[alerts]`` and every ``[sinks.X]`` table (``config check``).
+
+    Nothing is built or opened (no file, socket or connection): URIs must parse
+    and name an installed scheme, each table must belong to one, its keys must
+    be ones the sink declares (``option_names``), and ``min_severity`` and the
+    retry options must read. Problems a sink can only find by trying (an
+    unwritable file, an unknown host) are left to the command itself.
+    """
+    available = discover(SINKS) if plugins is None else plugins
+    for key in config.section("alerts"):
+        if key not in ALERTS_KEYS:
+            raise ConfigError(
+                f"alerts.{key}: unknown key (known: {', '.join(sorted(ALERTS_KEYS))})"
+            )
+    default_spool_dir(config)
+    for alert in (parse_alert_uri(uri) for uri in uris):
+        _plugin(alert.scheme, available)
+    for table, options in config.section("sinks").items():
+        if not isinstance(options, Mapping):
+            raise ConfigError(f"sinks.{table}: expected a table of options")
+        schemes = [s for s in available if table in (s, s.partition("+")[0])]
+        if not schemes:
+            raise ConfigError(f"sinks.{table}: no installed sink has this scheme")
+        for scheme in schemes:
+            _check_table(f"sinks.{table}", options, available[scheme].obj, scheme)
+
+
+def _check_table(where: str, options: Mapping[str, Any], cls: Any, scheme: str) -> None:
+    names = getattr(cls, "option_names", None)
+    if names is not None:
+        for key in options:
+            if key not in names and key != "min_severity":
+                known = ", ".join(sorted({*names, "min_severity"}))
+                raise ConfigError(f"{where}.{key}: unknown option (known: {known})")
+    _min_severity(options, scheme)
+    if isinstance(cls, type) and issubclass(cls, QueuedSink):
+        RetryPolicy.from_options(Options(options, where), cls.batch_option)
 
 
 def _unique(alerts: Any) -> list[AlertUri]:
@@ -144,13 +185,19 @@ def _unique(alerts: Any) -> list[AlertUri]:
     return list(seen.values())
 
 
-def _construct(alert: AlertUri, config: Config, available: Mapping[str, Plugin]) -> Sink:
-    plugin = available.get(alert.scheme)
+def _plugin(scheme: str, available: Mapping[str, Plugin]) -> Plugin:
+    """The installed sink for ``scheme``: ConfigError if unknown, SinkError if broken."""
+    plugin = available.get(scheme)
     if plugin is None:
         known = ", ".join(sorted(available)) or "none installed"
-        raise ConfigError(f"unknown alert scheme {alert.scheme!r} (known: {known})")
+        raise ConfigError(f"unknown alert scheme {scheme!r} (known: {known})")
     if plugin.error is not None or not callable(plugin.obj):
-        raise SinkError(f"alert sink {alert.scheme!r} cannot be loaded: {plugin.error}")
+        raise SinkError(f"alert sink {scheme!r} cannot be loaded: {plugin.error}")
+    return plugin
+
+
+def _construct(alert: AlertUri, config: Config, available: Mapping[str, Plugin]) -> Sink:
+    plugin = _plugin(alert.scheme, available)
     options = _options(config, alert.scheme)
     minimum = alert.min_severity or _min_severity(options, alert.scheme)
     kwargs: dict[str, Any] = {}

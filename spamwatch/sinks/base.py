@@ -45,6 +45,9 @@ class Sink:
 
     scheme: ClassVar[str] = "base"
     description: ClassVar[str] = ""
+    option_names: ClassVar[frozenset[str] | None] = None
+    """The ``[sinks.SCHEME]`` keys this sink reads (``config check`` rejects others);
+    None: not declared, not checked. ``min_severity`` is always allowed."""
 
     def __init__(
         self,

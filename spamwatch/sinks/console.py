@@ -27,6 +27,7 @@ class ConsoleSink(Sink):
 
     scheme = "console"
     description = "one readable line per finding on the terminal (stdout, or console:stderr)"
+    option_names = frozenset()
 
     def setup(self) -> None:
         """Check the options; see the module docstring."""

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from spamwatch.model import Finding
 from spamwatch.sinks.base import Sink, SinkContext
@@ -38,6 +38,8 @@ Deliver = Callable[[list[Finding]], None]
 Warn = Callable[[str], None]
 
 SPOOL_NAME = "alerts.spool.jsonl"
+RETRY_OPTIONS = frozenset({"retries", "backoff", "max_backoff", "queue_size", "drain_timeout"})
+"""The options every queued sink reads (see ``RetryPolicy``)."""
 
 
 def warn_stderr(text: str) -> None:
@@ -366,6 +368,7 @@ class QueuedSink(Sink):
     """
 
     batch_option: str | None = None  # an option naming a digest interval, e.g. "digest"
+    option_names: ClassVar[frozenset[str] | None] = RETRY_OPTIONS
 
     def setup(self) -> None:
         """Read the retry options every queued sink shares (see ``RetryPolicy``)."""

@@ -20,7 +20,7 @@ import subprocess
 
 from spamwatch.errors import SinkError
 from spamwatch.model import Finding
-from spamwatch.sinks.delivery import QueuedSink
+from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
 from spamwatch.sinks.text import clean, finding_json
 
 OUTPUT_LIMIT = 200  # characters of the command's stderr quoted in a failure
@@ -35,6 +35,7 @@ class ExecSink(QueuedSink):
 
     scheme = "exec"
     description = "run a command with the finding JSON on stdin and SPAMWATCH_* variables"
+    option_names = RETRY_OPTIONS | {"timeout"}
 
     def setup(self) -> None:
         """Check the options; see the module docstring."""

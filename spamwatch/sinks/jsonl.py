@@ -23,6 +23,7 @@ class JsonlSink(Sink):
 
     scheme = "jsonl"
     description = "JSON Lines: one finding record per line, to stdout (jsonl:-) or a file"
+    option_names = frozenset()
 
     def setup(self) -> None:
         """Check the options; see the module docstring."""

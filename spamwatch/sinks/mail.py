@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 from spamwatch import __version__
 from spamwatch.errors import ConfigError
 from spamwatch.model import Finding
-from spamwatch.sinks.delivery import QueuedSink
+from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
 from spamwatch.sinks.text import clean, describe, finding_json, headline
 
 SUBJECT_LIMIT = 180
@@ -37,6 +37,10 @@ class MailSink(QueuedSink):
     scheme = "mailto"
     description = "mail to one or more addresses via the local MTA or a smarthost"
     batch_option = "digest"
+    option_names = RETRY_OPTIONS | {
+        "smarthost", "ssl", "starttls", "cafile", "username", "password", "password_env",
+        "timeout", "from", "digest",
+    }  # fmt: skip
 
     def setup(self) -> None:
         """Check the options; see the module docstring."""

@@ -38,6 +38,7 @@ class PrometheusSink(Sink):
 
     scheme = "prometheus"
     description = "metrics for node_exporter's textfile collector (written atomically)"
+    option_names = frozenset()
 
     def setup(self) -> None:
         """Check the options; see the module docstring."""

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from spamwatch.errors import ConfigError, SinkError
 from spamwatch.model import Finding, FindingState, Severity
-from spamwatch.sinks.delivery import QueuedSink
+from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
 from spamwatch.sinks.text import clean, headline
 
 FACILITIES = {
@@ -82,6 +82,7 @@ class _SyslogBase(QueuedSink):
     """What both syslog sinks share: facility, tag, format; delivery is queued."""
 
     default_format = "rfc3164"
+    option_names = RETRY_OPTIONS | {"tag", "format", "facility", "socket"}
 
     def setup(self) -> None:
         """Check the options; see the module docstring."""

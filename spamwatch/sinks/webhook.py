@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from spamwatch import __version__
 from spamwatch.errors import ConfigError
 from spamwatch.model import Finding, Severity
-from spamwatch.sinks.delivery import QueuedSink
+from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
 from spamwatch.sinks.text import clean, headline
 
 
@@ -35,6 +35,9 @@ class WebhookSink(QueuedSink):
 
     scheme = "webhook+https"
     description = "POST the finding JSON (with a Slack-style text field) to a URL"
+    option_names = RETRY_OPTIONS | {
+        "timeout", "header", "header_env", "token", "token_env", "cafile",
+    }  # fmt: skip
 
     def __init__(
         self,
