@@ -205,6 +205,12 @@ class BucketHistory:
             del buckets[first]
             self._cache = None
 
+    def peak(self, time: datetime, value: int) -> None:
+        """Keep the largest ``value`` seen in the bucket of ``time`` (a level, not a count)."""
+        index = self._index(time)
+        if value > self._buckets.get(index, -1):
+            self.add(time, value - max(self._buckets.get(index, 0), 0))
+
     def baseline(
         self, now: datetime, exclude: timedelta, quantile: float = 0.75, min_buckets: int = 3
     ) -> float | None:

@@ -107,3 +107,19 @@ def test_network_grouping() -> None:
     assert network_of("203.0.113.77", ipv4_prefix=24) == "203.0.113.0/24"
     assert network_of("IPv6:2001:db8::1", ipv6_prefix=48) == "2001:db8::/48"
     assert network_of("not-an-address") == "not-an-address"
+
+
+def test_every_option_is_in_the_man_page() -> None:
+    from pathlib import Path
+
+    from spamwatch.findings import FindingTracker
+
+    man = (Path(__file__).resolve().parents[1] / "man" / "spamwatch.1").read_text()
+    section = man[man.index('.\\" BEGIN detectors') : man.index('.\\" END detectors')]
+    classes = detector_classes()
+    for name in BUILTIN:
+        part = section.split(f".SS {name}\n", 1)[1].split(".SS ", 1)[0]
+        for key in classes[name].defaults:
+            assert f' {key} "' in part or f".BR {key} " in part, f"{name}.{key} not in man"
+    for key in FindingTracker.defaults:
+        assert key in section, f"findings.{key}"

@@ -103,3 +103,38 @@ def test_queue_size_follows_entered_minus_removed() -> None:
         stream.remove(message, at(100))
     run(stream, detectors=[detector])
     assert detector._size("mail.example.com") == 6
+
+
+def test_a_host_that_always_holds_a_queue_is_judged_against_its_usual_size() -> None:
+    stream = Stream()
+    for n in range(100):  # the usual backlog: 100 messages waiting for dead domains
+        stream.submission(
+            at(n),
+            f"u{n % 9}@example.com",
+            "192.0.2.8",
+            status="deferred",
+            rcpts=[f"x{n}@dead.example"],
+        )
+    for n in range(4 * 120):  # ordinary traffic for four hours
+        stream.submission(at(200 + n * 30), "a@example.com", "192.0.2.9")
+    for n in range(30):  # three hours in: 30 more stuck; 130 is not news for this host
+        stream.submission(
+            at(3 * 3600 + n * 20),
+            "b@example.com",
+            "192.0.2.10",
+            status="deferred",
+            rcpts=[f"y{n}@dead.example"],
+        )
+    records = run(stream, only=ONLY)
+    assert [r.state for r in records if r.state != "escalated"] == ["raised", "resolved"]
+    assert all(r.time < at(3 * 3600) for r in records)  # only the first fill was news
+    fresh = Stream()  # the same 30 on a host without that history are a finding
+    for n in range(50):
+        fresh.submission(
+            at(n * 20),
+            "b@example.com",
+            "192.0.2.10",
+            status="deferred",
+            rcpts=[f"y{n}@dead.example"],
+        )
+    assert len(raised(run(fresh, only=ONLY))) == 1

@@ -126,12 +126,12 @@ class AuthFailureDetector(SiteDetector):
         if name and name not in record.users and len(record.users) < MAX_NAMES:
             record.users.append(name)
         out = [s for s in (self._address(addr, name, event), self._spray(addr, name, event)) if s]
-        if name and self.enabled_for(name) and not self.site.allow.user(name):
-            user_signal = self._user(name, addr, event)
-            if user_signal is not None:
-                out.append(user_signal)
         if out:
             record.spraying = True
+        if name and self.enabled_for(name) and not self.site.allow.user(name):
+            user_signal = self._user(name, addr, event, explained=bool(out))
+            if user_signal is not None:
+                out.append(user_signal)
         return out
 
     def _address(self, addr: str, name: str, event: Event) -> Signal | None:
@@ -191,12 +191,17 @@ class AuthFailureDetector(SiteDetector):
             key_kind="host",
         )
 
-    def _user(self, name: str, addr: str, event: Event) -> Signal | None:
+    def _user(self, name: str, addr: str, event: Event, explained: bool) -> Signal | None:
+        """Failures against one username, unless an address or spray finding covers them.
+
+        A spray against forty usernames is one finding (listing them), not
+        forty; a success after failures is always its own finding.
+        """
         window = self._by_user.add(name, event.time, addr, self.span("user_window", name))
         severity = grade(
             len(window), self.number("per_user", name), self.number("critical_factor", name)
         )
-        if severity is None:
+        if severity is None or (explained and self._breaches.peek(name) is None):
             return None
         return self._user_signal(name, severity, event)
 

@@ -23,6 +23,7 @@ from spamwatch.detectors.site import (
     SiteDetector,
     fresh_submission,
     grade,
+    plain,
     plural,
     tally,
     top,
@@ -143,7 +144,11 @@ class BurstDetector(SiteDetector):
             "sender_domains": top(tally(long.counts.items(), 1), 5),
             "recipient_domains": top(self._rcpt_counts(user)),
             "sample_queue_ids": list(self._samples.peek(user) or ()),
-            "thresholds": {"short": limit_s, "long": limit_l, "usual_per_hour": base_l},
+            "thresholds": {
+                "short": plain(limit_s),
+                "long": plain(limit_l),
+                "usual_per_hour": None if base_l is None else plain(base_l),
+            },
             "windows": {"short": format_duration(short_span), "long": format_duration(long_span)},
         }
         counts = {
@@ -153,7 +158,7 @@ class BurstDetector(SiteDetector):
         }
         severity = max(s for s in (sev_s, sev_l) if s is not None)
         return self.signal(
-            user, severity, now, long.first_time, summary, message.host, counts, evidence
+            user, severity, now, window.first_time, summary, message.host, counts, evidence
         )
 
     def _new_history(self, user: str) -> History:

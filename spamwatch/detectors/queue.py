@@ -14,16 +14,17 @@ from __future__ import annotations
 import re
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from spamwatch.allow import domain_of, parse_ip
 from spamwatch.detectors.site import SiteDetector, grade, tally, top, user_of
 from spamwatch.model import Message, MessageUpdate, Severity, Signal, Stage
 from spamwatch.timeutil import format_duration
-from spamwatch.windows import KeyedWindows, SlidingMin
+from spamwatch.windows import BucketHistory, KeyedWindows, SlidingMin
 
 INBOUND = "(inbound)"
+HOUR = timedelta(hours=1)
 _ADDRESS = re.compile(r"\[[0-9A-Fa-f.:]+\](?::\d+)?")
 
 
@@ -54,10 +55,15 @@ class QueueDetector(SiteDetector):
     Options ``[detectors.queue]``:
 
     ``window`` ("10m"): window for growth and deferral counts.
-    ``level`` (300): messages in the queue for a warning.
-    ``growth`` (150): net growth of the queue within ``window``.
-    ``deferred`` (150): deferred delivery attempts within ``window``.
-    ``critical_factor`` (4.0): critical at this multiple of a threshold.
+    ``level`` (40): messages in the queue for a warning.
+    ``growth`` (40): net growth of the queue within ``window``.
+    ``deferred`` (60): deferred delivery attempts (retries too) within ``window``.
+    ``critical_factor`` (5.0): critical at this multiple of a threshold.
+    ``history`` ("1d"): how long the host's usual queue size is remembered.
+    ``history_factor`` (3.0): once an hour of history is known, ``level``
+    becomes at least this multiple of the usual size (the 75th percentile of
+    the 10-minute peaks), so a server that always holds 100 deferred
+    messages is not alarmed at 101.
     ``inbound_share`` (0.5): when at least this share of the queued and
     deferred mail came in unauthenticated from outside (a backup MX holding
     mail for its primary, an inbound MX whose mailbox store is down), the
@@ -70,10 +76,12 @@ class QueueDetector(SiteDetector):
     key_kind: ClassVar[str] = "host"
     defaults: ClassVar[Mapping[str, Any]] = {
         "window": "10m",
-        "level": 300,
-        "growth": 150,
-        "deferred": 150,
-        "critical_factor": 4.0,
+        "level": 40,
+        "growth": 40,
+        "deferred": 60,
+        "critical_factor": 5.0,
+        "history": "1d",
+        "history_factor": 3.0,
         "inbound_share": 0.5,
         "max_messages": 200_000,
     }
@@ -82,6 +90,7 @@ class QueueDetector(SiteDetector):
         self._queued: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._owners: dict[str, Counter[str]] = {}
         self._sizes: dict[str, SlidingMin] = {}
+        self._usual: dict[str, BucketHistory] = {}
         self._deferred: KeyedWindows[str, tuple[str, str, str]] = KeyedWindows(
             self.span("window"), 1000
         )
@@ -135,7 +144,12 @@ class QueueDetector(SiteDetector):
         sizes = self._sizes.get(host)
         if sizes is None:
             sizes = self._sizes[host] = SlidingMin(self.span("window"))
-        sizes.add(now, self._size(host))
+        size = self._size(host)
+        sizes.add(now, size)
+        usual = self._usual.get(host)
+        if usual is None:
+            usual = self._usual[host] = BucketHistory(self.span("window"), self.span("history"))
+        usual.peak(now, size)
 
     def _size(self, host: str) -> int:
         owners = self._owners.get(host)
@@ -149,7 +163,7 @@ class QueueDetector(SiteDetector):
         n_deferred = len(deferred) if deferred is not None else 0
         factor = self.number("critical_factor")
         grades = [
-            grade(size, self.number("level"), factor),
+            grade(size, self._level(host, now), factor),
             grade(growth, self.number("growth"), factor),
             grade(n_deferred, self.number("deferred"), factor),
         ]
@@ -167,6 +181,14 @@ class QueueDetector(SiteDetector):
         if not self._due(host, now, severity):
             return None
         return self._signal(host, now, severity, size, growth, owners, deferred_counts, share)
+
+    def _level(self, host: str, now: datetime) -> float:
+        """``level``, raised to a multiple of the host's usual queue size when known."""
+        level = self.number("level")
+        usual = self._usual.get(host)
+        min_buckets = int(HOUR / self.span("window")) or 1
+        base = usual.baseline(now, HOUR, min_buckets=min_buckets) if usual else None
+        return level if base is None else max(level, self.number("history_factor") * base)
 
     def _due(self, host: str, now: datetime, severity: Severity) -> bool:
         """At most one Signal per host and log second, unless it got worse.

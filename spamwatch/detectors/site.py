@@ -142,6 +142,11 @@ def tally(pairs: Iterable[tuple[Hashable, int]], part: int) -> Counter[Any]:
     return out
 
 
+def plain(value: float) -> int | float:
+    """30.0 -> 30 for evidence and summaries; 2.5 stays 2.5."""
+    return int(value) if float(value).is_integer() else round(value, 2)
+
+
 def plural(count: int | float, word: str) -> str:
     """ "1 address", "8 addresses" (for summaries)."""
     count = int(count)
