@@ -7,11 +7,14 @@ The log is a normal server's traffic (spamwatch.synth.TrafficMix): inbound MX
 mail, authenticated submission, deferrals, bounces, rejects, SASL scanners and
 dovecot/amavis/opendkim/CRON noise. The same seed gives the same bytes.
 
-``--end`` pins the log's last hour: the log is generated from a start chosen
-so that it ends near ``--end``, so a 1M-line and a 5M-line file made with the
-same ``--end`` and seed cover the same final hour of traffic shape (the
-``report --since`` bench compares them). Without ``--end``, the log starts at
-``--start``. Prints lines, bytes, seconds and lines/s to stderr.
+``--end`` pins the log's end: the start is chosen from the mean line rate so
+that the log ends at ``--end``; the output stops at ``--end`` or after
+``--lines`` lines, whichever comes first, so the count is within a few per cent
+of ``--lines`` (5,000,000 asked gives about 4.94M). For two logs with the very
+same last hour, generate the large one and take the small one as its tail
+(bench/bench_since.py does). Without ``--end``, the log starts at ``--start``
+and has exactly ``--lines`` lines. Prints lines, bytes, seconds and lines/s to
+stderr.
 """
 
 from __future__ import annotations

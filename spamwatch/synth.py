@@ -169,55 +169,96 @@ BOT_NETS = _words(
     " 5.34.207. 91.92.240. 194.169.175. 78.128.112. 117.50.190."
 )
 
-DEFER_REASONS = (
-    (
-        "4.7.0",
-        "host {mx}[{ip}] said: 421 4.7.0 [TSS04] Messages from {me} temporarily deferred due"
-        " to unexpected volume or user complaints - 4.16.55.1; see"
-        " https://postmaster.yahooinc.com/error-codes (in reply to MAIL FROM command)",
-    ),
-    (
-        "4.7.28",
-        "host {mx}[{ip}] said: 421-4.7.28 Gmail has detected an unusual rate of unsolicited"
-        " mail originating from your IP address. To protect our users from spam, mail sent"
-        " from your IP address has been temporarily rate limited. (in reply to end of DATA"
-        " command)",
-    ),
-    (
-        "4.7.1",
-        "host {mx}[{ip}] said: 451 4.7.1 Greylisting in action, please come back later"
-        " (in reply to RCPT TO command)",
-    ),
-    ("4.4.1", "connect to {mx}[{ip}]:25: Connection timed out"),
-    (
-        "4.2.2",
-        "host {mx}[{ip}] said: 452 4.2.2 <{rcpt}> Mailbox full (in reply to RCPT TO command)",
-    ),
+# Remote replies by provider family ("*": any other site). Each family has
+# (ordinary, spam) tables of (dsn, reason template) for deferrals and bounces.
+_GREYLIST = (
+    "4.7.1",
+    "host {mx}[{ip}] said: 451 4.7.1 Greylisting in action, please come back later"
+    " (in reply to RCPT TO command)",
 )
-BOUNCE_REASONS = (
-    (
-        "5.1.1",
-        "host {mx}[{ip}] said: 550-5.1.1 The email account that you tried to reach does not"
-        " exist. Please try double-checking the recipient's email address for typos or"
-        " unnecessary spaces. (in reply to RCPT TO command)",
-    ),
-    (
-        "5.7.1",
-        "host {mx}[{ip}] said: 550 5.7.1 Service unavailable, Client host [{me}] blocked"
-        " using Spamhaus. To request removal from this list see"
-        " https://www.spamhaus.org/query/ip/{me} (in reply to MAIL FROM command)",
-    ),
-    (
-        "5.1.1",
-        "host {mx}[{ip}] said: 550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown"
-        " in virtual mailbox table (in reply to RCPT TO command)",
-    ),
-    (
-        "5.7.1",
-        "host {mx}[{ip}] said: 554 5.7.1 Message rejected as spam by Content Filtering."
-        " (in reply to end of DATA command)",
-    ),
+_TIMEOUT = ("4.4.1", "connect to {mx}[{ip}]:25: Connection timed out")
+_FULL = (
+    "4.2.2",
+    "host {mx}[{ip}] said: 452 4.2.2 <{rcpt}> Mailbox full (in reply to RCPT TO command)",
 )
+_RATE = (
+    "4.7.0",
+    "host {mx}[{ip}] said: 421 4.7.0 Too many messages from {me}, try again later"
+    " (in reply to MAIL FROM command)",
+)
+_NO_USER = (
+    "5.1.1",
+    "host {mx}[{ip}] said: 550 5.1.1 <{rcpt}>: Recipient address rejected: User unknown"
+    " in virtual mailbox table (in reply to RCPT TO command)",
+)
+_SPAMHAUS = (
+    "5.7.1",
+    "host {mx}[{ip}] said: 554 5.7.1 Service unavailable; Client host [{me}] blocked"
+    " using zen.spamhaus.org; https://www.spamhaus.org/query/ip/{me} (in reply to RCPT TO"
+    " command)",
+)
+_CONTENT = (
+    "5.7.1",
+    "host {mx}[{ip}] said: 554 5.7.1 Message rejected as spam by Content Filtering."
+    " (in reply to end of DATA command)",
+)
+_GMAIL_NO_USER = (
+    "5.1.1",
+    "host {mx}[{ip}] said: 550-5.1.1 The email account that you tried to reach does not"
+    " exist. Please try double-checking the recipient's email address for typos or"
+    " unnecessary spaces. (in reply to RCPT TO command)",
+)
+_GMAIL_RATE = (
+    "4.7.28",
+    "host {mx}[{ip}] said: 421-4.7.28 Gmail has detected an unusual rate of unsolicited"
+    " mail originating from your IP address. To protect our users from spam, mail sent"
+    " from your IP address has been temporarily rate limited. (in reply to end of DATA"
+    " command)",
+)
+_GMAIL_SPAM = (
+    "5.7.1",
+    "host {mx}[{ip}] said: 550-5.7.1 Gmail has detected that this message is likely"
+    " unsolicited mail. To reduce the amount of spam sent to Gmail, this message has been"
+    " blocked. (in reply to end of DATA command)",
+)
+_YAHOO_RATE = (
+    "4.7.0",
+    "host {mx}[{ip}] said: 421 4.7.0 [TSS04] Messages from {me} temporarily deferred due"
+    " to unexpected volume or user complaints - 4.16.55.1; see"
+    " https://postmaster.yahooinc.com/error-codes (in reply to MAIL FROM command)",
+)
+_YAHOO_NO_USER = (
+    "5.1.1",
+    "host {mx}[{ip}] said: 554 delivery error: dd This user doesn't have a yahoo.com"
+    " account ({rcpt}) [0] - mta1234.mail.gq1.yahoo.com (in reply to end of DATA command)",
+)
+_OUTLOOK_SPAM = (
+    "5.7.1",
+    "host {mx}[{ip}] said: 550 5.7.1 Unfortunately, messages from [{me}] weren't sent."
+    " Please contact your Internet service provider since part of their network is on our"
+    " block list (S3150). (in reply to MAIL FROM command)",
+)
+REPLIES: dict[str, dict[str, tuple[tuple[tuple[str, str], ...], ...]]] = {
+    # family: {"deferred": (ordinary, spam), "bounced": (ordinary, spam)}
+    "gmail": {
+        "deferred": ((_GREYLIST, _FULL), (_GMAIL_RATE, _GMAIL_RATE, _TIMEOUT)),
+        "bounced": ((_GMAIL_NO_USER,), (_GMAIL_SPAM, _GMAIL_NO_USER)),
+    },
+    "yahoo": {
+        "deferred": ((_FULL,), (_YAHOO_RATE,)),
+        "bounced": ((_YAHOO_NO_USER,), (_YAHOO_NO_USER,)),
+    },
+    "outlook": {
+        "deferred": ((_FULL,), (_RATE, _TIMEOUT)),
+        "bounced": ((_NO_USER,), (_OUTLOOK_SPAM, _NO_USER)),
+    },
+    "*": {
+        "deferred": ((_GREYLIST, _TIMEOUT, _FULL), (_GREYLIST, _RATE, _TIMEOUT)),
+        "bounced": ((_NO_USER,), (_SPAMHAUS, _CONTENT, _NO_USER)),
+    },
+}
+FAMILY = {"gmail.com": "gmail", "googlemail.com": "gmail", "yahoo.com": "yahoo"}
+FAMILY |= {"outlook.com": "outlook", "hotmail.com": "outlook"}
 NOQUEUE_REJECTS = (  # the last one is for remote recipients only
     (
         "554",
@@ -275,6 +316,19 @@ def epoch(when: datetime) -> float:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.timestamp()
+
+
+LONG_ID_DIGITS = "0123456789BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz"
+"""Postfix's base-52 digits for long queue ids (no vowels; ``z`` is not used in base 51)."""
+
+
+def _base(value: int, base: int, width: int) -> str:
+    """``value`` in Postfix's long-queue-id digits, left-padded with "0" to ``width``."""
+    out = []
+    while value:
+        value, digit = divmod(value, base)
+        out.append(LONG_ID_DIGITS[digit])
+    return "".join(reversed(out)).rjust(width, "0")
 
 
 def _pick(rng: random.Random, items: Sequence[str]) -> str:
@@ -386,6 +440,7 @@ class Server:
         public_ip: str = "198.51.100.25",
         local_relay: tuple[str, str] | None = None,
         outages: Sequence[Outage] = (),
+        long_ids: bool = False,
     ) -> None:
         if not 0 <= lane <= 15:
             raise ValueError("lane must be 0..15")
@@ -395,6 +450,7 @@ class Server:
         self.public_ip = public_ip
         self.local_relay = local_relay  # a backup MX relays local mail to the primary
         self.outages = tuple(outages)
+        self.long_ids = long_ids
         self._heap: list[tuple[float, int, str]] = []
         self._seq = 0
         self._queued = 0
@@ -453,14 +509,20 @@ class Server:
         return pool[i]
 
     def queue_id(self, t: float) -> str:
-        """A short Postfix queue id: 5 hex digits of microseconds + the "inode".
+        """A Postfix queue id, short (hex) or long (``enable_long_queue_ids``).
 
+        Short: 5 hex digits of microseconds + the "inode". Long: base-52 seconds
+        (6) and microseconds (4), ``z``, base-51 inode, as ``4PbC4x469Jz3tBr``.
         The inode part is a bijection of a per-lane counter (unique for 16M
-        messages) prefixed by the lane digit, so ids never repeat on a host.
+        messages) marked with the lane, so ids never repeat on a host.
         """
         self._queued += 1
         inode = (self._queued * 0x9E3779B1) & 0xFFFFFF
-        return f"{int((t % 1) * 1e6):05X}{self._lane_hex}{inode:06X}"
+        usec = int((t % 1) * 1e6)
+        if self.long_ids:
+            lane_inode = (int(self._lane_hex or "0", 16) << 24) | inode
+            return f"{_base(int(t), 52, 6)}{_base(usec, 52, 4)}z{_base(lane_inode, 51, 1)}"
+        return f"{usec:05X}{self._lane_hex}{inode:06X}"
 
     def message_id(self, t: float, qid: str, domain: str) -> str:
         """A Message-ID as a mail client or Postfix would make it."""
@@ -704,7 +766,7 @@ class Server:
         elif status == "sent":
             dsn, reply = self._sent_reply(ok, qid)
         else:
-            dsn, why = self._failure(status, how)
+            dsn, why = self._failure(status, how, domain)
             if why.startswith("connect to"):
                 relay = "none"
             reply = f"{status} ({why.format(mx=mx, ip=ip, me=self.public_ip, rcpt=rcpt)})"
@@ -724,14 +786,10 @@ class Server:
         code = text.split()[1]
         return (code if code[:1].isdigit() else "2.0.0"), f"sent ({text})"
 
-    def _failure(self, status: str, how: Delivery) -> tuple[str, str]:
-        """(dsn, reason template) for a deferral or bounce; spam draws spam replies."""
-        r = self.rng.random()
-        if status == "bounced":
-            table = BOUNCE_REASONS if how.spam else (BOUNCE_REASONS[0], BOUNCE_REASONS[2])
-        else:
-            table = DEFER_REASONS if how.spam else DEFER_REASONS[2:]
-        return table[int(r * len(table))]
+    def _failure(self, status: str, how: Delivery, domain: str) -> tuple[str, str]:
+        """(dsn, reason template) for a deferral or bounce, in the remote site's words."""
+        table = REPLIES[FAMILY.get(domain, "*")][status][1 if how.spam else 0]
+        return table[int(self.rng.random() * len(table))]
 
     def notify(self, t: float, qid: str, sender: str, kind: str) -> float:
         """bounce writes a notice to the sender under a new queue id; returns its time."""
@@ -850,6 +908,7 @@ class TrafficMix:
     ``p_defer``/``p_bounce``: chance that an outbound recipient is deferred or
     bounced on the first attempt. ``outages``: unreachable destinations.
     ``exclude``: logins that the background never uses (a scenario's user).
+    ``long_queue_ids``: Postfix's ``enable_long_queue_ids = yes`` form.
     """
 
     host: str = "mail.example.com"
@@ -864,6 +923,7 @@ class TrafficMix:
     outages: tuple[Outage, ...] = ()
     exclude: tuple[str, ...] = ()
     lane: int = 0
+    long_queue_ids: bool = False
 
 
 DEFAULT_WEIGHTS = {
@@ -897,7 +957,13 @@ class Background:
         self.mix = mix
         self.rng = rng = random.Random(seed)
         self.server = Server(
-            mix.host, rng, mix.lane, mix.domains, mix.public_ip, outages=mix.outages
+            mix.host,
+            rng,
+            mix.lane,
+            mix.domains,
+            mix.public_ip,
+            outages=mix.outages,
+            long_ids=mix.long_queue_ids,
         )
         users = [u for u in make_users(rng, mix.users, mix.domains) if u.login not in mix.exclude]
         self.users = users
@@ -1306,7 +1372,8 @@ def slow_sender(
         sender = f"info{rng.randrange(100)}@yahoo.ph" if rng.random() < foreign_share else user
         msg = (sender, [remote_address(rng)], 2000 + int(rng.random() * 2000))
         yield from server.due(t)
-        server.session(t, "smtps", _pick_client(rng, clients), [msg], login=user, how=how)
+        client = _pick_client(rng, clients)
+        server.session(t, "smtps", client, [msg], login=user, how=how, method="LOGIN")
         t += rng.uniform(*interval)
     yield from server.drain()
 

@@ -460,3 +460,20 @@ def test_a_large_count_streams_in_bounded_memory() -> None:
         tracemalloc.stop()
     assert count == 100_000
     assert peak < settled * 1.5 + 512 * 1024, (settled, peak)
+
+
+def test_long_queue_ids_encode_their_time_like_postfix() -> None:
+    """enable_long_queue_ids: base-52 seconds and microseconds, "z", base-51 inode."""
+    mix = synth.TrafficMix(long_queue_ids=True)
+    lines = list(synth.generate(T0, lines=3000, seed=2, mix=mix))
+    ids = [body(ln)[1].split(":", 1)[0] for ln in lines if "client=" in ln]
+    assert ids and len(ids) == len(set(ids))
+    digits = synth.LONG_ID_DIGITS
+    for qid in ids:
+        assert re.fullmatch(rf"[{digits}]{{10}}z[{digits[:-1]}]+", qid), qid
+        seconds = 0
+        for ch in qid[:6]:
+            seconds = seconds * 52 + digits.index(ch)
+        assert 0 <= seconds - T0.timestamp() < 3 * 3600
+    # the shape of the real one in the corpus (pixelpark: 4PbC4x469Jz3tBr)
+    assert synth._base(1678748913, 52, 6) == "4PbC4x"
