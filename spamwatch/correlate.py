@@ -404,7 +404,7 @@ class Correlator:
             self._link_next(rec, next_id, "reinjected")
         else:
             reason = f.get("reason")
-            if reason is not None and reason.startswith("forwarded as "):
+            if isinstance(reason, str) and reason.startswith("forwarded as "):
                 self._link_next(rec, reason[13:].strip(), "forwarded")
         if self._want_delivery:
             out.append(MessageUpdate(Stage.DELIVERY, rec.snapshot(), event, recipient))
@@ -454,7 +454,8 @@ class Correlator:
 
     def _on_warning(self, event: Event, out: list[MessageUpdate]) -> None:
         """``QID: queue file size limit exceeded``: the client got a 552, no mail."""
-        if event.fields.get("text", "").endswith(TOO_BIG):
+        text = event.fields.get("text")
+        if isinstance(text, str) and text.endswith(TOO_BIG):
             rec = self._touch(event)
             if rec is not None:
                 self._finish(rec, "rejected", out)

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spamwatch.correlate import SWEEP_EVERY, Correlator
 from spamwatch.model import Event, Message, MessageUpdate, Stage
@@ -528,3 +530,43 @@ def test_zentyal_message_cases_agree(corpus_dir: Path, capsys: pytest.CaptureFix
         print("\nzentyal.cases message fields agreeing:", compared, "cases;",
               ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(agree.items())))  # fmt: skip
     assert compared == 17
+
+
+# -- any event sequence keeps the books balanced --------------------------------
+
+FIELD_VALUES = st.one_of(st.none(), st.text(max_size=12), st.integers(-5, 10**6))
+FIELD_NAMES = st.sampled_from(
+    ["to", "status", "from", "size", "nrcpt", "message_id", "queued_as", "reason", "action",
+     "stage", "new_queue_id", "client_ip", "sasl_username", "text", "orig_to"]
+)  # fmt: skip
+EVENTS = st.builds(
+    lambda kind, qid, t, host, fields: ev(kind, qid, t, host=host, **fields),
+    st.sampled_from(sorted(DAEMON)),
+    st.one_of(st.none(), st.sampled_from(["A1", "A2", "B1", "B2", "C3"])),
+    st.floats(0, 30 * 86400),
+    st.sampled_from(["mx1", "mx2"]),
+    st.dictionaries(FIELD_NAMES, FIELD_VALUES, max_size=6),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(EVENTS, max_size=60), st.integers(1, 4), st.booleans())
+def test_any_event_sequence_keeps_the_books(
+    events: list[Event], cap: int, flush_open: bool
+) -> None:
+    # Fields of the wrong type or missing are what a future parser bug would send:
+    # the correlator must not raise, and every message must end exactly once.
+    corr = Correlator(max_open=cap, flush_open=flush_open)
+    updates = run(corr, events)
+    assert corr.open_count <= cap
+    s = corr.stats
+    ended = s.done + s.expired + s.rejected + s.discarded + s.deleted + s.incomplete
+    assert s.messages == ended + corr.open_count
+    assert s.incomplete == s.timed_out + s.evicted + s.reused
+    still_open = corr.open_count
+    final = corr.flush()
+    assert len(final) == (still_open if flush_open else 0)
+    assert corr.open_count == 0 and s.open_at_end == still_open
+    done = [u for u in updates + final if u.stage is Stage.DONE]
+    assert len(done) == ended + len(final)
+    assert sum(u.stage is Stage.QUEUED for u in updates) <= s.messages  # once per message
