@@ -8,7 +8,7 @@ drain, the rest is spooled for the next start).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -59,3 +59,13 @@ def with_alerts(emit: Emit, alerts: Fanout | None) -> Emit:
         alerts.send(finding)
 
     return both
+
+
+def finish_alerts(alerts: Fanout | None, stats: Mapping[str, Any]) -> None:
+    """Hand the final counters to sinks that keep them, then close every sink."""
+    if alerts is None:
+        return
+    try:
+        alerts.update_stats(stats)
+    finally:
+        alerts.close()

@@ -17,6 +17,7 @@ import click
 from dateutil import tz
 from rich.console import Console
 
+from spamwatch.cli.alerts import alert_option, cli_alerts, finish_alerts, with_alerts
 from spamwatch.cli.common import build_parse_options, config_option, load, parse_options
 from spamwatch.config import Config
 from spamwatch.correlate import Correlator
@@ -74,7 +75,7 @@ FAIL_ON = ("info", "warning", "critical", "never")
     is_flag=True,
     help="Every finding record (raised, escalated, resolved) in log order, not one per finding.",
 )
-# The sinks helper adds ``--alert URI`` here; see _emitters() for where findings go.
+@alert_option
 @click.argument("files", nargs=-1, metavar="[FILE]...")
 def report(
     config_path: str | None,
@@ -88,6 +89,7 @@ def report(
     fail_on: str,
     quiet: bool,
     all_records: bool,
+    alert_uris: tuple[str, ...],
     files: tuple[str, ...],
 ) -> int:
     """Report findings and a traffic summary over a time range of the log.
@@ -103,11 +105,17 @@ def report(
     findings = FindingLog(keep_records=all_records)
     traffic = TrafficSummary()
     pipeline = _pipeline(config, parser, findings, traffic)  # config errors before input errors
-    paths = files or (DEFAULT_LOG,)
-    now = _now(now_text, zone, parser, paths[-1])
-    span = parse_range(since, until, now, zone)
-    plan = _plan(paths, span, parser)
-    _run(pipeline, parser, plan, span)
+    alerts = cli_alerts(config, alert_uris)  # --alert: each finding record to the sinks too
+    pipeline.emit = with_alerts(pipeline.emit, alerts)
+    try:
+        paths = files or (DEFAULT_LOG,)
+        now = _now(now_text, zone, parser, paths[-1])
+        span = parse_range(since, until, now, zone)
+        plan = _plan(paths, span, parser)
+        _run(pipeline, parser, plan, span)
+    finally:
+        stats = {"lines": parser.stats.lines, "events": parser.stats.events}
+        finish_alerts(alerts, {**stats, "messages": traffic.messages})
     if traffic.first_time is None:
         _say_why_empty(plan, span, parser)
     shown = findings.records if all_records else findings.final(pipeline.tracker.open_findings())
@@ -184,7 +192,7 @@ def _pipeline(
 def _emit(findings: FindingLog) -> Callable[[Finding], None]:
     """Where each finding record goes: the report's own log of findings.
 
-    ``--alert URI`` (sinks) hooks in here: wrap ``findings.add`` so each
+    With ``--alert URI`` the command wraps this (``with_alerts``) so each
     record is also sent to the sinks; the printed report stays the same.
     """
     return findings.add

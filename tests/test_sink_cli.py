@@ -1,0 +1,62 @@
+"""``--alert`` on the commands: findings reach the sinks, bad URIs and sinks exit 3 and 6."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from spamwatch.cli import cli
+from spamwatch.model import Finding
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "compromised-account.log"
+BASE = ["report", "--now", "end", "--since", "30d", "--fail-on", "never", "--format", "json"]
+
+
+def report(*args: str, config: Path | None = None) -> tuple[int, str, str]:
+    extra = ["--config", str(config)] if config is not None else []
+    result = CliRunner().invoke(cli, [*BASE, *extra, *args, str(SAMPLE)])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_report_sends_every_record_to_each_alert(tmp_path: Path) -> None:
+    alerts, prom = tmp_path / "alerts.jsonl", tmp_path / "m.prom"
+    status, out, err = report("--alert", f"jsonl:{alerts}", "--alert", f"prometheus:{prom}",
+                              "--all-records")  # fmt: skip
+    assert status == 0, err
+    printed = [json.loads(line) for line in out.splitlines()]
+    sent = [json.loads(line) for line in alerts.read_text().splitlines()]
+    assert sent and [Finding.from_json(r) for r in sent] == [Finding.from_json(r) for r in printed]
+    metrics = prom.read_text()
+    assert "spamwatch_lines_total" in metrics and "spamwatch_open_findings{" in metrics
+
+
+def test_min_severity_filters_what_a_sink_gets(tmp_path: Path) -> None:
+    everything, critical = tmp_path / "all.jsonl", tmp_path / "crit.jsonl"
+    status, _, err = report("--alert", f"jsonl:{everything}",
+                            "--alert", f"jsonl:{critical}?min=critical")  # fmt: skip
+    assert status == 0, err
+    severities = [json.loads(x)["severity"] for x in everything.read_text().splitlines()]
+    kept = [json.loads(x)["severity"] for x in critical.read_text().splitlines()]
+    assert set(severities) > {"critical"} and kept == [s for s in severities if s == "critical"]
+
+
+def test_report_without_alert_ignores_the_configured_uris(tmp_path: Path) -> None:
+    target = tmp_path / "configured.jsonl"
+    config = tmp_path / "spamwatch.toml"
+    config.write_text(f'[alerts]\nuris = ["jsonl:{target}"]\n')
+    status, out, err = report(config=config)
+    assert status == 0, err
+    assert out and not target.exists()
+
+
+def test_bad_alert_uri_is_exit_3_and_unusable_sink_exit_6(tmp_path: Path) -> None:
+    status, out, err = report("--alert", "gopher://x")
+    assert (status, out) == (3, "")
+    assert err.startswith("spamwatch: error: unknown alert scheme 'gopher'")
+    status, out, err = report("--alert", f"jsonl:{tmp_path}/missing/x.jsonl")
+    assert (status, out) == (6, "")
+    assert "cannot open for appending" in err
+    status, _, err = report("--alert", "jsonl:-?min=loud")
+    assert status == 3 and "unknown severity" in err
