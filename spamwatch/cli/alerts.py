@@ -16,7 +16,7 @@ import click
 from spamwatch.config import Config
 from spamwatch.model import Finding
 from spamwatch.pipeline import Emit
-from spamwatch.sinks import Fanout, default_alert_uris, open_alerts
+from spamwatch.sinks import Fanout, open_alerts
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,19 +34,14 @@ def alert_option(func: F) -> F:
     )(func)
 
 
-def cli_alerts(config: Config, uris: Sequence[str], use_config: bool = False) -> Fanout | None:
-    """The sinks a command run alerts to, or None when there are none.
+def cli_alerts(config: Config, uris: Sequence[str]) -> Fanout | None:
+    """The sinks named by ``--alert``, started; None when there are none.
 
-    ``uris`` are the ``--alert`` values; with none given, ``use_config`` falls
-    back to ``[alerts] uris`` from the config (``follow`` does, ``report``
-    over past log does not, so re-reading history never re-sends alerts).
+    ``report`` alerts only on an explicit ``--alert`` (re-reading past log
+    must not re-send alerts); ``follow`` falls back to ``[alerts] uris`` and
+    the console/jsonl default through ``spamwatch.sinks.open_alerts``.
     """
-    chosen = list(uris)
-    if not chosen and use_config and "uris" in config.section("alerts"):
-        chosen = default_alert_uris(config, interactive=False)
-    if not chosen:
-        return None
-    return open_alerts(config, chosen)
+    return open_alerts(config, uris) if uris else None
 
 
 def with_alerts(emit: Emit, alerts: Fanout | None) -> Emit:
