@@ -2,7 +2,9 @@
 
 The command drives the parser and the correlator directly rather than through
 ``Pipeline``: with no detectors the pipeline's per-event clock ticks are pure
-overhead, and this command is the one the speed benchmark times.
+overhead (``--messages`` over 300k synthetic lines: 3.0-3.2 s direct, 3.9-4.1 s
+through a detector-less Pipeline), and this command is the one the speed
+benchmark times.
 """
 
 from __future__ import annotations
