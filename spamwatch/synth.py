@@ -56,6 +56,8 @@ def _words(text: str) -> tuple[str, ...]:
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 STYLES = ("rfc3164", "rfc3339")
+LOCAL_DOMAINS = ("example.com", "example.net", "example.org")
+"""The domains a generated server hosts (its users' addresses, local delivery)."""
 MAX_RETRIES = 6
 """Retries logged for a deferred recipient before the generator stops following it
 (it is still in the queue when the log ends, as on a real server)."""
@@ -436,7 +438,7 @@ class Server:
         host: str,
         rng: random.Random,
         lane: int = 0,
-        domains: Sequence[str] = ("example.com",),
+        domains: Sequence[str] = LOCAL_DOMAINS,
         public_ip: str = "198.51.100.25",
         local_relay: tuple[str, str] | None = None,
         outages: Sequence[Outage] = (),
@@ -614,11 +616,12 @@ class Server:
         domain = sender.rpartition("@")[2] or self.host
         mid = message_id or self.message_id(t, qid, domain)
         self.emit(t, "postfix/cleanup", self.worker("cleanup"), f"{qid}: message-id={mid}")
-        if outbound:
+        dkim = None  # opendkim signs our own domains only; verifies half the inbound
+        if outbound and domain in self.domains:
             dkim = f"{qid}: DKIM-Signature field added (s=mail, d={domain})"
-        else:
+        elif not outbound and self.rng.random() < 0.5:
             dkim = f"{qid}: DKIM verification successful"
-        if self.rng.random() < 0.5 or outbound:
+        if dkim:
             self.emit(t + 0.001, "opendkim", self.worker("opendkim"), dkim)
         self.deliver(
             t + 0.01 + self.rng.random() * 0.05, qid, sender, rcpts, size, how or Delivery()
@@ -912,7 +915,7 @@ class TrafficMix:
     """
 
     host: str = "mail.example.com"
-    domains: tuple[str, ...] = ("example.com", "example.net", "example.org")
+    domains: tuple[str, ...] = LOCAL_DOMAINS
     public_ip: str = "198.51.100.25"
     users: int = 200
     rate: float = 2.0
