@@ -265,3 +265,28 @@ def test_unreadable_file_is_permission_denied(log: Path) -> None:
     assert proc.returncode == 4, proc.stderr
     assert proc.stderr == f"spamwatch: error: {log}: permission denied\n"
     assert proc.stdout == ""
+
+
+def test_correlate_config_table_bounds_open_messages(tmp_path: Path) -> None:
+    # The second message starts before the first is removed; with room for one
+    # open message the first is given up, then the second (to make room for the
+    # first one's delivery line, which opens a fresh record that ends done).
+    lines = LOG.splitlines(keepends=True)
+    interleaved = b"".join([*lines[:4], lines[8], *lines[4:8]])
+    log = tmp_path / "mail.log"
+    log.write_bytes(interleaved)
+    config = tmp_path / "spamwatch.toml"
+    config.write_text('[correlate]\nmax_open = 1\nmax_age = "6d"\n')
+    result = invoke("--config", str(config), "--messages", "--include-open", str(log))
+    assert result.exit_code == 0, result.stderr
+    rows = jsonl(result.stdout)
+    assert [(r["queue_id"], r["state"]) for r in rows] == [
+        ("DBED828417", "incomplete"),
+        ("EEEE828417", "incomplete"),
+        ("DBED828417", "done"),
+    ]
+    assert rows[0]["sasl_username"] == "macaco@monos.org" and rows[2]["sasl_username"] is None
+    assert "3 messages (1 done, 2 incomplete)," in result.stderr
+    config.write_text("[correlate]\nmax_opne = 1\n")
+    bad = invoke("--config", str(config), "--messages", str(log))
+    assert bad.exit_code == 3 and "max_opne" in bad.stderr and bad.stdout == ""

@@ -62,10 +62,11 @@ def events(
         raise UsageError("--messages and --explain cannot be combined")
     if include_open and not messages:
         raise UsageError("--include-open needs --messages")
-    options = build_parse_options(load(config_path), timezone, year, syslog_names)
+    config = load(config_path)
+    options = build_parse_options(config, timezone, year, syslog_names)
     parser = Parser(options, kinds=KINDS if messages else None)
     stages = (Stage.DONE,) if messages else ()
-    correlator = Correlator(stages=stages, flush_open=include_open)
+    correlator = Correlator.from_config(config, stages=stages, flush_open=include_open)
     out = sys.stdout
     if explain:
         stats = ParseStats()
