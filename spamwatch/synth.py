@@ -705,8 +705,12 @@ class Server:
         return "deferred" if r < how.p_bounce + how.p_defer else "sent"
 
     def _outage(self, t: float, domain: str) -> Outage | None:
+        """The outage that makes ``domain`` unreachable at ``t``, if any."""
+        remote = domain not in self.domains or self.local_relay is not None
         for out in self.outages:
-            if out.start <= t < out.end and (out.domain == domain or out.domain == "*"):
+            if out.start <= t < out.end and (
+                out.domain == domain or (out.domain == "*" and remote)
+            ):
                 return out
         return None
 
@@ -1224,12 +1228,16 @@ class Background:
         age = 300000 + rng.random() * 180000
         if age < 432000:
             mx, ip, _ = s.route(rcpt.rpartition("@")[2])
+            why = "Connection refused"
+            out = s._outage(t, rcpt.rpartition("@")[2])
+            if out is not None:
+                mx, ip, why = out.mx or mx, out.ip or ip, "Connection timed out"
             s.emit(
                 t + 0.3,
                 "postfix/smtp",
                 s.worker("smtp"),
                 f"{qid}: to=<{rcpt}>, relay=none, delay={int(age)}, delays={int(age)}/0.01/0.3/0,"
-                f" dsn=4.4.1, status=deferred (connect to {mx}[{ip}]:25: Connection refused)",
+                f" dsn=4.4.1, status=deferred (connect to {mx}[{ip}]:25: {why})",
             )
             return
         s.emit(

@@ -475,3 +475,15 @@ def test_long_queue_ids_encode_their_time_like_postfix() -> None:
         assert 0 <= seconds - T0.timestamp() < 3 * 3600
     # the shape of the real one in the corpus (pixelpark: 4PbC4x469Jz3tBr)
     assert synth._base(1678748913, 52, 6) == "4PbC4x"
+
+
+def test_relayhost_outage_defers_remote_mail_only() -> None:
+    start = T0.timestamp()
+    down = synth.Outage("*", start, start + 1800, "smtp.relay.example", "203.0.113.25")
+    mix = synth.TrafficMix(rate=1.0, outages=(down,))
+    lines = list(synth.render(synth.background(mix, T0, T0 + timedelta(minutes=30), seed=4)))
+    remote = [ln for ln in lines if "postfix/smtp[" in ln and " to=<" in ln]
+    local = [ln for ln in lines if "postfix/lmtp[" in ln]
+    assert remote and local
+    assert all("smtp.relay.example[203.0.113.25]:25: Connection timed out" in ln for ln in remote)
+    assert all("status=sent" in ln or "status=bounced" in ln for ln in local)
