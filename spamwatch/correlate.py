@@ -53,8 +53,16 @@ KINDS = frozenset(
 )
 """The event kinds the correlator reads; a parser may skip building others."""
 
-REJECT_ACTIONS = {"reject": "rejected", "milter-reject": "rejected", "discard": "discarded"}
+REJECT_ACTIONS = {
+    "reject": "rejected",
+    "milter-reject": "rejected",
+    "discard": "discarded",
+    "milter-discard": "discarded",
+}
 """Actions that end a queue file before qmgr sees it, and the state they give."""
+
+DISCARDS = frozenset({"discard", "milter-discard"})
+"""A DISCARD drops the whole message whatever the stage (even one RCPT's rule)."""
 
 MESSAGE_STAGES = frozenset({"DATA", "END-OF-MESSAGE"})
 
@@ -443,10 +451,15 @@ class Correlator:
     def _on_reject(self, event: Event, out: list[MessageUpdate]) -> None:
         """A reject/discard that throws away the whole queue file before qmgr."""
         f = event.fields
-        state = REJECT_ACTIONS.get(f.get("action", ""))
+        action = f.get("action", "")
+        state = REJECT_ACTIONS.get(action)
         if state is None:
             return
-        if event.daemon != "cleanup" and f.get("stage") not in MESSAGE_STAGES:
+        if (
+            action not in DISCARDS
+            and event.daemon != "cleanup"
+            and f.get("stage") not in MESSAGE_STAGES
+        ):
             return  # one RCPT refused: the message goes on
         rec = self._touch(event)
         if rec is not None:

@@ -378,8 +378,18 @@ def test_stages_limit_which_snapshots_are_built() -> None:
         (ev("reject", "J1", 1, action="milter-reject", stage="END-OF-MESSAGE"), "rejected"),
         (ev("postsuper", "J1", 1, action="removed"), "deleted"),
         (ev("warning", "J1", 1, text="J1: queue file size limit exceeded"), "rejected"),
+        (ev("reject", "J1", 1, action="discard", stage="RCPT"), "discarded"),
+        (ev("reject", "J1", 1, action="reject", stage="DATA"), "rejected"),
     ],
-    ids=["cleanup-reject", "cleanup-discard", "milter-reject", "postsuper", "too-big"],
+    ids=[
+        "cleanup-reject",
+        "cleanup-discard",
+        "milter-reject",
+        "postsuper",
+        "too-big",
+        "smtpd-discard",
+        "data-reject",
+    ],
 )
 def test_message_thrown_away_before_qmgr_ends(event: Event, state: str) -> None:
     corr = Correlator()
