@@ -116,17 +116,58 @@ VERDICT_WITH_TEXT = ("DATA without valid RCPT", "BDAT without valid RCPT")
 def classify(daemon: str, text: str, want: Collection[str] | None = None) -> Result:
     """Recognise one message body of a Postfix ``daemon``; see module doc."""
     qid: str | None = None
-    if text.startswith("NOQUEUE: "):
+    m = QUEUE_ID.match(text)
+    if m is not None:
+        qid = m.group(1)
+        text = text[m.end() :]
+    return classify_body(daemon, text, qid, want)
+
+
+def classify_body(
+    daemon: str, text: str, qid: str | None, want: Collection[str] | None = None
+) -> Result:
+    """``classify`` once the queue id is cut off (the parser's header regex
+    reads it together with the header, which saves a regex per line)."""
+    if qid is None and text.startswith("NOQUEUE: "):
         text = text[9:]
-    else:
-        m = QUEUE_ID.match(text)
-        if m is not None:
-            qid = m.group(1)
-            text = text[m.end() :]
     result = HANDLERS.get(daemon, common)(text, qid, want)
     if result.__class__ is tuple and result[0] in TEXT_KINDS and result[2] is not None:
         add_peer(daemon, result[2])  # type: ignore[arg-type]
     return result
+
+
+SURE_PREFIXES: dict[str, tuple[tuple[bytes, str], ...]] = {
+    "smtpd": (
+        (b"connect from ", "connect"), (b"disconnect from ", "disconnect"),
+        (b"lost connection after ", "lost_connection"), (b"timeout after ", "timeout"),
+        (b"Anonymous TLS connection established from ", "generic"),
+        (b"setting up TLS connection from ", "generic"),
+        (b"improper command pipelining after ", "generic"),
+        (b"too many errors after ", "generic"),
+    ),
+    "postscreen": tuple(
+        (verdict, "postscreen")
+        for verdict in (b"CONNECT from ", b"PASS NEW ", b"PASS OLD ", b"DNSBL rank ",
+                        b"HANGUP after ", b"DISCONNECT ", b"PREGREET ", b"WHITELISTED ",
+                        b"COMMAND ", b"BARE NEWLINE ", b"NON-SMTP COMMAND ")
+    ),
+    "anvil": ((b"statistics: max ", "anvil"),),
+    "tlsproxy": ((b"CONNECT from ", "generic"), (b"DISCONNECT ", "generic")),
+    "dnsblog": ((b"addr ", "generic"),),
+    "scache": ((b"statistics: ", "generic"),),
+}  # fmt: skip
+"""Message starts (no queue id) that can only be one kind (or unrecognised):
+with ``kinds``, the parser skips such lines without decoding them."""
+
+
+def skip_prefixes(want: Collection[str]) -> dict[str, tuple[bytes, ...]]:
+    """Per daemon, the ``SURE_PREFIXES`` of kinds not in ``want``."""
+    out = {}
+    for daemon, pairs in SURE_PREFIXES.items():
+        prefixes = tuple(prefix for prefix, kind in pairs if kind not in want)
+        if prefixes:
+            out[daemon] = prefixes
+    return out
 
 
 def skip(kind: str, want: Collection[str] | None) -> bool:
