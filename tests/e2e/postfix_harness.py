@@ -18,12 +18,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from sinkutil import wait_until
 
 CONF_DIR = Path(__file__).parent / "conf"
 PACKAGES = ("postfix", "dovecot-core")
@@ -119,20 +119,6 @@ def render(template: str, dest: Path, values: Mapping[str, object]) -> Path:
     return dest
 
 
-def wait_for(
-    condition: Callable[[], object], timeout: float, what: str, interval: float = 0.1
-) -> object:
-    """Poll until ``condition()`` is truthy; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
 def port_open(port: int) -> bool:
     """Whether something accepts TCP connections on 127.0.0.1:port."""
     try:
@@ -224,7 +210,7 @@ class Dovecot:
         }
         render("dovecot.conf", self.conf, values)
         run([which("dovecot") or "dovecot", "-c", str(self.conf)])
-        wait_for(self.auth_socket.exists, 30, "Dovecot's auth socket")
+        wait_until(self.auth_socket.exists, 30, "Dovecot's auth socket")
 
     def stop(self) -> None:
         pid = pid_alive(self.pid_file)
@@ -232,8 +218,8 @@ class Dovecot:
             return
         subprocess.run([which("dovecot") or "dovecot", "-c", str(self.conf), "stop"], check=False)
         try:
-            wait_for(lambda: pid_alive(self.pid_file) is None, 20, "Dovecot to stop")
-        except TimeoutError:
+            wait_until(lambda: pid_alive(self.pid_file) is None, 20, "Dovecot to stop")
+        except AssertionError:
             os.kill(pid, 15)
 
 
@@ -284,8 +270,8 @@ class Postfix:
 
     def start(self) -> None:
         self.postfix("start")
-        wait_for(lambda: port_open(self.submission_port), 60, "Postfix submission port")
-        wait_for(self.maillog.exists, 30, "Postfix's maillog_file")
+        wait_until(lambda: port_open(self.smtpd_port), 60, "Postfix smtpd port")
+        wait_until(self.maillog.exists, 30, "Postfix's maillog_file")
 
     def stop(self) -> None:
         if pid_alive(self.pid_file) is None:
@@ -293,7 +279,7 @@ class Postfix:
         subprocess.run(
             [which("postfix") or "postfix", "-c", str(self.config_dir), "stop"], check=False
         )
-        wait_for(lambda: pid_alive(self.pid_file) is None, 60, "Postfix to stop")
+        wait_until(lambda: pid_alive(self.pid_file) is None, 60, "Postfix to stop")
 
     def queue(self) -> list[dict[str, object]]:
         """The real queue, from ``postqueue -j`` (one JSON object per message)."""

@@ -1,0 +1,312 @@
+"""spamwatch against a real Postfix: the scenarios of issue 6, in order.
+
+One private Postfix + Dovecot (conftest.mail_system) writes its own
+``maillog_file``; one ``spamwatch follow`` subprocess watches it from the
+first line with a jsonl sink and a state file. The tests run in file order and
+share that log: each scenario uses its own users and client addresses, and the
+last one checks that ``spamwatch report`` over the whole log agrees with what
+follow alerted live.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import MailSystem
+from follow_process import FollowProcess, Record
+from postfix_harness import CONF_DIR
+from sinkutil import wait_until
+from smtp_traffic import Mail, failed_logins, in_parallel, send_session
+
+from spamwatch.queueprobe import QueueProbe
+
+pytestmark = pytest.mark.e2e
+
+CONFIG = CONF_DIR / "spamwatch.toml"
+NORMAL_USERS = ("alice", "bob", "carol", "news")
+CATCH_UP = 60.0
+"""Seconds follow may take to reach the end of the log (it saves its place every 5 s)."""
+
+
+@pytest.fixture(scope="module")
+def follow(mail_system: MailSystem) -> Iterator[FollowProcess]:
+    """``spamwatch follow`` on the live maillog, started before any traffic."""
+    workdir = mail_system.root / "follow"
+    workdir.mkdir()
+    proc = FollowProcess(mail_system.maillog, workdir, CONFIG)
+    proc.start(from_start=True)
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def caught_up(follow: FollowProcess) -> None:
+    """Wait until follow's saved position is the end of the log."""
+    wait_until(follow.caught_up, CATCH_UP, "follow to read the whole log")
+
+
+def about(records: list[Record], *keys: str) -> list[Record]:
+    """Records whose key or evidence names any of ``keys``."""
+    out = []
+    for record in records:
+        text = json.dumps([record["key"], record.get("evidence", {})])
+        if record["key"] in keys or any(f'"{k}"' in text for k in keys):
+            out.append(record)
+    return out
+
+
+def named_ips(record: Record) -> set[str]:
+    """The 127.x client addresses a finding's evidence names."""
+    return set(re.findall(r"127\.0\.0\.\d+", json.dumps(record.get("evidence", {}))))
+
+
+def botnet_jobs(ms: MailSystem, user: str, ips: list[str], per_ip: int, sessions: int) -> list:
+    """One job per (address, session): single-recipient mails, every other one forged."""
+    jobs = []
+    per_session = per_ip // sessions
+    for n, ip in enumerate(ips):
+        for s in range(sessions):
+            mails = []
+            for k in range(per_session):
+                i = s * per_session + k
+                sender = f"{user}@example.com" if i % 2 else f"promo{n}.{i}@cheap-deals.test"
+                mails.append(Mail(sender, (f"target{n}.{i}@victims.test",), "Cheap deals"))
+            account = ms.account(user, ip)
+            jobs.append(lambda a=account, m=mails: send_session(ms.port, a, m))
+    return jobs
+
+
+# --- scenario 1 ---------------------------------------------------------------
+
+
+def normal_traffic(ms: MailSystem, rounds: int = 1) -> int:
+    """A few users sending a few mails, a newsletter, a mistyped password, a scanner."""
+    jobs = []
+    for n, user in enumerate(("alice", "bob", "carol")):
+        account = ms.account(user, f"127.0.0.{10 + n}")
+        mails = [
+            Mail(f"{user}@example.com", (f"friend{k}@partner.test", "boss@example.com"), "Hi")
+            for k in range(3 * rounds)
+        ]
+        jobs.append(lambda a=account, m=mails: send_session(ms.port, a, m))
+    news = ms.account("news", "127.0.0.20")
+    letters = [
+        Mail("news@example.com", tuple(f"reader{k}@readers.test" for k in range(25)), "News")
+        for _ in range(2 * rounds)
+    ]
+    jobs.append(lambda: send_session(ms.port, news, letters))
+    return in_parallel(jobs)
+
+
+def test_1_normal_traffic_gives_no_finding(mail_system: MailSystem, follow: FollowProcess) -> None:
+    ms = mail_system
+    sent = normal_traffic(ms)
+    # carol mistypes her password once, then logs in.
+    assert failed_logins(ms.port, "127.0.0.12", [("carol", "typo"), ("carol", "carol-pw-3")]) == 1
+    wait_until(lambda: ms.relay.received >= sent, 60, "the internet to receive the normal mail")
+    caught_up(follow)
+    assert follow.records() == []
+    log = ms.maillog.read_text()
+    assert "sasl_username=alice" in log and "postfix/submission/smtpd" in log
+
+
+# --- scenario 2 ---------------------------------------------------------------
+
+BOTNET = [f"127.0.0.{100 + n}" for n in range(8)]
+
+
+def test_2_compromised_account_found_within_seconds(
+    mail_system: MailSystem, follow: FollowProcess
+) -> None:
+    ms = mail_system
+    jobs = botnet_jobs(ms, "dave", BOTNET, per_ip=40, sessions=4)
+    done = threading.Event()
+    sent: list[int] = []
+    start = time.monotonic()
+    thread = threading.Thread(target=lambda: (sent.append(in_parallel(jobs)), done.set()))
+    thread.start()
+    first = wait_until(lambda: about(follow.records(), "dave"), 60, "a finding about dave")
+    latency = time.monotonic() - start
+    thread.join(120)
+    assert done.is_set() and sent == [320]
+    caught_up(follow)
+    records = about(follow.records(), "dave")
+    detectors = {r["detector"] for r in records if r["state"] == "raised" and r["key"] == "dave"}
+    print(f"\nscenario 2: first finding {latency:.2f}s after the first botnet message:")
+    print(f"  {first[0]['detector']} {first[0]['severity']}: {first[0]['summary']}")
+    for record in records:
+        print(f"  {record['state']} {record['detector']} {record['severity']}: {record['summary']}")
+    assert {"burst", "addresses", "sender"} <= detectors
+    # follow alerts when the threshold (5 addresses) is crossed; report (scenario 6)
+    # shows the final count of all 8.
+    addresses = [r for r in records if r["detector"] == "addresses"][-1]
+    named = named_ips(addresses)
+    assert len(named) == addresses["counts"]["addresses"] >= 5 and named <= set(BOTNET)
+    assert latency < 30, f"first finding only after {latency:.1f}s"
+    assert not about(follow.records(), *NORMAL_USERS)
+
+
+# --- scenario 3 ---------------------------------------------------------------
+
+BRUTE = [f"127.0.0.{200 + n}" for n in range(5)]
+GUESSED = ("frank", "admin", "info", "alice", "postmaster", "sales")
+
+
+def test_3_brute_force_then_success(mail_system: MailSystem, follow: FollowProcess) -> None:
+    ms = mail_system
+    jobs = []
+    for n, ip in enumerate(BRUTE):
+        attempts = [(GUESSED[(n + k) % len(GUESSED)], f"guess{k}") for k in range(12)]
+        jobs.append(lambda ip=ip, a=attempts: failed_logins(ms.port, ip, a))
+    assert in_parallel(jobs) == 12 * len(BRUTE)
+    # The guess that works: frank's password from one of the failing addresses.
+    send_session(ms.port, ms.account("frank", BRUTE[2]), [Mail("frank@example.com", ("x@y.test",))])
+    wait_until(
+        lambda: any(r["detector"] == "auth" and r["key"] == "frank" for r in follow.records()),
+        CATCH_UP,
+        "an auth finding about frank's breached account",
+    )
+    auth = [r for r in follow.records() if r["detector"] == "auth"]
+    print("\nscenario 3:")
+    for record in auth:
+        print(f"  {record['state']} {record['key']} {record['severity']}: {record['summary']}")
+    assert set(BRUTE) <= {r["key"] for r in auth}, "not every failing address was named"
+    named = json.dumps([[r["key"], r["evidence"]] for r in auth])
+    assert all(f'"{name}"' in named for name in GUESSED), "an attacked username is not named"
+    breach = [r for r in auth if r["key"] == "frank" and r["severity"] == "critical"]
+    assert breach and BRUTE[2] in named_ips(breach[-1])
+
+
+# --- scenario 4 ---------------------------------------------------------------
+
+
+def keep_alive(ms: MailSystem, rounds: int) -> None:
+    """Ordinary mail now and then: findings resolve in log time, so the log must go on."""
+    users = ("alice", "bob", "carol", "gina")
+    user = users[rounds % len(users)]
+    mail = Mail(f"{user}@example.com", ("a@partner.test", "b@partner.test"), "Later")
+    send_session(ms.port, ms.account(user, f"127.0.0.{10 + users.index(user)}"), [mail])
+
+
+def queue_records(follow: FollowProcess, state: str | None = None) -> list[Record]:
+    return [r for r in follow.records() if r["detector"] == "queue" and state in (None, r["state"])]
+
+
+def test_4_queue_grows_then_drains(mail_system: MailSystem, follow: FollowProcess) -> None:
+    ms = mail_system
+    probe = QueueProbe(interval=0, config_directory=str(ms.postfix.config_dir))
+    empty = probe.take()
+    assert empty is not None and empty.size == len(ms.postfix.queue())
+    ms.relay.stop()
+    try:
+        jobs = []
+        for n, user in enumerate(("alice", "bob", "carol", "gina")):
+            account = ms.account(user, f"127.0.0.{10 + n}")
+            rcpts = (f"p{n}@partner.test", f"q{n}@partner.test")
+            mails = [Mail(f"{user}@example.com", rcpts, f"Report {k}") for k in range(12)]
+            jobs.append(lambda a=account, m=mails: send_session(ms.port, a, m))
+        queued = in_parallel(jobs)
+        wait_until(lambda: len(ms.postfix.queue()) >= queued, 60, f"{queued} queued messages")
+        snapshot = probe.take()
+        assert snapshot is not None
+        assert snapshot.size == len(ms.postfix.queue()) >= queued
+        assert snapshot.recipients >= 2 * queued
+        assert snapshot.oldest_age is not None and snapshot.oldest_age >= 0
+        print(f"\nscenario 4: postqueue -j probe: {snapshot}")
+        wait_until(lambda: queue_records(follow), CATCH_UP, "a queue finding")
+    finally:
+        ms.relay.start()
+    for record in queue_records(follow):
+        print(f"  {record['state']} {record['key']} {record['severity']}: {record['summary']}")
+    ms.postfix.flush()
+    wait_until(lambda: not ms.postfix.queue(), 120, "the queue to drain")
+    drained = probe.take()
+    assert drained is not None and drained.size == 0 and drained.oldest_age is None
+    rounds = 0
+    deadline = time.monotonic() + 240
+    while not queue_records(follow, "resolved"):
+        assert time.monotonic() < deadline, "the queue finding was never resolved"
+        keep_alive(ms, rounds)
+        rounds += 1
+        time.sleep(2)  # pacing the keep-alive traffic, not waiting for a result
+    print(f"  resolved after {rounds} keep-alive messages")
+
+
+# --- scenario 5 ---------------------------------------------------------------
+
+ERIN_BOTNET = [f"127.0.0.{150 + n}" for n in range(8)]
+
+
+def test_5_restart_in_the_middle_of_an_attack(
+    mail_system: MailSystem, follow: FollowProcess
+) -> None:
+    ms = mail_system
+    in_parallel(botnet_jobs(ms, "erin", ERIN_BOTNET, per_ip=10, sessions=1))
+    wait_until(lambda: about(follow.records(), "erin"), CATCH_UP, "a finding about erin")
+    caught_up(follow)
+    assert follow.stop() == 0
+    before = about(follow.records(), "erin")
+    # Mail keeps coming while follow is down; then it comes back with its state.
+    in_parallel(botnet_jobs(ms, "erin", ERIN_BOTNET, per_ip=10, sessions=1))
+    follow.start()
+    in_parallel(botnet_jobs(ms, "erin", ERIN_BOTNET, per_ip=10, sessions=1))
+    caught_up(follow)
+    after = about(follow.records(), "erin")[len(before) :]
+    raised = [(r["detector"], r["key"]) for r in before + after if r["state"] == "raised"]
+    assert len(raised) == len(set(raised)), f"a finding was raised twice: {raised}"
+    assert not [r for r in after if r["state"] == "raised" and r["key"] == "erin"]
+    # No record of any finding (erin's or earlier scenarios') was sent twice.
+    seen = [(r["id"], r["state"], json.dumps(r["counts"])) for r in follow.records()]
+    twice = sorted({s for s in seen if seen.count(s) > 1})
+    assert not twice, f"sent again after the restart: {twice}"
+
+
+# --- scenario 6 ---------------------------------------------------------------
+
+STOPPED = re.compile(r"stopped after (\d+) lines")
+
+
+def final_states(records: list[Record]) -> dict[str, tuple[Any, ...]]:
+    """Per finding id: detector, key, highest severity, and whether it was resolved."""
+    order = ["info", "warning", "critical"]
+    out: dict[str, tuple[Any, ...]] = {}
+    for r in records:
+        _, _, severity, resolved = out.get(r["id"], (None, None, "info", False))
+        severity = max(severity, r["severity"], key=order.index)
+        out[r["id"]] = (r["detector"], r["key"], severity, resolved or r["state"] == "resolved")
+    return out
+
+
+def test_6_report_agrees_with_follow(mail_system: MailSystem, follow: FollowProcess) -> None:
+    ms = mail_system
+    caught_up(follow)
+    assert follow.stop() == 0
+    # Every line up to follow's final position was read exactly once over both runs.
+    offset = follow.offset()
+    assert offset is not None
+    lines = ms.maillog.read_bytes()[:offset].count(b"\n")
+    counted = [int(m) for run in (1, 2) for m in STOPPED.findall(follow.stderr(run))]
+    assert sum(counted) == lines, f"follow read {counted} lines, the log had {lines}"
+    argv = [sys.executable, "-m", "spamwatch", "report", "--config", str(CONFIG)]
+    argv += ["--format", "json", "--fail-on", "never", str(ms.maillog)]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = [json.loads(line) for line in proc.stdout.splitlines()]
+    live = follow.records()
+    assert live and final_states(report) == final_states(live)
+    dave = {r["detector"]: r for r in report if r["key"] == "dave"}
+    print(f"\nscenario 6: report over {lines} lines: {len(report)} findings, as follow")
+    for record in dave.values():
+        print(f"  {record['state']} {record['detector']} {record['severity']}: {record['summary']}")
+    assert named_ips(dave["addresses"]) == set(BOTNET)
+    assert dave["burst"]["counts"]["messages_short"] == 320
+    assert dave["sender"]["counts"]["messages"] == 160
