@@ -119,11 +119,13 @@ class AlertGate:
             self._send(finding)
 
     def end_warmup(self) -> None:
-        self.warming = False
+        # Judge the held records as warm-up records (still ``warming``): a finding
+        # resolved within the warm-up was already resolved before the restart.
         held, self._held = self._held, {}
         for finding in held.values():
             if self._new(finding):
                 self._send(finding)
+        self.warming = False
 
     def _new(self, finding: Finding) -> bool:
         prior = self.state.alerted.get((finding.detector, finding.host, finding.key))
