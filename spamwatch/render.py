@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TextIO
 
 from rich.console import Console
@@ -46,6 +47,11 @@ class ReportData:
 
 
 # ---- shared wording -------------------------------------------------------
+
+
+def stamp(when: datetime) -> str:
+    """A log time for people: to the second, with its offset (JSON keeps the fraction)."""
+    return when.isoformat(sep=" ", timespec="seconds")
 
 
 def finding_title(finding: Finding) -> str:
@@ -101,7 +107,7 @@ def summary_rows(data: ReportData) -> list[tuple[str, str]]:
     reasons = "; ".join(f"{reason} ({n})" for reason, n in traffic.reject_reasons.top(3))
     seen = "nothing"
     if traffic.first_time is not None and traffic.last_time is not None:
-        seen = f"{traffic.first_time.isoformat()} .. {traffic.last_time.isoformat()}"
+        seen = f"{stamp(traffic.first_time)} .. {stamp(traffic.last_time)}"
     rows = [
         ("range", data.range.describe()),
         ("log seen", seen),
@@ -146,8 +152,8 @@ def render_text(data: ReportData, out: TextIO) -> None:
         write(f"{severity} {finding_title(finding)} [{finding_state(finding)}]\n")
         write(f"  {clean(finding.summary, FIELD_LIMIT)}\n")
         write(
-            f"  raised {finding.raised_at.isoformat()}, first seen "
-            f"{finding.first_seen.isoformat()}, last seen {finding.last_seen.isoformat()}\n"
+            f"  raised {stamp(finding.raised_at)}, first seen "
+            f"{stamp(finding.first_seen)}, last seen {stamp(finding.last_seen)}\n"
         )
         if finding.counts:
             write(f"  counts: {counts_text(finding)}\n")
@@ -182,8 +188,8 @@ def _findings_table(findings: Sequence[Finding]) -> Table:
         what = Text(finding_title(finding), style="bold")
         what.append("\n" + clean(finding.summary, FIELD_LIMIT), style="")
         when = Text(
-            f"raised {finding.raised_at.isoformat(sep=' ')}\n"
-            f"last {finding.last_seen.isoformat(sep=' ')}\n{finding_state(finding)}"
+            f"raised {stamp(finding.raised_at)}\n"
+            f"last {stamp(finding.last_seen)}\n{finding_state(finding)}"
         )
         evidence = Text("\n".join([counts_text(finding), *evidence_lines(finding.evidence)]))
         severity = Text(str(finding.severity).upper(), style=SEVERITY_STYLE[finding.severity])
