@@ -260,3 +260,22 @@ def test_program_cache_is_bounded_against_hostile_input() -> None:
         p.parse(b"Nov 28 03:13:06 mx%d prog%d[1]: hello" % (i, i))
     assert p.stats.non_postfix == 5000
     assert len(p._programs) <= 4096 and len(p._hosts) <= 4096
+
+
+def test_every_kind_and_field_is_documented_in_the_man_page() -> None:
+    """man/spamwatch.1 EVENT JSON is the users' copy of spamwatch.kinds."""
+    from pathlib import Path
+
+    from spamwatch.kinds import KINDS
+
+    man = (Path(__file__).resolve().parents[1] / "man" / "spamwatch.1").read_text()
+    section = man.split('.\\" BEGIN eventjson', 1)[1].split('.\\" END eventjson', 1)[0]
+    section = section.replace("\\-", "-")
+    missing = [kind for kind in KINDS if kind not in section]
+    missing += [
+        f"{kind}.{name}"
+        for kind, names in KINDS.items()
+        for name in (n.rstrip("?") for n in names)
+        if name not in section
+    ]
+    assert not missing
