@@ -111,8 +111,13 @@ class Spool:
             finally:
                 os.close(fd)
 
-    def append(self, uri: str, findings: list[Finding], reason: str) -> bool:
-        """Add findings for ``uri``; False when the spool is full or unwritable."""
+    def append(self, uri: str, findings: list[Finding], reason: str, sync: bool = True) -> bool:
+        """Add findings for ``uri``; False when the spool is full or unwritable.
+
+        ``sync`` fsyncs the file (a crash of the machine keeps them); the
+        overflow path of ``Delivery.put`` runs in the pipeline's thread and
+        skips it to stay cheap.
+        """
         stamp = datetime.now(UTC).isoformat(timespec="seconds")
         lines = "".join(
             json.dumps({"sink": uri, "spooled_at": stamp, "reason": reason, "finding": f.to_json()})
@@ -124,11 +129,17 @@ class Spool:
                 fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
                 try:
                     if os.fstat(fd).st_size + len(lines) > self.max_bytes:
+                        os.close(fd)
                         return False
                     os.write(fd, lines.encode())
-                    os.fsync(fd)
-                finally:
+                except OSError:
                     os.close(fd)
+                    raise
+            try:  # outside the lock: other sinks need not wait for the disk
+                if sync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
         except OSError:
             return False
         return True
@@ -235,10 +246,10 @@ class Delivery:
                 self._cond.notify()
                 return
         if closing:
-            self._to_spool([finding], "still queued at exit")
+            self._to_spool([finding], "still queued at exit", sync=False)
             return
         self._once("full", f"alert sink {self.label}: queue full, spooling findings")
-        self._to_spool([finding], "queue full")
+        self._to_spool([finding], "queue full", sync=False)
 
     def close(self) -> None:
         """Deliver what is queued within ``drain_timeout``, then spool the rest."""
@@ -276,7 +287,8 @@ class Delivery:
                 deadline = time.monotonic() + interval
                 while not self._closing and (left := deadline - time.monotonic()) > 0:
                     self._cond.wait(left)
-                batch = list(self._items)
+            if interval or (self.down and time.monotonic() < self._next_probe):
+                batch = list(self._items)  # a digest, or all of it to the spool at once
                 self._items.clear()
             else:
                 batch = [self._items.popleft()]
@@ -337,8 +349,8 @@ class Delivery:
         for finding in self.spool.take(self.uri):
             self.put(finding)
 
-    def _to_spool(self, findings: list[Finding], reason: str) -> None:
-        if self.spool.append(self.uri, findings, reason):
+    def _to_spool(self, findings: list[Finding], reason: str, sync: bool = True) -> None:
+        if self.spool.append(self.uri, findings, reason, sync):
             self.spooled += len(findings)
             return
         self._once(
