@@ -327,3 +327,25 @@ def test_check_alerts_validates_without_building(tmp_path: Path) -> None:
             check_alerts([], Config(data=data))
     with pytest.raises(ConfigError, match="unknown alert scheme"):
         check_alerts(["gopher://x"], Config())
+
+
+def test_new_findings_do_not_cut_the_backoff_short(tmp_path: Path) -> None:
+    calls: list[float] = []
+
+    def failing(findings: list[Finding]) -> None:
+        calls.append(time.monotonic())
+        raise TimeoutError("timed out")
+
+    policy = RetryPolicy(retries=2, backoff=0.2, max_backoff=10, drain_timeout=5)
+    worker = Delivery("t", "t", failing, policy, Spool(tmp_path), lambda text: None)
+    worker.start()
+    worker.put(make_finding(id="first"))
+    wait_until(lambda: calls, what="the first attempt")
+    for i in range(20):  # each put() notifies the worker while it waits to retry
+        worker.put(make_finding(id=f"more{i}"))
+        time.sleep(0.01)
+    wait_until(lambda: spooled_ids(tmp_path)[:1] == ["first"], what="first spooled")
+    worker.close()
+    assert len(calls) == 3
+    assert calls[1] - calls[0] >= 0.2 * 0.95 and calls[2] - calls[1] >= 0.4 * 0.95
+    assert sorted(spooled_ids(tmp_path)) == sorted(["first", *(f"more{i}" for i in range(20))])

@@ -317,11 +317,10 @@ class Delivery:
 
     def _wait(self, attempt: int) -> bool:
         """Sleep before the next retry; False when exit is near (spool instead)."""
-        delay = self.policy.delay(attempt)
-        with self._cond:
-            if self._closing:
-                return False
-            self._cond.wait(delay)
+        deadline = time.monotonic() + self.policy.delay(attempt)
+        with self._cond:  # put() notifies too: wait out the whole delay
+            while not self._closing and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
             return not self._closing
 
     def _settle(self, batch: list[Finding], reason: str) -> None:
