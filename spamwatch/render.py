@@ -44,6 +44,7 @@ class ReportData:
     traffic: TrafficSummary
     lines: int = 0
     events: int = 0
+    warmup: datetime | None = None  # detectors were refilled from here (before range.since)
 
 
 # ---- shared wording -------------------------------------------------------
@@ -109,7 +110,7 @@ def summary_rows(data: ReportData) -> list[tuple[str, str]]:
     if traffic.first_time is not None and traffic.last_time is not None:
         seen = f"{stamp(traffic.first_time)} .. {stamp(traffic.last_time)}"
     rows = [
-        ("range", data.range.describe()),
+        ("range", data.range.describe() + _warmup_note(data)),
         ("log seen", seen),
         ("read", f"{data.lines} lines, {data.events} events from {', '.join(data.files)}"),
         ("messages", f"{traffic.messages} queued, {traffic.recipients} recipients"),
@@ -120,6 +121,10 @@ def summary_rows(data: ReportData) -> list[tuple[str, str]]:
         ("SASL failures", str(traffic.sasl_failures)),
     ]
     return [(label, clean(value)) for label, value in rows]
+
+
+def _warmup_note(data: ReportData) -> str:
+    return f" (detectors warmed up from {stamp(data.warmup)})" if data.warmup else ""
 
 
 def headline(findings: Sequence[Finding]) -> str:

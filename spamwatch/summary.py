@@ -50,7 +50,8 @@ class TrafficSummary:
     messages qmgr removed or expired, not those the correlator gave up on.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, since: datetime | None = None) -> None:
+        self.since = since  # events before it are the detectors' warm-up: not counted
         self.first_time: datetime | None = None
         self.last_time: datetime | None = None
         self.messages = 0
@@ -65,6 +66,8 @@ class TrafficSummary:
 
     def on_event(self, event: Event) -> None:
         """Pipeline tap: every recognised event in the range."""
+        if self.since is not None and event.time < self.since:
+            return
         if self.first_time is None:
             self.first_time = event.time
         self.last_time = event.time
@@ -76,6 +79,8 @@ class TrafficSummary:
 
     def on_update(self, update: MessageUpdate) -> None:
         """Pipeline tap: message milestones from the correlator."""
+        if self.since is not None and update.event.time < self.since:
+            return
         message = update.message
         if update.stage is Stage.QUEUED:
             self.messages += 1
@@ -130,23 +135,33 @@ class FindingLog:
             entry.latest = finding
             entry.highest = max(entry.highest, finding.severity)
 
-    def final(self, still_open: Iterable[Finding] = ()) -> list[Finding]:
+    def final(
+        self, still_open: Iterable[Finding] = (), since: datetime | None = None
+    ) -> list[Finding]:
         """One record per finding, sorted by ``rank`` (most severe, biggest first).
 
         ``still_open`` are the tracker's current snapshots of findings not yet
         resolved (``FindingTracker.open_findings``): their counts and last
         seen are newer than their last emitted record, so they replace it.
+        A finding resolved before ``since`` (in the warm-up) is left out: it
+        was over before the range began.
         """
         latest = {finding.id: finding for finding in still_open}
         merged = [
             dataclasses.replace(latest.get(key, entry.latest), severity=entry.highest)
             for key, entry in self._entries.items()
+            if not _over_before(entry.latest, since)
         ]
         return sorted(merged, key=rank)
 
-    def worst(self) -> Severity | None:
-        """The highest severity any finding reached, or None without findings."""
-        return max((entry.highest for entry in self._entries.values()), default=None)
+    def records_of(self, findings: Iterable[Finding]) -> list[Finding]:
+        """Every record kept of these findings, in log order (``--all-records``)."""
+        wanted = {finding.id for finding in findings}
+        return [record for record in self.records if record.id in wanted]
+
+
+def _over_before(finding: Finding, since: datetime | None) -> bool:
+    return since is not None and finding.state is FindingState.RESOLVED and finding.time < since
 
 
 def volume(finding: Finding) -> float:

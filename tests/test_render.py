@@ -151,7 +151,7 @@ def test_final_state_merges_records_of_one_finding() -> None:
     assert alice.severity is Severity.CRITICAL  # highest it reached
     assert alice.counts == {"messages": 3000}  # the latest record's counts
     assert log.records == [raised, other, escalated, resolved]
-    assert log.worst() is Severity.CRITICAL
+    assert log.records_of([alice]) == [raised, escalated, resolved]
     output = text_output(data(final))
     assert "CRITICAL burst: sasl_username alice@example.com on mx1 [resolved]" in output
 
@@ -169,7 +169,23 @@ def test_open_snapshot_replaces_last_record() -> None:
 def test_no_findings() -> None:
     assert "No findings." in text_output(data([]))
     assert "No findings." in table_output(data([]))
-    assert FindingLog().worst() is None
+    assert FindingLog().final() == []
+
+
+def test_findings_over_before_the_range_are_left_out() -> None:
+    """Warm-up: a finding resolved before ``since`` is not the range's business."""
+    since = T0 + timedelta(minutes=30)
+    early = finding("early@example.com", minutes=-40)
+    early_end = replace(early, state=FindingState.RESOLVED, time=since - timedelta(seconds=1))
+    ongoing = finding("ongoing@example.com", minutes=-10)
+    late_end = replace(ongoing, state=FindingState.RESOLVED, time=since)
+    log = FindingLog(keep_records=True)
+    for record in (early, ongoing, early_end, late_end):
+        log.add(record)
+    assert [f.key for f in log.final()] == ["early@example.com", "ongoing@example.com"]
+    (kept,) = log.final(since=since)
+    assert (kept.key, kept.state) == ("ongoing@example.com", FindingState.RESOLVED)
+    assert log.records_of([kept]) == [ongoing, late_end]
 
 
 def test_evidence_lines_shapes() -> None:

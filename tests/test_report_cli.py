@@ -151,7 +151,8 @@ def test_since_reads_only_the_window(tmp_path: Path) -> None:
     log = tmp_path / "mail.log"
     write_log(log, T0, 600)  # 10 hours, 3000 lines
     now = (T0 + timedelta(minutes=600)).isoformat()
-    result = run("--format", "text", "--fail-on=never", "--since", "1h", "--now", now, str(log))
+    args = ["--format", "text", "--fail-on=never", "--warmup", "0", "--since", "1h", "--now", now]
+    result = run(*args, str(log))
     assert result.exit_code == 0, result.stderr
     assert "messages:         60 queued" in result.stdout
     lines_read = int(result.stdout.split("read:")[1].split()[0])
@@ -176,7 +177,7 @@ def test_until_in_one_file_does_not_end_the_next(tmp_path: Path) -> None:
     first, second = tmp_path / "a.log", tmp_path / "b.log"
     write_log(first, T0, 60, ["alice@example.com"])
     write_log(second, T0, 60, ["bob@example.com"], number=500)
-    args = ["--since", "2026-11-28 00:10", "--until", "2026-11-28 00:20"]
+    args = ["--since", "2026-11-28 00:10", "--until", "2026-11-28 00:20", "--warmup=0"]
     result = run("--format", "json", *args, str(first), str(second))
     assert result.exit_code == 1, result.stderr
     counts = {r["key"]: r["counts"]["messages"] for r in json_records(result)}
@@ -206,17 +207,48 @@ def users_in(result: Result) -> list[str]:
 def test_range_reaching_back_reads_rotated_files_oldest_first(tmp_path: Path) -> None:
     log = rotated_set(tmp_path)
     since = (T0 + timedelta(hours=1, minutes=30)).isoformat()  # inside mail.log.2.gz
-    result = run(
-        "--format", "json", "--all-records", "--fail-on", "never", "--since", since, str(log)
-    )
+    args = ["--format", "json", "--all-records", "--fail-on=never", "--warmup=0", "--since", since]
+    result = run(*args, str(log))
     assert result.exit_code == 0, result.stderr
     records = json_records(result)
     order = list(dict.fromkeys(record["key"] for record in records))
     assert order == ["dave@example.com", "erin@example.com", "frank@example.com"]
     dave = [r for r in records if r["key"] == "dave@example.com"]
     assert dave[0]["raised_at"] == "2026-11-28T01:30:00+00:00"  # nothing before --since
-    text = run("--format", "text", "--since", since, str(log)).stdout
+    text = run("--format", "text", "--warmup=0", "--since", since, str(log)).stdout
     assert f"from {tmp_path}/mail.log.2.gz, {tmp_path}/mail.log.1, {tmp_path}/mail.log" in text
+
+
+@pytest.mark.usefixtures("test_detector")
+def test_warmup_refills_detectors_without_counting_traffic(tmp_path: Path) -> None:
+    """The hour before --since is read for the detectors only, from rotated files too."""
+    log = rotated_set(tmp_path)
+    since = (T0 + timedelta(hours=1, minutes=30)).isoformat()  # warm-up from 00:30
+    result = run("--format", "json", "--fail-on=never", "--since", since, str(log))
+    assert result.exit_code == 0, result.stderr
+    records = json_records(result)
+    # carol (00:00-00:59) resolved at 01:19, before the range: left out; all 60 messages
+    # each: frank still open first, then the resolved ones by when they were raised
+    keys = [r["key"] for r in records]
+    assert keys == ["frank@example.com", "dave@example.com", "erin@example.com"]
+    dave = records[1]
+    assert dave["raised_at"] == "2026-11-28T01:00:00+00:00"  # seen whole thanks to the warm-up
+    assert (dave["state"], dave["counts"]["messages"]) == ("resolved", 60)
+    text = run("--format", "text", "--since", since, str(log)).stdout
+    assert f"from {tmp_path}/mail.log.3.gz, {tmp_path}/mail.log.2.gz," in text
+    assert "(detectors warmed up from 2026-11-28 00:30:00+00:00)" in text
+    assert "messages:         150 queued" in text  # 01:30-03:59 only, not the warm-up
+    cold = run("--format", "json", "--fail-on=never", "--warmup=0", "--since", since, str(log))
+    counts = {r["key"]: r["counts"]["messages"] for r in json_records(cold)}
+    assert counts == {"dave@example.com": 30, "erin@example.com": 60, "frank@example.com": 60}
+
+
+def test_bad_warmup_is_a_usage_error(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    write_log(log, T0, 1)
+    result = run("--since", "1h", "--warmup", "an hour", str(log))
+    assert result.exit_code == 2
+    assert "--warmup" in result.stderr
 
 
 @pytest.mark.usefixtures("test_detector")
@@ -238,7 +270,8 @@ def test_without_since_only_the_named_file(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("test_detector")
 def test_now_end_counts_back_from_the_last_line(tmp_path: Path) -> None:
     log = rotated_set(tmp_path)  # last line at 03:59
-    result = run("--format", "json", "--all-records", "--since", "70m", "--now", "end", str(log))
+    args = ["--format", "json", "--all-records", "--warmup=0", "--since", "70m", "--now", "end"]
+    result = run(*args, str(log))
     assert result.exit_code == 1, result.stderr
     assert users_in(result)[:1] == ["erin@example.com"]
     assert json_records(result)[0]["raised_at"] == "2026-11-28T02:49:00+00:00"
@@ -248,7 +281,7 @@ def test_now_end_counts_back_from_the_last_line(tmp_path: Path) -> None:
 def test_now_end_right_after_rotation_looks_at_the_rotated_part(tmp_path: Path) -> None:
     log = rotated_set(tmp_path)
     log.write_bytes(b"")  # logrotate just ran: mail.log is empty, mail.log.1 ends 02:59
-    result = run("--format", "json", "--since", "10m", "--now", "end", str(log))
+    result = run("--format", "json", "--warmup=0", "--since", "10m", "--now", "end", str(log))
     assert result.exit_code == 1, result.stderr
     assert users_in(result) == ["erin@example.com"]
     assert json_records(result)[0]["raised_at"] == "2026-11-28T02:49:00+00:00"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, tzinfo
 
 import click
@@ -29,10 +29,12 @@ from spamwatch.model import Event, Finding, Severity
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
 from spamwatch.render import ReportData, render_json, render_table, render_text
+from spamwatch.sinks import Fanout
 from spamwatch.sources.rotated import files_for_range, rotated_siblings
 from spamwatch.sources.seek import first_time, last_time, read_from
 from spamwatch.summary import FindingLog, TrafficSummary
 from spamwatch.timerange import TimeRange, parse_now, parse_range
+from spamwatch.timeutil import parse_duration
 
 DEFAULT_LOG = "/var/log/mail.log"
 FAIL_ON = ("info", "warning", "critical", "never")
@@ -75,6 +77,13 @@ FAIL_ON = ("info", "warning", "critical", "never")
     is_flag=True,
     help="Every finding record (raised, escalated, resolved) in log order, not one per finding.",
 )
+@click.option(
+    "--warmup",
+    default="1h",
+    show_default=True,
+    metavar="DURATION",
+    help="With --since, read this much log before it to refill the detectors' windows (0: none).",
+)
 @alert_option
 @click.argument("files", nargs=-1, metavar="[FILE]...")
 def report(
@@ -89,6 +98,7 @@ def report(
     fail_on: str,
     quiet: bool,
     all_records: bool,
+    warmup: str,
     alert_uris: tuple[str, ...],
     files: tuple[str, ...],
 ) -> int:
@@ -103,25 +113,27 @@ def report(
     parser = Parser(options)
     zone = options.timezone or tz.tzlocal()
     findings = FindingLog(keep_records=all_records)
-    traffic = TrafficSummary()
-    pipeline = _pipeline(config, parser, findings, traffic)  # config errors before input errors
+    pipeline = _pipeline(config, parser, findings)  # config errors before input errors
     alerts = cli_alerts(config, alert_uris)  # --alert: each finding record to the sinks too
-    pipeline.emit = with_alerts(pipeline.emit, alerts)
+    paths = files or (DEFAULT_LOG,)
     try:
-        paths = files or (DEFAULT_LOG,)
         now = _now(now_text, zone, parser, paths[-1])
         span = parse_range(since, until, now, zone)
-        plan = _plan(paths, span, parser)
-        _run(pipeline, parser, plan, span)
+        reading = _reading(span, warmup)
+        plan = _plan(paths, reading, parser)
+        traffic = TrafficSummary(since=span.since)
+        pipeline.on_event, pipeline.on_update = traffic.on_event, traffic.on_update
+        _run(pipeline, _events(parser, plan, reading), span.since, _to_alerts(pipeline, alerts))
     finally:
         stats = {"lines": parser.stats.lines, "events": parser.stats.events}
-        finish_alerts(alerts, {**stats, "messages": traffic.messages})
+        finish_alerts(alerts, stats)
     if traffic.first_time is None:
         _say_why_empty(plan, span, parser)
-    shown = findings.records if all_records else findings.final(pipeline.tracker.open_findings())
-    status = _status(findings.worst(), fail_on)
+    final = findings.final(pipeline.tracker.open_findings(), since=span.since)
+    status = _status(final, fail_on)
     if quiet and status == 0:
         return status
+    shown = findings.records_of(final) if all_records else final
     data = ReportData(
         range=span,
         files=tuple(plan),
@@ -129,9 +141,21 @@ def report(
         traffic=traffic,
         lines=parser.stats.lines,
         events=parser.stats.events,
+        warmup=reading.since if reading.since != span.since else None,
     )
     _render(data, output_format)
     return status
+
+
+def _reading(span: TimeRange, warmup: str) -> TimeRange:
+    """What to read: the range plus ``--warmup`` before it to refill the detectors."""
+    try:
+        back = parse_duration(warmup)
+    except ValueError as exc:
+        raise UsageError(f"--warmup: {exc}") from None
+    if span.since is None or not back:
+        return span
+    return TimeRange(span.since - back, span.until)
 
 
 def _now(text: str | None, zone: tzinfo, parser: Parser, newest: str) -> datetime:
@@ -175,27 +199,32 @@ def _plan(paths: tuple[str, ...], span: TimeRange, parser: Parser) -> list[str]:
     return plan
 
 
-def _pipeline(
-    config: Config, parser: Parser, findings: FindingLog, traffic: TrafficSummary
-) -> Pipeline:
+def _pipeline(config: Config, parser: Parser, findings: FindingLog) -> Pipeline:
+    """The report's pipeline; its emit and taps are set once the range is known."""
     return Pipeline(
         parser=parser,
         correlator=Correlator(),
         detectors=_detectors(config),
         tracker=FindingTracker.from_config(config),
-        emit=_emit(findings),
-        on_event=traffic.on_event,
-        on_update=traffic.on_update,
+        emit=findings.add,
     )
 
 
-def _emit(findings: FindingLog) -> Callable[[Finding], None]:
-    """Where each finding record goes: the report's own log of findings.
+def _to_alerts(pipeline: Pipeline, alerts: Fanout | None) -> Callable[[], None]:
+    """What happens when the range starts (after the warm-up): alerts go out from then.
 
-    With ``--alert URI`` the command wraps this (``with_alerts``) so each
-    record is also sent to the sinks; the printed report stays the same.
+    During the warm-up findings reach only the report. At the range start the
+    findings still open are sent once as they stand, and from then on every
+    record (``with_alerts``), so sinks see what the report shows.
     """
-    return findings.add
+
+    def start_range() -> None:
+        if alerts is not None:
+            for finding in pipeline.tracker.open_findings():
+                alerts.send(finding)
+        pipeline.emit = with_alerts(pipeline.emit, alerts)
+
+    return start_range
 
 
 def _detectors(config: Config) -> list[Detector]:
@@ -203,27 +232,39 @@ def _detectors(config: Config) -> list[Detector]:
     return build_detectors(config)
 
 
-def _run(pipeline: Pipeline, parser: Parser, plan: list[str], span: TimeRange) -> None:
-    """Feed every event in the range through the pipeline, then flush it."""
-    for path in plan:
-        _feed_file(pipeline, parser, path, span)
+def _run(
+    pipeline: Pipeline,
+    events: Iterable[Event],
+    since: datetime | None,
+    start_range: Callable[[], None],
+) -> None:
+    """Feed the events through the pipeline (calling ``start_range`` at ``since``), flush it."""
+    warming = since is not None
+    if not warming:
+        start_range()
+    for event in events:
+        if warming and event.time >= since:  # type: ignore[operator]
+            warming = False
+            start_range()
+        pipeline.feed_event(event)
     pipeline.finish()
 
 
-def _feed_file(pipeline: Pipeline, parser: Parser, path: str, span: TimeRange) -> None:
-    """Feed one file's events in the range; stop reading it at the first past --until.
+def _events(parser: Parser, plan: list[str], reading: TimeRange) -> Iterator[Event]:
+    """The events of each file within ``reading``; a file is left at its first past --until.
 
     The next file is still entered (by bisection, so a newer rotated part
     costs a few probes): it may be another host's log with its own times.
     """
-    _begin(parser, path)
-    for line in read_from(path, span.since, parser.line_time):
-        event: Event | None = parser.parse(line)
-        if event is None or (span.since is not None and event.time < span.since):
-            continue
-        if span.until is not None and event.time >= span.until:
-            return
-        pipeline.feed_event(event)
+    for path in plan:
+        _begin(parser, path)
+        for line in read_from(path, reading.since, parser.line_time):
+            event = parser.parse(line)
+            if event is None or (reading.since is not None and event.time < reading.since):
+                continue
+            if reading.until is not None and event.time >= reading.until:
+                break
+            yield event
 
 
 def _say_why_empty(plan: list[str], span: TimeRange, parser: Parser) -> None:
@@ -254,7 +295,9 @@ def _say_why_empty(plan: list[str], span: TimeRange, parser: Parser) -> None:
         )
 
 
-def _status(worst: Severity | None, fail_on: str) -> int:
+def _status(findings: list[Finding], fail_on: str) -> int:
+    """1 when a finding shown reached --fail-on (its highest severity), else 0."""
+    worst = max((finding.severity for finding in findings), default=None)
     if fail_on == "never" or worst is None:
         return 0
     return 1 if worst >= Severity.parse(fail_on) else 0
