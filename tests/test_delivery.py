@@ -349,3 +349,29 @@ def test_new_findings_do_not_cut_the_backoff_short(tmp_path: Path) -> None:
     assert len(calls) == 3
     assert calls[1] - calls[0] >= 0.2 * 0.95 and calls[2] - calls[1] >= 0.4 * 0.95
     assert sorted(spooled_ids(tmp_path)) == sorted(["first", *(f"more{i}" for i in range(20))])
+
+
+def test_fanout_close_drains_hung_sinks_side_by_side(tmp_path: Path) -> None:
+    gate = threading.Event()
+
+    class Hung(QueuedSink):
+        scheme = "hung"
+
+        def deliver(self, findings: list[Finding]) -> None:
+            gate.wait(30)
+
+    uris = [f"hung:{i}" for i in range(4)]
+    config = Config(data={"sinks": {"hung": {"drain_timeout": 1}}})
+    sinks = build_sinks(uris, config, tmp_path, plugins=plugins(hung=Hung))
+    fanout = Fanout(sinks)
+    fanout.send(make_finding(id="a"))
+    fanout.send(make_finding(id="b"))
+    started = time.monotonic()
+    fanout.close()
+    took = time.monotonic() - started
+    gate.set()
+    assert took < 3.5, took  # one drain_timeout of 1s, not four
+    pending = Spool(tmp_path).pending()
+    assert sorted((uri, f.id) for uri, f in pending) == sorted(
+        (uri, fid) for uri in uris for fid in ("a", "b")
+    )

@@ -284,7 +284,11 @@ class Fanout:
                 self._failed(index, sink, exc)
 
     def close(self) -> None:
-        """Close every sink (queued ones drain, then spool what is left)."""
+        """Close every sink; queued ones drain side by side, then spool what is left."""
+        for sink in self.sinks:
+            begin = getattr(sink, "begin_close", None)
+            if begin is not None:
+                begin()
         for sink in self.sinks:
             _close_quietly(sink, self.warn)
 

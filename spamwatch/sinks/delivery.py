@@ -217,6 +217,7 @@ class Delivery:
         self._items: deque[Finding] = deque()
         self._cond = threading.Condition()
         self._closing = False
+        self._drain_deadline: float | None = None
         self._abandoned = False
         self._inflight: list[Finding] | None = None
         self._down_since: float | None = None
@@ -251,13 +252,24 @@ class Delivery:
         self._once("full", f"alert sink {self.label}: queue full, spooling findings")
         self._to_spool([finding], "queue full", sync=False)
 
-    def close(self) -> None:
-        """Deliver what is queued within ``drain_timeout``, then spool the rest."""
+    def begin_close(self) -> float:
+        """Stop taking findings and start draining; returns the drain deadline.
+
+        Calling this on every sink first lets them drain side by side, so
+        several slow sinks cost one ``drain_timeout`` at exit, not one each.
+        """
         with self._cond:
+            if self._drain_deadline is None:
+                self._drain_deadline = time.monotonic() + self.policy.drain_timeout
             self._closing = True
             self._cond.notify_all()
+            return self._drain_deadline
+
+    def close(self) -> None:
+        """Deliver what is queued within ``drain_timeout``, then spool the rest."""
+        deadline = self.begin_close()
         if self._thread.is_alive():
-            self._thread.join(self.policy.drain_timeout)
+            self._thread.join(max(deadline - time.monotonic(), 0.0))
         with self._cond:
             if not self._thread.is_alive():
                 return
@@ -405,6 +417,11 @@ class QueuedSink(Sink):
     def deliver(self, findings: list[Finding]) -> None:
         """Deliver findings now or raise; runs in the worker thread."""
         raise NotImplementedError
+
+    def begin_close(self) -> None:
+        """Start draining now; ``close`` then waits (see ``Delivery.begin_close``)."""
+        if self.delivery is not None:
+            self.delivery.begin_close()
 
     def close(self) -> None:
         """Drain the queue (bounded by ``drain_timeout``), spool the rest."""
