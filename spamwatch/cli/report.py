@@ -1,9 +1,10 @@
 """``spamwatch report``: findings and a traffic summary for a span of the log.
 
-Reads only the range asked for: the start of ``--since`` is found by
-bisecting the current file, and rotated files are opened only when the range
-reaches back before its first line. Relative times count back from the clock,
-read once here (or from ``--now``), never below.
+Reads only the range asked for, plus ``--warmup`` of log before it that
+refills the detectors' windows without being reported: the start is found by
+bisecting the current file, and rotated files are opened only when the
+reading reaches back before its first line. Relative times count back from the
+clock, read once here (or from ``--now``), never below.
 """
 
 from __future__ import annotations
