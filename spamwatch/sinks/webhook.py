@@ -46,17 +46,17 @@ class WebhookSink(QueuedSink):
         min_severity: Severity = Severity.INFO,
         scheme: str = "webhook+https",
     ) -> None:
-        self.scheme = scheme  # the instance says which of the two it is
+        self.variant = scheme  # registered twice: which of the two schemes this is
         super().__init__(target, options, min_severity)
 
     def setup(self) -> None:
         """Check the URL and options; see the module docstring."""
         super().setup()
-        self.url = f"{self.scheme.removeprefix('webhook+')}:{self.target}"
+        self.url = f"{self.variant.removeprefix('webhook+')}:{self.target}"
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"{self.scheme}: use {self.scheme}://HOST[:PORT]/PATH")
-        self._where = f"{self.scheme}://{parts.netloc.rpartition('@')[2]}"
+            raise ConfigError(f"{self.variant}: use {self.variant}://HOST[:PORT]/PATH")
+        self._where = f"{self.variant}://{parts.netloc.rpartition('@')[2]}"
         self.timeout = self.opts.seconds("timeout", "10s") or 10.0
         self.headers = {
             "Content-Type": "application/json",
