@@ -28,6 +28,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 
 from spamwatch.timeutil import parse_duration
@@ -95,7 +96,10 @@ class QueueProbe:
     """Run ``postqueue -j`` at most every ``interval`` seconds; None when unavailable.
 
     ``config_directory`` selects a Postfix instance (``postqueue -c DIR``).
-    ``clock`` and ``runner`` exist so the timing can be tested without waiting.
+    ``command`` replaces the postqueue lookup (a wrapper, or a test's stand-in);
+    ``clock`` exists so the interval can be tested without waiting. A missing
+    or refused command turns the probe off for good (said once); a timeout
+    only skips this round (said once), since a busy server answers later.
     """
 
     def __init__(
@@ -115,6 +119,8 @@ class QueueProbe:
         self.clock = clock
         self.unavailable: str | None = None
         self.last: QueueSnapshot | None = None
+        self._warned_slow = False
+        self._next_run = float("-inf")
 
     def argv(self) -> list[str] | None:
         """The command line to run, or None when postqueue cannot be found."""
@@ -129,12 +135,23 @@ class QueueProbe:
         if self.unavailable is not None:
             return None
         now = self.clock()
-        if self.last is not None and now - self.last.taken_at < self.interval:
+        if now < self._next_run:
             return self.last
+        self._next_run = now + self.interval
         return self.take(now)
 
+    def poll_live(self, log_time: datetime, max_lag: float = 300.0) -> QueueSnapshot | None:
+        """``poll()``, but only for a log line written around now.
+
+        The real queue describes the present: a report over last week's log, or
+        a follow still catching up, must not mix today's queue into it.
+        """
+        if abs(self.clock() - log_time.timestamp()) > max_lag:
+            return None
+        return self.poll()
+
     def take(self, now: float | None = None) -> QueueSnapshot | None:
-        """Run postqueue now; on failure say why once and stay off from then on."""
+        """Run postqueue now; None (and the reason said once) when it cannot."""
         argv = self.argv()
         if argv is None:
             return self._give_up("postqueue not found")
@@ -147,7 +164,9 @@ class QueueProbe:
                 errors="replace",
                 timeout=self.timeout,
             )
-        except (OSError, subprocess.TimeoutExpired) as exc:
+        except subprocess.TimeoutExpired:
+            return self._slow(argv)
+        except OSError as exc:
             return self._give_up(f"{argv[0]} could not run: {exc}")
         if proc.returncode != 0:
             reason = _first_line(proc.stderr) or f"exit status {proc.returncode}"
@@ -155,6 +174,17 @@ class QueueProbe:
         snapshot = parse_queue(proc.stdout.splitlines(), self.clock() if now is None else now)
         self.last = snapshot
         return snapshot
+
+    def _slow(self, argv: list[str]) -> None:
+        """A timeout may be a busy moment: say so once, use the estimate, retry later."""
+        self.last = None
+        if not self._warned_slow:
+            self._warned_slow = True
+            self.warn(
+                f"{' '.join(argv)} took over {self.timeout:g}s; using the log-derived"
+                " queue estimate until it answers"
+            )
+        return None
 
     def _give_up(self, reason: str) -> None:
         self.unavailable = reason
@@ -174,17 +204,15 @@ def _first_line(text: str) -> str:
 def probe_from_options(options: Mapping[str, object]) -> QueueProbe | None:
     """A probe from the queue detector's options, or None when it is switched off.
 
-    Reads ``probe`` (bool), ``probe_interval`` (seconds or a duration string)
-    and ``probe_config_directory`` (a Postfix instance, "" for the default).
+    Reads ``probe`` (bool) and ``probe_interval`` (a duration or seconds). The
+    Postfix instance is the default one, or the one ``MAIL_CONFIG`` names
+    (postqueue reads that variable itself).
     """
     if not options.get("probe"):
         return None
     raw = options.get("probe_interval", 60)
     interval = parse_duration(raw if isinstance(raw, str | int | float) else 60)
-    directory = options.get("probe_config_directory") or None
-    return QueueProbe(
-        interval=interval.total_seconds(), config_directory=str(directory) if directory else None
-    )
+    return QueueProbe(interval=interval.total_seconds())
 
 
 def describe(snapshot: QueueSnapshot) -> dict[str, object]:

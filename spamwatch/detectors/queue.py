@@ -14,12 +14,14 @@ from __future__ import annotations
 import re
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from spamwatch.allow import domain_of, parse_ip
 from spamwatch.detectors.site import SiteDetector, grade, tally, top, user_of
 from spamwatch.model import Message, MessageUpdate, Severity, Signal, Stage
+from spamwatch.queueprobe import QueueSnapshot, describe, probe_from_options
 from spamwatch.timeutil import format_duration
 from spamwatch.windows import BucketHistory, KeyedWindows, SlidingMin
 
@@ -69,6 +71,11 @@ class QueueDetector(SiteDetector):
     mail for its primary, an inbound MX whose mailbox store is down), the
     finding is info only.
     ``max_messages`` (200000): queue entries tracked (oldest forgotten).
+    ``probe`` (false): also ask Postfix (``postqueue -j``, see
+    spamwatch.queueprobe) for the true queue size and oldest message's age,
+    at most every ``probe_interval`` ("1m"); ``MAIL_CONFIG`` selects a
+    non-default instance. Used only for live lines of a single-host log;
+    when unavailable it is said once and the log-derived estimate stays.
     """
 
     name: ClassVar[str] = "queue"
@@ -84,9 +91,12 @@ class QueueDetector(SiteDetector):
         "history_factor": 3.0,
         "inbound_share": 0.5,
         "max_messages": 200_000,
+        "probe": False,
+        "probe_interval": "1m",
     }
 
     def setup(self) -> None:
+        self._probe = probe_from_options(self.options)
         self._queued: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._owners: dict[str, Counter[str]] = {}
         self._sizes: dict[str, SlidingMin] = {}
@@ -159,6 +169,9 @@ class QueueDetector(SiteDetector):
         size = self._size(host)
         lowest = self._sizes[host].minimum() if host in self._sizes else None
         growth = size - int(lowest or 0)
+        real = self._real_queue(now)
+        if real is not None:
+            size = real.size
         deferred = self._deferred.get(host, now)
         n_deferred = len(deferred) if deferred is not None else 0
         factor = self.number("critical_factor")
@@ -180,7 +193,16 @@ class QueueDetector(SiteDetector):
             severity = Severity.INFO
         if not self._due(host, now, severity):
             return None
-        return self._signal(host, now, severity, size, growth, owners, deferred_counts, share)
+        signal = self._signal(host, now, severity, size, growth, owners, deferred_counts, share)
+        if real is None:
+            return signal
+        return replace(signal, evidence={**signal.evidence, "real_queue": describe(real)})
+
+    def _real_queue(self, now: datetime) -> QueueSnapshot | None:
+        """The true queue (option ``probe``), when the log is live and of one host."""
+        if self._probe is None or len(self._owners) > 1:
+            return None
+        return self._probe.poll_live(now)
 
     def _level(self, host: str, now: datetime) -> float:
         """``level``, raised to a multiple of the host's usual queue size when known."""

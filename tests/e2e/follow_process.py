@@ -16,15 +16,26 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sinkutil import wait_until
+
 Record = dict[str, Any]
 
 
 class FollowProcess:
     """One ``spamwatch follow`` on ``maillog`` with a jsonl sink and a state file."""
 
-    def __init__(self, maillog: Path, workdir: Path, config: Path) -> None:
+    def __init__(
+        self,
+        maillog: Path,
+        workdir: Path,
+        config: Path,
+        extra: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.maillog = maillog
         self.config = config
+        self.extra = extra
+        self.env = {**os.environ, **(env or {})}
         self.findings = workdir / "findings.jsonl"
         self.state = workdir / "follow.state"
         self.workdir = workdir
@@ -34,7 +45,7 @@ class FollowProcess:
     def argv(self, from_start: bool) -> list[str]:
         argv = [sys.executable, "-m", "spamwatch", "follow", str(self.maillog)]
         argv += ["--config", str(self.config), "--state", str(self.state)]
-        argv += ["--alert", f"jsonl:{self.findings}", "--format", "plain"]
+        argv += ["--alert", f"jsonl:{self.findings}", "--format", "plain", *self.extra]
         return [*argv, "--from-start"] if from_start else argv
 
     def start(self, from_start: bool = False) -> None:
@@ -44,8 +55,16 @@ class FollowProcess:
         err = open(self.workdir / f"follow-{self.runs}.err", "wb")  # noqa: SIM115
         with out, err:
             self.proc = subprocess.Popen(
-                self.argv(from_start), stdin=subprocess.DEVNULL, stdout=out, stderr=err
+                self.argv(from_start),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=self.env,
             )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Wait for follow's "following FILE" notice: it has found its place in the log."""
+        wait_until(lambda: "following" in self.stderr(), timeout, "follow to start")
 
     def stderr(self, run: int | None = None) -> str:
         """What a run (default: the latest) printed on stderr."""

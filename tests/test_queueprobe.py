@@ -1,0 +1,142 @@
+"""The postqueue -j probe with stand-in commands (the real queue: tests/e2e scenario 4)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from spamwatch.queueprobe import QueueProbe, describe, parse_queue, probe_from_options
+
+RECORDS = [
+    {
+        "queue_name": "deferred",
+        "queue_id": "4F2A120C0B1",
+        "arrival_time": 1000,
+        "message_size": 500,
+        "sender": "dave@example.com",
+        "recipients": [{"address": "a@x.test", "delay_reason": "connect refused"}],
+    },
+    {
+        "queue_name": "active",
+        "queue_id": "5A1B220C0B2",
+        "arrival_time": 1090,
+        "message_size": 700,
+        "sender": "",
+        "recipients": [{"address": "b@x.test"}, {"address": "c@x.test"}],
+    },
+]
+
+
+def stand_in(tmp_path: Path, body: str, name: str = "postqueue") -> str:
+    """An executable script standing in for postqueue; it logs its arguments."""
+    script = tmp_path / name
+    script.write_text(f'#!/bin/sh\necho "$@" >> "{tmp_path}/calls"\n{body}\n')
+    script.chmod(0o755)
+    return str(script)
+
+
+def calls(tmp_path: Path) -> list[str]:
+    path = tmp_path / "calls"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_parse_counts_size_recipients_queues_and_oldest_age() -> None:
+    lines = [json.dumps(r) for r in RECORDS] + ["not json", "[1, 2]", ""]
+    snap = parse_queue(lines, now=1100.0)
+    assert (snap.size, snap.recipients, snap.oldest_age) == (2, 3, 100.0)
+    assert dict(snap.by_queue) == {"deferred": 1, "active": 1}
+    assert describe(snap)["oldest_age_seconds"] == 100
+
+
+def test_empty_queue_has_no_oldest_message() -> None:
+    snap = parse_queue([], now=5.0)
+    assert (snap.size, snap.oldest_age) == (0, None)
+
+
+def test_probe_runs_the_command_with_the_instance_and_respects_the_interval(
+    tmp_path: Path,
+) -> None:
+    lines = "\n".join(json.dumps(r) for r in RECORDS)
+    command = stand_in(tmp_path, f"cat <<'EOF'\n{lines}\nEOF")
+    now = [1100.0]
+    probe = QueueProbe(interval=60, config_directory="/etc/postfix-out", command=command)
+    probe.clock = lambda: now[0]
+    first = probe.poll()
+    assert first is not None and first.size == 2 and first.oldest_age == 100.0
+    now[0] += 30
+    assert probe.poll() is first  # within the interval: no new run
+    now[0] += 31
+    again = probe.poll()
+    assert again is not None and again is not first and again.oldest_age == 161.0
+    assert calls(tmp_path) == ["-c /etc/postfix-out -j", "-c /etc/postfix-out -j"]
+
+
+def test_the_probe_only_answers_for_live_log_lines(tmp_path: Path) -> None:
+    command = stand_in(tmp_path, "exit 0")
+    probe = QueueProbe(interval=0, command=command, clock=lambda: 1_000_000.0)
+    live = datetime.fromtimestamp(1_000_000.0 - 20, tz=UTC)
+    old = datetime.fromtimestamp(1_000_000.0 - 86_400, tz=UTC)
+    assert probe.poll_live(old) is None and calls(tmp_path) == []
+    snap = probe.poll_live(live)
+    assert snap is not None and snap.size == 0 and len(calls(tmp_path)) == 1
+
+
+def test_a_refused_probe_says_so_once_and_stays_off(tmp_path: Path) -> None:
+    command = stand_in(
+        tmp_path, "echo 'postqueue: fatal: User nobody(65534) is not allowed' >&2; exit 1"
+    )
+    warnings: list[str] = []
+    probe = QueueProbe(interval=0, command=command, warn=warnings.append)
+    assert probe.poll() is None
+    assert probe.poll() is None
+    assert len(warnings) == 1 and "not allowed" in warnings[0]
+    assert "log-derived" in warnings[0]
+    assert len(calls(tmp_path)) == 1
+
+
+def test_a_missing_command_says_so_once(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    probe = QueueProbe(command=str(tmp_path / "nowhere" / "postqueue"), warn=warnings.append)
+    assert probe.take() is None and probe.poll() is None
+    assert len(warnings) == 1 and "could not run" in warnings[0]
+
+
+def test_a_slow_command_is_retried_after_the_interval_and_reported_once(
+    tmp_path: Path,
+) -> None:
+    command = stand_in(tmp_path, "exec sleep 30")
+    warnings: list[str] = []
+    now = [0.0]
+    probe = QueueProbe(interval=60, command=command, timeout=0.3, warn=warnings.append)
+    probe.clock = lambda: now[0]
+    assert probe.poll() is None
+    now[0] += 10
+    assert probe.poll() is None  # not retried within the interval
+    now[0] += 60
+    assert probe.poll() is None and probe.unavailable is None
+    assert len(calls(tmp_path)) == 2 and len(warnings) == 1 and "took over" in warnings[0]
+
+
+def test_terminal_codes_from_the_command_are_not_repeated(tmp_path: Path) -> None:
+    command = stand_in(tmp_path, "printf 'bad\\033[2J thing\\n' >&2; exit 75")
+    warnings: list[str] = []
+    QueueProbe(command=command, warn=warnings.append).take()
+    assert "\033" not in warnings[0] and "bad[2J thing" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("options", "interval"),
+    [({"probe": True}, 60.0), ({"probe": True, "probe_interval": "2m"}, 120.0)],
+)
+def test_probe_from_options(options: dict, interval: float) -> None:
+    probe = probe_from_options(options)
+    assert probe is not None
+    assert (probe.interval, probe.config_directory) == (interval, None)
+
+
+def test_probe_is_off_unless_asked_for() -> None:
+    assert probe_from_options({}) is None
+    assert probe_from_options({"probe": False, "probe_interval": "1m"}) is None
