@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import ssl
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +12,15 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from sinkutil import FAST, build_one, free_port, make_finding, wait_until
+from sinkutil import (
+    FAST,
+    build_one,
+    free_port,
+    make_certificate,
+    make_finding,
+    server_context,
+    wait_until,
+)
 
 from spamwatch.errors import ConfigError
 from spamwatch.model import Finding, Severity
@@ -35,16 +41,7 @@ class Inbox:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1, made with openssl."""
-    folder = tmp_path_factory.mktemp("tls")
-    cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return cert, key
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def serve(inbox: Inbox, **kwargs: Any) -> Controller:
@@ -110,8 +107,7 @@ def test_starttls_and_auth_with_verified_certificate(
     certificate: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cert, key = certificate
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    context = server_context(cert, key)
     logins: list[tuple[bytes, bytes]] = []
 
     def authenticator(server: Any, session: Any, envelope: Any, mech: str, data: Any) -> Any:
@@ -159,8 +155,7 @@ def test_starttls_refuses_an_unverified_certificate(
     certificate: tuple[Path, Path], tmp_path: Path
 ) -> None:
     cert, key = certificate
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    context = server_context(cert, key)
     inbox = Inbox()
     controller = serve(inbox, tls_context=context, require_starttls=True)
     try:
@@ -188,3 +183,18 @@ def test_password_without_tls_is_refused(tmp_path: Path) -> None:
 def test_bad_addresses_are_config_errors(uri: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         build_one(uri, tmp_path, [])
+
+
+def test_implicit_tls(certificate: tuple[Path, Path], tmp_path: Path) -> None:
+    cert, key = certificate
+    inbox = Inbox()
+    controller = serve(inbox, ssl_context=server_context(cert, key))
+    try:
+        options = {"smarthost": smarthost(controller), "ssl": True, "cafile": str(cert), **FAST}
+        sink = build_one("mailto:admin@example.com", tmp_path, [], mailto=options)
+        sink.send(make_finding())
+        wait_until(lambda: inbox.mails, what="the mail over implicit TLS")
+        sink.close()
+    finally:
+        controller.stop()
+    assert inbox.mails[0][1] == ["admin@example.com"]

@@ -6,7 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sinkutil import FAST, WebhookServer, build_one, make_finding, wait_until
+from sinkutil import (
+    FAST,
+    WebhookServer,
+    build_one,
+    make_certificate,
+    make_finding,
+    server_context,
+    wait_until,
+)
 
 from spamwatch.errors import ConfigError
 from spamwatch.model import Finding
@@ -138,3 +146,24 @@ def test_bad_webhook_uri_and_header_are_config_errors(tmp_path: Path) -> None:
         build_one("webhook+https://example.com/x", tmp_path, [], webhook={"header": "nocolon"})
     with pytest.raises(ConfigError, match=r"sinks\.webhook\.header"):
         build_one("webhook+https://example.com/x", tmp_path, [], webhook={"header": "A: b\r\nC: d"})
+
+
+def test_https_verifies_the_server_certificate(tmp_path: Path) -> None:
+    cert, key = make_certificate(tmp_path)
+    server = WebhookServer().start(tls=server_context(cert, key))
+    try:
+        assert server.url.startswith("https://")
+        trusted = build_one(hook_uri(server), tmp_path / "a", [], webhook={"cafile": str(cert)})
+        trusted.send(make_finding(id="trusted"))
+        wait_until(lambda: server.delivered() == ["trusted"], what="the POST over TLS")
+        trusted.close()
+        warnings: list[str] = []
+        options = {**FAST, "retries": 0}
+        untrusted = build_one(hook_uri(server), tmp_path / "b", warnings, webhook=options)
+        untrusted.send(make_finding(id="untrusted"))
+        wait_until(lambda: Spool(tmp_path / "b").pending(), what="the finding spooled")
+        untrusted.close()
+    finally:
+        server.stop()
+    assert server.delivered() == ["trusted"]
+    assert "CERTIFICATE_VERIFY_FAILED" in warnings[0]
