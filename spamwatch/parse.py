@@ -163,11 +163,11 @@ class Parser:
         For bisecting a file on time: the year of a year-less date comes from
         the anchor alone (never in the future), or from ``--year``.
         """
-        m = HEADER.match(line, 0, 256)
-        if m is None or m.group("ts") is None:
+        m = FAST_HEADER.match(line, 0, 256) or HEADER.match(line, 0, 256)
+        if m is None or m.group(1) is None:
             return None
         try:
-            return self.clock.peek(m.group("ts"))
+            return self.clock.peek(m.group(1))
         except BadTimestamp:
             return None
 
@@ -243,6 +243,7 @@ class Parser:
         return program
 
     def _host_name(self, host: bytes | None) -> str:
+        """The host as text, decoded once per distinct name ("" when never logged)."""
         if host is None:
             return ""
         name = self._hosts.get(host)

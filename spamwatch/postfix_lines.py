@@ -219,6 +219,8 @@ def smtpd(text: str, qid: str | None, want: Collection[str] | None) -> Result:
 
 
 def disconnect(text: str, qid: str | None, want: Collection[str] | None) -> Result:
+    """``disconnect from host[ip] ehlo=1 auth=0/1 quit=1 commands=2/3``: the counts
+    stay one string; ``auth`` is pulled out because failed logins show there."""
     if skip("disconnect", want):
         return "disconnect", qid, None
     m = DISCONNECT.match(text, 16)
@@ -303,6 +305,7 @@ def cleanup(text: str, qid: str | None, want: Collection[str] | None) -> Result:
 
 
 def strip_angles(value: str) -> str:
+    """``<addr>`` -> ``addr``, tolerating a missing bracket (lines cut short)."""
     value = value.strip()
     if value.startswith("<"):
         value = value[1:]
