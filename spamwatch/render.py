@@ -45,6 +45,7 @@ class ReportData:
     lines: int = 0
     events: int = 0
     warmup: datetime | None = None  # detectors were refilled from here (before range.since)
+    dropped: int = 0  # resolved findings left out to stay bounded (summary.FindingLog)
 
 
 # ---- shared wording -------------------------------------------------------
@@ -127,14 +128,15 @@ def _warmup_note(data: ReportData) -> str:
     return f" (detectors warmed up from {stamp(data.warmup)})" if data.warmup else ""
 
 
-def headline(findings: Sequence[Finding]) -> str:
-    """``3 findings: 1 critical, 2 warning`` or ``No findings.``."""
+def headline(findings: Sequence[Finding], dropped: int = 0) -> str:
+    """``3 findings: 1 critical, 2 warning`` or ``No findings.``, and what was left out."""
+    more = f" ({dropped} more resolved, lower-ranked findings not shown)" if dropped else ""
     if not findings:
-        return "No findings."
+        return "No findings." + more
     by = {str(s): sum(1 for f in findings if f.severity is s) for s in reversed(Severity)}
     parts = ", ".join(f"{n} {name}" for name, n in by.items() if n)
     noun = "finding" if len(findings) == 1 else "findings"
-    return f"{len(findings)} {noun}: {parts}"
+    return f"{len(findings)} {noun}: {parts}{more}"
 
 
 # ---- the three forms ------------------------------------------------------
@@ -150,7 +152,7 @@ def render_text(data: ReportData, out: TextIO) -> None:
     """Plain text for a cron mail: no colour, no box drawing, one block per finding."""
     write = out.write
     write(f"spamwatch report {data.range.describe()}\n")
-    write(headline(data.findings) + "\n")
+    write(headline(data.findings, data.dropped) + "\n")
     for finding in data.findings:
         write("\n")
         severity = str(finding.severity).upper()
@@ -172,7 +174,7 @@ def render_text(data: ReportData, out: TextIO) -> None:
 
 def render_table(data: ReportData, console: Console) -> None:
     """Rich tables for a terminal: findings first (worst first), then the summary."""
-    console.print(Text(headline(data.findings), style="bold"))
+    console.print(Text(headline(data.findings, data.dropped), style="bold"))
     if data.findings:
         console.print(_findings_table(data.findings))
     summary = Table(title="Summary", show_header=False, box=None, title_justify="left")

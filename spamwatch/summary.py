@@ -16,6 +16,8 @@ from spamwatch.model import Event, Finding, FindingState, MessageUpdate, Severit
 
 LEFT_QUEUE = frozenset({"done", "expired", "deleted"})
 """Final message states that mean qmgr or postsuper took it out of the queue."""
+MAX_FINDINGS = 20_000
+"""Findings a report keeps before it drops the least important resolved ones."""
 TOP_KEYS = 10_000
 """Distinct keys a TopCounter keeps before it drops the smallest half."""
 
@@ -117,11 +119,22 @@ class FindingLog:
     finding reads ``resolved`` and carries its last counts) with the highest
     severity it reached, most severe and biggest first. ``records`` keeps the
     stream in log order for ``--all-records``.
+
+    Bounded: past ``limit`` findings, resolved ones are dropped, first those
+    over before ``since`` (the warm-up's), then the lowest ranked, and counted
+    in ``dropped`` by severity; open findings (at most the tracker's
+    ``max_open``) are never dropped. A hostile log raising a finding per
+    random address cannot grow memory, and what is left is what matters.
     """
 
-    def __init__(self, keep_records: bool = False) -> None:
+    def __init__(
+        self, keep_records: bool = False, since: datetime | None = None, limit: int = MAX_FINDINGS
+    ) -> None:
         self.keep_records = keep_records
+        self.since = since
+        self.limit = limit
         self.records: list[Finding] = []
+        self.dropped: Counter[Severity] = Counter()
         self._entries: dict[str, _Entry] = {}
 
     def add(self, finding: Finding) -> None:
@@ -131,13 +144,13 @@ class FindingLog:
         entry = self._entries.get(finding.id)
         if entry is None:
             self._entries[finding.id] = _Entry(finding, finding.severity)
+            if len(self._entries) > self.limit:
+                self._shrink()
         else:
             entry.latest = finding
             entry.highest = max(entry.highest, finding.severity)
 
-    def final(
-        self, still_open: Iterable[Finding] = (), since: datetime | None = None
-    ) -> list[Finding]:
+    def final(self, still_open: Iterable[Finding] = ()) -> list[Finding]:
         """One record per finding, sorted by ``rank`` (most severe, biggest first).
 
         ``still_open`` are the tracker's current snapshots of findings not yet
@@ -150,7 +163,7 @@ class FindingLog:
         merged = [
             dataclasses.replace(latest.get(key, entry.latest), severity=entry.highest)
             for key, entry in self._entries.items()
-            if not _over_before(entry.latest, since)
+            if not _over_before(entry.latest, self.since)
         ]
         return sorted(merged, key=rank)
 
@@ -158,6 +171,28 @@ class FindingLog:
         """Every record kept of these findings, in log order (``--all-records``)."""
         wanted = {finding.id for finding in findings}
         return [record for record in self.records if record.id in wanted]
+
+    def _shrink(self) -> None:
+        """Drop resolved findings down to 90% of ``limit`` (in one batch: amortised)."""
+        resolved = [
+            (k, e) for k, e in self._entries.items() if e.latest.state is FindingState.RESOLVED
+        ]
+        over = [k for k, e in resolved if _over_before(e.latest, self.since)]
+        rest = sorted(
+            ((rank(_merged(e)), k) for k, e in resolved if not _over_before(e.latest, self.since)),
+            reverse=True,  # the least important first
+        )
+        excess = len(self._entries) - self.limit * 9 // 10
+        for key in [*over, *(k for _, k in rest)][:excess]:
+            entry = self._entries.pop(key)
+            if not _over_before(entry.latest, self.since):
+                self.dropped[entry.highest] += 1
+        if self.keep_records:
+            self.records = [r for r in self.records if r.id in self._entries]
+
+
+def _merged(entry: _Entry) -> Finding:
+    return dataclasses.replace(entry.latest, severity=entry.highest)
 
 
 def _over_before(finding: Finding, since: datetime | None) -> bool:

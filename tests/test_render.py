@@ -183,7 +183,8 @@ def test_findings_over_before_the_range_are_left_out() -> None:
     for record in (early, ongoing, early_end, late_end):
         log.add(record)
     assert [f.key for f in log.final()] == ["early@example.com", "ongoing@example.com"]
-    (kept,) = log.final(since=since)
+    log.since = since
+    (kept,) = log.final()
     assert (kept.key, kept.state) == ("ongoing@example.com", FindingState.RESOLVED)
     assert log.records_of([kept]) == [ongoing, late_end]
 
@@ -205,6 +206,34 @@ def test_evidence_lines_shapes() -> None:
         "ratio: 0.5",
         "thresholds: short=30.0, usual=None",
     ]
+
+
+def test_finding_log_stays_bounded_keeping_what_matters() -> None:
+    """Past the limit, resolved findings go: warm-up ones, then the least important."""
+    since = T0
+    log = FindingLog(keep_records=True, since=since, limit=10)
+    opened = [finding(f"open{i}@example.com", Severity.INFO, messages=1) for i in range(3)]
+    for record in opened:
+        log.add(record)
+    for i in range(4):  # over before the range: dropped first, not counted
+        early = finding(f"warm{i}@example.com", Severity.CRITICAL, minutes=-60 - i)
+        log.add(replace(early, state=FindingState.RESOLVED, time=since - timedelta(minutes=1)))
+    for i in range(20):
+        severity = Severity.CRITICAL if i % 10 == 0 else Severity.INFO
+        done = finding(f"done{i}@example.com", severity, messages=100 + i, minutes=i)
+        log.add(done)
+        log.add(replace(done, state=FindingState.RESOLVED, time=done.time + timedelta(hours=1)))
+    keys = [f.key for f in log.final()]
+    assert len(keys) <= 10
+    assert {f"open{i}@example.com" for i in range(3)} <= set(keys)
+    assert keys[:2] == ["done10@example.com", "done0@example.com"]  # the critical ones stay
+    assert not any(key.startswith("warm") for key in keys)
+    assert sum(log.dropped.values()) == 20 + 3 - len(keys)  # warm-up ones not counted
+    assert log.dropped[Severity.CRITICAL] == 0
+    assert {r.id for r in log.records} == {f.id for f in log.final()}
+    assert "more resolved, lower-ranked findings not shown" in text_output(
+        replace(data(log.final()), dropped=sum(log.dropped.values()))
+    )
 
 
 def event(kind: str, **fields: object) -> Event:

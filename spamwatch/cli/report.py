@@ -26,7 +26,7 @@ from spamwatch.detectors import build_detectors
 from spamwatch.detectors.base import Detector
 from spamwatch.errors import UsageError
 from spamwatch.findings import FindingTracker
-from spamwatch.model import Event, Finding, Severity
+from spamwatch.model import Event, Severity
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
 from spamwatch.render import ReportData, render_json, render_table, render_text
@@ -123,6 +123,7 @@ def report(
         reading = _reading(span, warmup)
         plan = _plan(paths, reading, parser)
         traffic = TrafficSummary(since=span.since)
+        findings.since = span.since
         pipeline.on_event, pipeline.on_update = traffic.on_event, traffic.on_update
         _run(pipeline, _events(parser, plan, reading), span.since, _to_alerts(pipeline, alerts))
     finally:
@@ -130,8 +131,8 @@ def report(
         finish_alerts(alerts, stats)
     if traffic.first_time is None:
         _say_why_empty(plan, span, parser)
-    final = findings.final(pipeline.tracker.open_findings(), since=span.since)
-    status = _status(final, fail_on)
+    final = findings.final(pipeline.tracker.open_findings())
+    status = _status([f.severity for f in final] + list(findings.dropped), fail_on)
     if quiet and status == 0:
         return status
     shown = findings.records_of(final) if all_records else final
@@ -143,6 +144,7 @@ def report(
         lines=parser.stats.lines,
         events=parser.stats.events,
         warmup=reading.since if reading.since != span.since else None,
+        dropped=sum(findings.dropped.values()),
     )
     _render(data, output_format)
     return status
@@ -296,9 +298,9 @@ def _say_why_empty(plan: list[str], span: TimeRange, parser: Parser) -> None:
         )
 
 
-def _status(findings: list[Finding], fail_on: str) -> int:
-    """1 when a finding shown reached --fail-on (its highest severity), else 0."""
-    worst = max((finding.severity for finding in findings), default=None)
+def _status(severities: list[Severity], fail_on: str) -> int:
+    """1 when a finding in the range reached --fail-on (its highest severity), else 0."""
+    worst = max(severities, default=None)
     if fail_on == "never" or worst is None:
         return 0
     return 1 if worst >= Severity.parse(fail_on) else 0
