@@ -1,0 +1,77 @@
+"""Alert URIs: ``SCHEME[:TARGET][?min=SEVERITY]``, and the defaults when none is given.
+
+The scheme names an entry point in the ``spamwatch.sinks`` group, the target
+is everything after the first colon (``jsonl:/var/log/x.jsonl``,
+``webhook+https://host/path``), ``min`` the lowest severity the sink gets
+(else ``min_severity`` in the sink's ``[sinks.SCHEME]`` table, else info).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+from spamwatch.config import Config
+from spamwatch.errors import ConfigError
+from spamwatch.model import Severity
+from spamwatch.sinks.text import clean
+
+
+@dataclass(frozen=True, slots=True)
+class AlertUri:
+    """A parsed alert URI; ``uri`` is its canonical form without ``min`` (the spool key)."""
+
+    scheme: str
+    target: str
+    min_severity: Severity | None
+    uri: str
+
+
+def parse_alert_uri(text: str) -> AlertUri:
+    """Split ``SCHEME[:TARGET][?min=SEVERITY]``; ConfigError when malformed."""
+    raw = text.strip()
+    scheme, _, target = raw.partition(":")
+    scheme = scheme.lower()
+    if not scheme or not scheme[0].isalpha() or not all(c.isalnum() or c in "+.-" for c in scheme):
+        raise ConfigError(f"bad alert URI {clean(text)!r}: expected SCHEME[:TARGET], e.g. jsonl:-")
+    minimum: Severity | None = None
+    if "?" in target:
+        target, _, query = target.rpartition("?")
+        rest = []
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            if key != "min":
+                rest.append((key, value))
+                continue
+            try:
+                minimum = Severity.parse(value)
+            except ValueError as exc:
+                raise ConfigError(f"alert URI {clean(text)!r}: {exc}") from None
+        if rest:
+            target = f"{target}?{urlencode(rest)}"
+    return AlertUri(scheme, target, minimum, f"{scheme}:{target}" if target else scheme)
+
+
+def default_alert_uris(config: Config, interactive: bool) -> list[str]:
+    """``[alerts] uris`` from the config, else ``console`` on a terminal, else ``jsonl:-``."""
+    uris = config.section("alerts").get("uris")
+    if uris is None:
+        return ["console"] if interactive else ["jsonl:-"]
+    if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
+        raise ConfigError("alerts.uris: expected a list of alert URIs (strings)")
+    return list(uris)
+
+
+def default_spool_dir(config: Config) -> Path:
+    """``[alerts] spool_dir``, else /var/lib/spamwatch/spool when writable, else per user."""
+    configured = config.section("alerts").get("spool_dir")
+    if configured is not None:
+        if not isinstance(configured, str) or not configured:
+            raise ConfigError("alerts.spool_dir: expected a directory path")
+        return Path(configured)
+    system = Path("/var/lib/spamwatch")
+    if os.access(system, os.W_OK) or (not system.exists() and os.access(system.parent, os.W_OK)):
+        return system / "spool"
+    state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return Path(state) / "spamwatch" / "spool"
