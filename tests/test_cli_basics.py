@@ -29,3 +29,17 @@ def test_unknown_command_is_usage_error() -> None:
     result = CliRunner().invoke(cli, ["no-such-command"])
     assert result.exit_code == 2
     assert "No such command" in result.output
+
+
+def test_broken_pipe_is_not_an_error(tmp_path) -> None:
+    """`spamwatch events big.log | head -1` exits 0, with nothing on stderr."""
+    log = tmp_path / "mail.log"
+    line = "2026-11-28T03:13:06+00:00 mx postfix/smtpd[1]: connect from unknown[192.0.2.1]\n"
+    log.write_text(line * 200_000)
+    script = f"{sys.executable} -m spamwatch events {log} | head -1; echo ${{PIPESTATUS[0]}} >&2"
+    proc = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert proc.stdout.count("\n") == 1
+    assert proc.stderr.strip().splitlines()[-1] == "0", proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -26,6 +26,15 @@ from spamwatch.errors import EXIT_INTERNAL, EXIT_OK, SpamwatchError
 class SpamwatchGroup(click.Group):
     """A click group whose ``main`` maps every exception to an exit status."""
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Catch a vanished stdout reader before click turns it into status 1."""
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader of our stdout went away (``| head``): not an error.
+            _silence_stdout()
+            return EXIT_OK
+
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
         extra["standalone_mode"] = False
         try:
@@ -43,10 +52,6 @@ class SpamwatchGroup(click.Group):
             sys.exit(exc.exit_status)
         except KeyboardInterrupt:
             sys.exit(130)
-        except BrokenPipeError:
-            # The reader of our stdout went away (``| head``): not an error.
-            _silence_stdout()
-            sys.exit(EXIT_OK)
         except Exception as exc:  # a bug: say so in one line unless debugging
             if os.environ.get("SPAMWATCH_DEBUG"):
                 traceback.print_exc()
