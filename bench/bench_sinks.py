@@ -32,7 +32,7 @@ from sinkutil import WebhookServer, make_finding  # noqa: E402
 
 from spamwatch.config import Config  # noqa: E402
 from spamwatch.sinks import Fanout, build_sinks  # noqa: E402
-from spamwatch.sinks.delivery import Spool  # noqa: E402
+from spamwatch.sinks.spool import Spool  # noqa: E402
 
 
 def closed_port() -> int:

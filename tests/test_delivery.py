@@ -24,7 +24,8 @@ from spamwatch.sinks import (
     redact_uri,
 )
 from spamwatch.sinks.base import Sink
-from spamwatch.sinks.delivery import Delivery, QueuedSink, RetryPolicy, Spool
+from spamwatch.sinks.delivery import Delivery, QueuedSink, RetryPolicy
+from spamwatch.sinks.spool import Spool
 
 QUICK = RetryPolicy(retries=1, backoff=0.01, max_backoff=0.05, drain_timeout=5)
 

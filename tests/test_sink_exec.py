@@ -12,7 +12,7 @@ from sinkutil import FAST, build_one, make_finding, wait_until
 
 from spamwatch.errors import SinkError
 from spamwatch.model import Finding
-from spamwatch.sinks.delivery import Spool
+from spamwatch.sinks.spool import Spool
 
 RECORDER = """#!/bin/sh
 out="{out}/$$"

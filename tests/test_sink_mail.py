@@ -24,7 +24,7 @@ from sinkutil import (
 
 from spamwatch.errors import ConfigError
 from spamwatch.model import Finding, Severity
-from spamwatch.sinks.delivery import Spool
+from spamwatch.sinks.spool import Spool
 
 
 @dataclass

@@ -18,7 +18,7 @@ from sinkutil import (
 
 from spamwatch.errors import ConfigError
 from spamwatch.model import Finding
-from spamwatch.sinks.delivery import Spool
+from spamwatch.sinks.spool import Spool
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from spamwatch.model import Finding, Severity
 
 if TYPE_CHECKING:
-    from spamwatch.sinks.delivery import Spool
+    from spamwatch.sinks.spool import Spool
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,9 @@ from spamwatch.errors import ConfigError, SinkError, SpamwatchError
 from spamwatch.model import Severity
 from spamwatch.plugins import SINKS, Plugin, discover
 from spamwatch.sinks.base import Sink, SinkContext
-from spamwatch.sinks.delivery import QueuedSink, RetryPolicy, Spool, Warn, warn_stderr
+from spamwatch.sinks.delivery import QueuedSink, RetryPolicy, Warn, warn_stderr
 from spamwatch.sinks.options import Options
+from spamwatch.sinks.spool import Spool
 from spamwatch.sinks.text import clean
 from spamwatch.sinks.uri import AlertUri, default_spool_dir, parse_alert_uri
 
