@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from spamwatch.cli import cli
 from spamwatch.model import Finding
+from spamwatch.sinks.spool import Spool
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "compromised-account.log"
 BASE = ["report", "--now", "end", "--since", "30d", "--fail-on", "never", "--format", "json"]
@@ -60,3 +62,25 @@ def test_bad_alert_uri_is_exit_3_and_unusable_sink_exit_6(tmp_path: Path) -> Non
     assert "cannot open for appending" in err
     status, _, err = report("--alert", "jsonl:-?min=loud")
     assert status == 3 and "unknown severity" in err
+
+
+def test_failing_webhook_is_reported_once_and_everything_spooled(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "spamwatch.toml"
+    config.write_text(
+        f'[alerts]\nspool_dir = "{tmp_path}/spool"\n'
+        '[sinks.webhook]\nretries = 1\nbackoff = "0.05s"\n'
+    )
+    uri = f"webhook+http://127.0.0.1:{port}/hook/secret-token"
+    status, out, err = report("--all-records", "--alert", uri, config=config)
+    assert status == 0
+    printed = [json.loads(line)["id"] for line in out.splitlines()]
+    failing = [line for line in err.splitlines() if "delivery failing" in line]
+    assert len(printed) > 1 and len(failing) == 1, err
+    assert "secret-token" not in err
+    assert failing[0].startswith("spamwatch: warning: alert sink webhook+http://127.0.0.1:")
+    spooled = Spool(tmp_path / "spool").pending()
+    assert {u for u, _ in spooled} == {uri}
+    assert sorted(f.id for _, f in spooled) == sorted(printed)
