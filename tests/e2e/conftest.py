@@ -13,12 +13,13 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from postfix_harness import (
+    PASSWORDS,
     Dovecot,
+    MailSystem,
     Postfix,
     RelaySink,
     free_port,
@@ -27,46 +28,11 @@ from postfix_harness import (
     unavailable_reason,
     which,
 )
-from smtp_traffic import Account
-
-PASSWORDS = {
-    "alice": "alice-pw-1",
-    "bob": "bob-pw-2",
-    "carol": "carol-pw-3",
-    "news": "news-pw-4",
-    "dave": "dave-pw-5",  # scenario 2: the compromised account
-    "erin": "erin-pw-6",  # scenario 5: compromised while follow restarts
-    "frank": "frank-pw-7",  # scenario 3: brute-forced
-    "gina": "gina-pw-8",  # scenario 4: sends while the internet is down
-}
-"""Dovecot's accounts; the SASL username is the local part at example.com."""
 
 SYSTEM_PID_FILES = {
     "postfix": Path("/var/spool/postfix/pid/master.pid"),
     "dovecot": Path("/run/dovecot/master.pid"),
 }
-
-
-@dataclass
-class MailSystem:
-    """Everything a scenario needs to send mail and watch what Postfix logs."""
-
-    root: Path
-    postfix: Postfix
-    dovecot: Dovecot
-    relay: RelaySink
-
-    @property
-    def maillog(self) -> Path:
-        return self.postfix.maillog
-
-    @property
-    def port(self) -> int:
-        """The submission port (SASL required)."""
-        return self.postfix.submission_port
-
-    def account(self, username: str, source_ip: str) -> Account:
-        return Account(username, PASSWORDS[username], source_ip)
 
 
 def _stop_what_install_started(before: dict[str, int | None]) -> None:

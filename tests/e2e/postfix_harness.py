@@ -24,6 +24,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from sinkutil import wait_until
+from smtp_traffic import Account
 
 CONF_DIR = Path(__file__).parent / "conf"
 PACKAGES = ("postfix", "dovecot-core")
@@ -289,3 +290,38 @@ class Postfix:
     def flush(self) -> None:
         """``postqueue -f``: try every deferred message now."""
         run([which("postqueue") or "postqueue", "-c", str(self.config_dir), "-f"])
+
+
+PASSWORDS = {
+    "alice": "alice-pw-1",
+    "bob": "bob-pw-2",
+    "carol": "carol-pw-3",
+    "news": "news-pw-4",
+    "dave": "dave-pw-5",  # scenario 2: the compromised account
+    "erin": "erin-pw-6",  # scenario 5: compromised while follow restarts
+    "frank": "frank-pw-7",  # scenario 3: brute-forced
+    "gina": "gina-pw-8",  # scenario 4: sends while the internet is down
+}
+"""Dovecot's accounts; the SASL username is the local part at example.com."""
+
+
+@dataclass
+class MailSystem:
+    """Everything a scenario needs to send mail and watch what Postfix logs."""
+
+    root: Path
+    postfix: Postfix
+    dovecot: Dovecot
+    relay: RelaySink
+
+    @property
+    def maillog(self) -> Path:
+        return self.postfix.maillog
+
+    @property
+    def port(self) -> int:
+        """The submission port (SASL required)."""
+        return self.postfix.submission_port
+
+    def account(self, username: str, source_ip: str) -> Account:
+        return Account(username, PASSWORDS[username], source_ip)

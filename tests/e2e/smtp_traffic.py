@@ -67,6 +67,15 @@ def send_session(port: int, account: Account, mails: Sequence[Mail]) -> int:
     return len(mails)
 
 
+def send_unauthenticated(port: int, source_ip: str, mail: Mail) -> None:
+    """Try to submit without logging in (raises what Postfix answers)."""
+    client = connect(port, source_ip)
+    try:
+        client.sendmail(mail.sender, list(mail.recipients), build(mail))
+    finally:
+        client.quit()
+
+
 def login_plain(client: smtplib.SMTP, username: str, password: str) -> None:
     """One AUTH PLAIN attempt (``login()`` would retry with other mechanisms)."""
     client.user, client.password = username, password

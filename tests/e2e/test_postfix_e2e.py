@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import smtplib
 import subprocess
 import sys
 import threading
@@ -20,11 +21,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import MailSystem
 from follow_process import FollowProcess, Record
-from postfix_harness import CONF_DIR
+from postfix_harness import CONF_DIR, PASSWORDS, MailSystem
 from sinkutil import wait_until
-from smtp_traffic import Mail, failed_logins, in_parallel, send_session
+from smtp_traffic import (
+    Mail,
+    failed_logins,
+    in_parallel,
+    send_session,
+    send_unauthenticated,
+)
 
 from spamwatch.queueprobe import QueueProbe
 
@@ -111,7 +117,11 @@ def test_1_normal_traffic_gives_no_finding(mail_system: MailSystem, follow: Foll
     ms = mail_system
     sent = normal_traffic(ms)
     # carol mistypes her password once, then logs in.
-    assert failed_logins(ms.port, "127.0.0.12", [("carol", "typo"), ("carol", "carol-pw-3")]) == 1
+    typo = [("carol", "typo"), ("carol", PASSWORDS["carol"])]
+    assert failed_logins(ms.port, "127.0.0.12", typo) == 1
+    # A scanner tries to relay without logging in: submission refuses it.
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send_unauthenticated(ms.port, "127.0.0.66", Mail("x@scan.test", ("y@victims.test",)))
     wait_until(lambda: ms.relay.received >= sent, 60, "the internet to receive the normal mail")
     caught_up(follow)
     assert follow.records() == []
