@@ -142,6 +142,9 @@ def test_spool_is_replayed_at_next_start(server: WebhookServer, tmp_path: Path) 
 def test_bad_webhook_uri_and_header_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         build_one("webhook+https:nohost", tmp_path, [])
+    with pytest.raises(ConfigError, match="no user:password@") as caught:
+        build_one("webhook+https://bot:hunter2@example.com/x", tmp_path, [])
+    assert "hunter2" not in str(caught.value)
     with pytest.raises(ConfigError, match=r"sinks\.webhook\.header"):
         build_one("webhook+https://example.com/x", tmp_path, [], webhook={"header": "nocolon"})
     with pytest.raises(ConfigError, match=r"sinks\.webhook\.header"):

@@ -56,7 +56,11 @@ class WebhookSink(QueuedSink):
         parts = urlsplit(self.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ConfigError(f"{self.variant}: use {self.variant}://HOST[:PORT]/PATH")
-        self._where = f"{self.variant}://{parts.netloc.rpartition('@')[2]}"
+        if "@" in parts.netloc:
+            raise ConfigError(
+                f"{self.variant}: no user:password@ in the URL; use header, token or token_env"
+            )
+        self._where = f"{self.variant}://{parts.netloc}"
         self.timeout = self.opts.seconds("timeout", "10s") or 10.0
         self.headers = {
             "Content-Type": "application/json",
