@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from spamwatch.config import Config
@@ -25,8 +26,13 @@ from spamwatch.errors import ConfigError
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@lru_cache(maxsize=65536)
 def parse_ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """An address as the log writes it (``::1``, ``192.0.2.1``, ``IPv6:...``), or None."""
+    """An address as the log writes it (``::1``, ``192.0.2.1``, ``IPv6:...``), or None.
+
+    Cached: a busy log repeats the same few thousand addresses, and parsing
+    one costs more than everything else a detector does with an event.
+    """
     if not text:
         return None
     raw = text.strip().strip("[]")
@@ -39,6 +45,7 @@ def parse_ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address 
         return None
 
 
+@lru_cache(maxsize=65536)
 def network_of(ip: str, ipv4_prefix: int = 32, ipv6_prefix: int = 64) -> str:
     """Group an address into its network ("2001:db8:1:2::/64") for counting.
 

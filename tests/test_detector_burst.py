@@ -139,7 +139,7 @@ def test_allow_list_and_per_user_override_and_disable() -> None:
     override = {
         "users": {
             "crm@example.com": {
-                "detectors": {"burst": {"short_threshold": 500, "long_threshold": 500}}
+                "detectors": {"burst": {"short_threshold": 500, "long_threshold": 1000}}
             }
         }
     }

@@ -40,7 +40,7 @@ def test_options_and_user_overrides_are_applied() -> None:
     burst = next(d for d in build_detectors(config) if d.name == "burst")
     assert burst.option("short_threshold") == 99
     assert burst.option("short_threshold", "alice@example.com") == 7
-    assert burst.option("long_threshold", "alice@example.com") == 20
+    assert burst.option("long_threshold", "alice@example.com") == 60
     assert burst.span("long_window").total_seconds() == 7200  # type: ignore[attr-defined]
 
 

@@ -71,11 +71,10 @@ class AddressesDetector(SiteDetector):
         signal = self._count(user, ip, event)
         return () if signal is None else (signal,)
 
-    def tick(self, now: datetime) -> Iterable[Signal]:
+    def sweep(self, now: datetime) -> None:
         self._nets.expire(now)
         self._ips.expire(now)
         self._samples.expire(now - self.span("window"))
-        return ()
 
     def _count(self, user: str, ip: str, event: Event) -> Signal | None:
         now = event.time

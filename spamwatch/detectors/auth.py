@@ -103,13 +103,12 @@ class AuthFailureDetector(SiteDetector):
             return self._success(event)
         return ()
 
-    def tick(self, now: datetime) -> Iterable[Signal]:
+    def sweep(self, now: datetime) -> None:
         for windows in (self._by_addr, self._by_user, self._host_addrs, self._host_users):
             windows.expire(now)
         self._failed.expire(now - self.span("memory"))
         self._breaches.expire(now - self.span("memory"))
         self._sprays.expire(now - self.span("memory"))
-        return ()
 
     def _group(self, ip: str) -> str:
         return network_of(ip, 32, int(self.options["ipv6_prefix"]))

@@ -58,7 +58,8 @@ class BounceRatioDetector(SiteDetector):
 
     def setup(self) -> None:
         cap = int(self.options["max_users"])
-        self._outcomes: KeyedWindows[str, tuple[str, str, str]] = KeyedWindows(
+        self._outcomes: KeyedWindows[str, str] = KeyedWindows(self.span("window"), cap)
+        self._failed: KeyedWindows[str, tuple[str, str, str]] = KeyedWindows(
             self.span("window"), cap
         )
 
@@ -72,37 +73,40 @@ class BounceRatioDetector(SiteDetector):
             return ()
         if self.site.allow.allows(user, message.client_ip, message.sender):
             return ()
+        now, span = update.event.time, self.span("window", user)
         status = rcpt.status if rcpt.status in BAD else "sent"
-        reason = reason_key(rcpt.reason, rcpt.dsn) if status != "sent" else ""
-        value = (status, domain_of(rcpt.address), reason)
-        now = update.event.time
-        window = self._outcomes.add(user, now, value, self.span("window", user))
-        bad = sum(n for (s, _, _), n in window.counts.items() if s != "sent")
-        total = len(window)
+        total = len(self._outcomes.add(user, now, status, span))
+        if status == "sent":
+            failed = self._failed.get(user, now)
+            if failed is None:
+                return ()
+        else:
+            value = (status, domain_of(rcpt.address), reason_key(rcpt.reason, rcpt.dsn))
+            failed = self._failed.add(user, now, value, span)
+        bad = len(failed)
         if bad / total < self.number("ratio", user):
             return ()
         severity = grade(bad, self.number("min_count", user), self.number("critical_factor", user))
         if severity is None:
             return ()
-        return (self._signal(user, severity, now, window, bad, message.host),)
+        return (self._signal(user, severity, now, failed, total, message.host),)
 
-    def tick(self, now: datetime) -> Iterable[Signal]:
+    def sweep(self, now: datetime) -> None:
         self._outcomes.expire(now)
-        return ()
+        self._failed.expire(now)
 
     def _signal(
         self,
         user: str,
         severity: Severity,
         now: datetime,
-        window: TimeWindow[tuple[str, str, str]],
-        bad: int,
+        failed: TimeWindow[tuple[str, str, str]],
+        total: int,
         host: str,
     ) -> Signal:
-        failed = {v: n for v, n in window.counts.items() if v[0] != "sent"}
-        statuses = tally(failed.items(), 0)
+        bad = len(failed)
+        statuses = tally(failed.counts.items(), 0)
         span = format_duration(self.span("window", user))
-        total = len(window)
         summary = (
             f"{user}: {bad} of {plural(total, 'delivery')} in {span} bounced or deferred"
             f" ({bad * 100 // total}%: "
@@ -112,8 +116,8 @@ class BounceRatioDetector(SiteDetector):
         counts = {"deliveries": total, "failed": bad, **{s: n for s, n in statuses.items()}}
         evidence = {
             "statuses": top(statuses),
-            "destinations": top(tally(failed.items(), 1)),
-            "reasons": top(tally(failed.items(), 2), 5),
+            "destinations": top(tally(failed.counts.items(), 1)),
+            "reasons": top(tally(failed.counts.items(), 2), 5),
             "window": span,
         }
-        return self.signal(user, severity, now, window.first_time, summary, host, counts, evidence)
+        return self.signal(user, severity, now, failed.first_time, summary, host, counts, evidence)

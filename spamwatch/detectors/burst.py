@@ -35,6 +35,9 @@ from spamwatch.windows import BucketHistory, KeyedWindows, Recent
 
 History = tuple[BucketHistory, BucketHistory]
 
+QUANTILE = 0.9
+"""Which quantile of a user's active buckets is their usual volume."""
+
 
 class BurstDetector(SiteDetector):
     """Too many single-recipient messages from one SASL login.
@@ -44,16 +47,18 @@ class BurstDetector(SiteDetector):
     counted again). Options, global ``[detectors.burst]`` or per user:
 
     ``short_window`` ("10m") / ``short_threshold`` (30): the flood window.
-    ``long_window`` ("1h") / ``long_threshold`` (20): the patient sender;
-    a message every minute crosses it in 20 minutes.
+    ``long_window`` ("1h") / ``long_threshold`` (60): the patient sender.
+    A third of the threshold within a third of the window (20 in 20
+    minutes) is raised too, so a message every minute is caught within 20
+    minutes while a busy person's 25 spread over an hour is not.
     ``critical_factor`` (5.0): critical at this multiple of a threshold.
     ``history`` ("7d"): how long each user's own volume is remembered.
     ``history_min`` (3): active buckets (10-minute / hourly) needed before
     the history counts; until then only the fixed thresholds apply.
     ``history_factor`` (3.0): with history, a threshold becomes at least
-    this multiple of the user's usual volume (the 75th percentile of their
-    active buckets), so 60 is normal for a 50-an-hour sender and 100 is not
-    normal for a 3-an-hour one.
+    this multiple of the user's usual volume (the 90th percentile of their
+    active buckets, so one past incident is not the new normal), so 60 is
+    normal for a 50-an-hour sender and 100 is not normal for a 3-an-hour one.
     ``max_users`` (10000): users tracked at once (least recent evicted).
     """
 
@@ -63,7 +68,7 @@ class BurstDetector(SiteDetector):
         "short_window": "10m",
         "short_threshold": 30,
         "long_window": "1h",
-        "long_threshold": 20,
+        "long_threshold": 60,
         "critical_factor": 5.0,
         "history": "7d",
         "history_min": 3,
@@ -75,6 +80,7 @@ class BurstDetector(SiteDetector):
         cap = int(self.options["max_users"])
         self._short: KeyedWindows[str, str] = KeyedWindows(self.span("short_window"), cap)
         self._long: KeyedWindows[str, tuple[str, str]] = KeyedWindows(self.span("long_window"), cap)
+        self._pace: KeyedWindows[str, str] = KeyedWindows(self.span("long_window") / 3, cap)
         self._rcpt: KeyedWindows[str, str] = KeyedWindows(self.span("long_window"), cap)
         self._history: Recent[str, History] = Recent(cap)
         self._samples: Recent[str, deque[str]] = Recent(cap)
@@ -92,12 +98,11 @@ class BurstDetector(SiteDetector):
         signal = self._count(user, message, update.event.time)
         return () if signal is None else (signal,)
 
-    def tick(self, now: datetime) -> Iterable[Signal]:
-        for windows in (self._short, self._long, self._rcpt):
+    def sweep(self, now: datetime) -> None:
+        for windows in (self._short, self._pace, self._long, self._rcpt):
             windows.expire(now)
         self._history.expire(now - self.span("history"))
         self._samples.expire(now - self.span("long_window"))
-        return ()
 
     def _counts(self, user: str, message: Message) -> bool:
         allow = self.site.allow
@@ -112,51 +117,63 @@ class BurstDetector(SiteDetector):
         ip = message.client_ip or "unknown"
         short_span, long_span = self.span("short_window", user), self.span("long_window", user)
         short = self._short.add(user, now, ip, short_span)
+        pace = self._pace.add(user, now, ip, long_span / 3)
         long = self._long.add(user, now, (ip, domain_of(message.sender)), long_span)
         hist_short, hist_long = self._history.get(user, now, lambda: self._new_history(user))
         hist_short.add(now)
         hist_long.add(now)
         self._samples.get(user, now, lambda: deque(maxlen=SAMPLE_IDS)).append(message.queue_id)
         min_buckets = int(self.number("history_min", user))
-        base_s = hist_short.baseline(now, long_span, min_buckets=min_buckets)
-        base_l = hist_long.baseline(now, long_span, min_buckets=min_buckets)
+        base_s = hist_short.baseline(now, long_span, QUANTILE, min_buckets)
+        base_l = hist_long.baseline(now, long_span, QUANTILE, min_buckets)
         limit_s = self._threshold("short_threshold", user, base_s)
         limit_l = self._threshold("long_threshold", user, base_l)
         factor = self.number("critical_factor", user)
-        sev_s = grade(len(short), limit_s, factor)
-        sev_l = grade(len(long), limit_l, factor)
-        if sev_s is None and sev_l is None:
+        graded = [
+            (grade(len(w), limit, factor), -n, w, span)
+            for n, (w, limit, span) in enumerate(
+                [
+                    (short, limit_s, short_span),
+                    (pace, limit_l / 3, long_span / 3),
+                    (long, limit_l, long_span),
+                ]
+            )
+        ]
+        hits = [g for g in graded if g[0] is not None]
+        if not hits:
             return None
-        use_short = sev_l is None or (sev_s is not None and sev_s >= sev_l)
-        window, span = (short, short_span) if use_short else (long, long_span)
+        severity, _, window, span = max(hits, key=lambda g: (g[0], g[1]))
         by_address = tally(long.counts.items(), 0)
-        addresses = short.distinct if use_short else len(by_address)
         summary = (
             f"{user} sent {len(window)} single-recipient messages in {format_duration(span)}"
-            f" from {plural(addresses, 'address')}"
+            f" from {plural(window.distinct if window is not long else len(by_address), 'address')}"
         )
-        if use_short:
+        if window is not long:
             summary += f" ({len(long)} in {format_duration(long_span)})"
         if base_l is not None:
             summary += f" (usually {base_l:g} an hour)"
         evidence = {
             "client_addresses": top(by_address),
             "sender_domains": top(tally(long.counts.items(), 1), 5),
-            "recipient_domains": top(self._rcpt_counts(user)),
+            "recipient_domains": top(self._rcpt_counts(user, now)),
             "sample_queue_ids": list(self._samples.peek(user) or ()),
             "thresholds": {
                 "short": plain(limit_s),
+                "pace": plain(limit_l / 3),
                 "long": plain(limit_l),
                 "usual_per_hour": None if base_l is None else plain(base_l),
             },
-            "windows": {"short": format_duration(short_span), "long": format_duration(long_span)},
+            "windows": {
+                "short": format_duration(short_span),
+                "pace": format_duration(long_span / 3),
+                "long": format_duration(long_span),
+            },
         }
         counts = {
             "messages_short": len(short),
             "messages_long": len(long),
             "addresses": len(by_address),
         }
-        severity = max(s for s in (sev_s, sev_l) if s is not None)
         return self.signal(
             user, severity, now, window.first_time, summary, message.host, counts, evidence
         )
@@ -174,6 +191,6 @@ class BurstDetector(SiteDetector):
             return fixed
         return max(fixed, self.number("history_factor", user) * baseline)
 
-    def _rcpt_counts(self, user: str) -> Mapping[str, int]:
-        window = self._rcpt.get(user)
+    def _rcpt_counts(self, user: str, now: datetime) -> Mapping[str, int]:
+        window = self._rcpt.get(user, now)
         return window.counts if window is not None else {}

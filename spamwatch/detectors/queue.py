@@ -99,6 +99,7 @@ class QueueDetector(SiteDetector):
         self._probe = probe_from_options(self.options)
         self._queued: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._owners: dict[str, Counter[str]] = {}
+        self._counts: Counter[str] = Counter()  # messages queued per host
         self._sizes: dict[str, SlidingMin] = {}
         self._usual: dict[str, BucketHistory] = {}
         self._deferred: KeyedWindows[str, tuple[str, str, str]] = KeyedWindows(
@@ -127,13 +128,13 @@ class QueueDetector(SiteDetector):
         signal = self._evaluate(message.host, now)
         return () if signal is None else (signal,)
 
-    def tick(self, now: datetime) -> Iterable[Signal]:
+    def sweep(self, now: datetime) -> None:
         self._deferred.expire(now)
-        return ()
 
     def _enter(self, key: tuple[str, str], owner: str, now: datetime) -> None:
         self._queued[key] = owner
         self._owners.setdefault(key[0], Counter())[owner] += 1
+        self._counts[key[0]] += 1
         if len(self._queued) > int(self.options["max_messages"]):
             old_key, _ = next(iter(self._queued.items()))
             self._leave(old_key, now)
@@ -145,6 +146,7 @@ class QueueDetector(SiteDetector):
         if owner is None:
             return
         owners = self._owners[key[0]]
+        self._counts[key[0]] -= 1
         owners[owner] -= 1
         if owners[owner] <= 0:
             del owners[owner]
@@ -162,8 +164,7 @@ class QueueDetector(SiteDetector):
         usual.peak(now, size)
 
     def _size(self, host: str) -> int:
-        owners = self._owners.get(host)
-        return sum(owners.values()) if owners else 0
+        return self._counts.get(host, 0)
 
     def _evaluate(self, host: str, now: datetime) -> Signal | None:
         size = self._size(host)
@@ -174,6 +175,12 @@ class QueueDetector(SiteDetector):
             size = real.size
         deferred = self._deferred.get(host, now)
         n_deferred = len(deferred) if deferred is not None else 0
+        if (
+            size < self.number("level")
+            and growth < self.number("growth")
+            and n_deferred < self.number("deferred")
+        ):
+            return None  # the common case, decided without the history baseline
         factor = self.number("critical_factor")
         grades = [
             grade(size, self._level(host, now), factor),

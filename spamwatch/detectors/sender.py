@@ -77,10 +77,9 @@ class SenderMismatchDetector(SiteDetector):
         signal = self._count(user, sender, message, update.event.time)
         return () if signal is None else (signal,)
 
-    def tick(self, now: datetime) -> Iterable[Signal]:
+    def sweep(self, now: datetime) -> None:
         self._foreign.expire(now)
         self._samples.expire(now - self.span("window"))
-        return ()
 
     def owns(self, user: str, sender: str) -> bool:
         """Is ``sender`` in one of ``user``'s own domains?"""

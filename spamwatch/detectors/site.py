@@ -25,6 +25,9 @@ TOP_N = 10
 SAMPLE_IDS = 5
 """Sample queue ids kept per key: enough to grep, never the whole incident."""
 
+SWEEP_EVERY = timedelta(minutes=1)
+"""How often (log time) idle keys are swept out of a detector's state."""
+
 
 class SiteDetector(Detector):
     """Base of the built-in detectors (third-party ones may use it too)."""
@@ -40,6 +43,7 @@ class SiteDetector(Detector):
         lowered = {user.lower(): table for user, table in (user_options or {}).items()}
         super().__init__(options, lowered)
         self._durations: dict[tuple[str, str | None], timedelta] = {}
+        self._next_sweep: datetime | None = None
         self.setup()
 
     def setup(self) -> None:
@@ -48,6 +52,22 @@ class SiteDetector(Detector):
         Raise ValueError for an option value that makes no sense; the config
         loader reports it as a ConfigError naming the detector.
         """
+
+    def tick(self, now: datetime) -> Iterable[Signal]:
+        """Sweep idle state at most once per ``SWEEP_EVERY`` of log time.
+
+        Windows expire themselves whenever they are added to or read, so the
+        sweep only frees keys that went quiet; doing it every log second
+        would cost as much as the detection itself on a busy log.
+        """
+        due = self._next_sweep
+        if due is None or now >= due or now < due - SWEEP_EVERY:
+            self._next_sweep = now + SWEEP_EVERY
+            self.sweep(now)
+        return ()
+
+    def sweep(self, now: datetime) -> None:
+        """Drop state that expired by ``now`` (override this, not ``tick``)."""
 
     def bind(self, site: Site) -> None:
         """Give the detector the site's allow-lists and local domains."""
