@@ -104,3 +104,18 @@ def test_non_executable_file_is_a_sink_error(tmp_path: Path) -> None:
     plain.write_text("#!/bin/sh\n")
     with pytest.raises(SinkError, match="not an executable"):
         build_one(f"exec:{plain}", tmp_path, [])
+
+
+def test_a_name_is_looked_up_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    script(bindir, "notify-admins", RECORDER.format(out=out))
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    warnings: list[str] = []
+    sink = build_one("exec:notify-admins", tmp_path / "spool", warnings, exec=FAST)
+    sink.send(make_finding())
+    wait_until(lambda: list(out.glob("*.json")), what="the command's output")
+    sink.close()
+    assert warnings == [] and not (tmp_path / "spool").exists()
