@@ -83,3 +83,9 @@ def test_now_option() -> None:
     assert parse_now("2026-11-28 03:00", UTC) == datetime(2026, 11, 28, 3, tzinfo=UTC)
     with pytest.raises(UsageError, match="--now"):
         parse_now("1h", UTC)
+
+
+def test_relative_until() -> None:
+    span = parse_range("2h", "1h", NOW, UTC)
+    assert span == TimeRange(NOW - timedelta(hours=2), NOW - timedelta(hours=1))
+    assert span.describe() == "2026-11-28T01:30:15+00:00 .. 2026-11-28T02:30:15+00:00"
