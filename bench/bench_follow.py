@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Benchmarks of ``spamwatch follow`` as a real process; prints figures, asserts nothing.
+
+    python3 bench/bench_follow.py latency      # append an attack; line -> finding delay
+    python3 bench/bench_follow.py throughput   # append 20,000 lines/s; CPU %, lag
+    python3 bench/bench_follow.py memory       # RSS after 1M and 10M lines
+    python3 bench/bench_follow.py all
+
+Log lines come from ``spamwatch.synth`` (a normal server's traffic, plus the
+compromised-account incident for the latency run), deterministic from a seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from spamwatch import synth
+
+START = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
+TICK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def follow(args: list[str], stdin: int | None = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("SPAMWATCH_CONFIG", None)
+    cmd = [sys.executable, "-m", "spamwatch", "follow", "--format", "json", *args]
+    return subprocess.Popen(
+        cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+
+
+def wait_ready(proc: subprocess.Popen[bytes]) -> list[str]:
+    """Read stderr until the child says it is following; keep reading it in a thread."""
+    assert proc.stderr is not None
+    lines: list[str] = []
+    while True:
+        raw = proc.stderr.readline()
+        if not raw:
+            raise SystemExit("follow exited early:\n" + "".join(lines))
+        lines.append(raw.decode())
+        if "following" in lines[-1]:
+            break
+    threading.Thread(target=_collect, args=(proc.stderr, lines), daemon=True).start()
+    return lines
+
+
+def _collect(stream: object, sink: list[str]) -> None:
+    for raw in stream:  # type: ignore[attr-defined]
+        sink.append(raw.decode())
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def rss_mib(pid: int) -> float:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / (1 << 20)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(120)
+
+
+# -- latency ---------------------------------------------------------------
+
+
+def latency(workdir: Path) -> None:
+    """Append an attack mixed into normal traffic; time from the crossing line to stdout."""
+    log, state = workdir / "latency.log", workdir / "latency.state"
+    attack_at = START + timedelta(hours=2)
+    history = synth.background(start=START, end=attack_at, seed=11)
+    log.write_text("".join(line + "\n" for line in synth.render(history, "rfc3339")))
+    live = synth.merge(
+        synth.background(start=attack_at, end=attack_at + timedelta(minutes=20), seed=12),
+        synth.compromised_account(attack_at, messages=1500, duration=timedelta(minutes=15)),
+    )
+    proc = follow(["--state", str(state), str(log)])
+    wait_ready(proc)
+    written: dict[str, float] = {}
+    received: list[tuple[float, dict[str, object]]] = []
+    reader = threading.Thread(target=_findings, args=(proc, received), daemon=True)
+    reader.start()
+    with open(log, "a") as handle:
+        for batch in _batches(synth.render(live, "rfc3339"), 50):
+            handle.write("".join(line + "\n" for line in batch))
+            handle.flush()
+            now = time.monotonic()
+            for line in batch:
+                written[line.split(" ", 1)[0]] = now
+            time.sleep(0.01)  # about 5,000 lines/s
+    time.sleep(2)
+    stop(proc)
+    reader.join(10)
+    delays = []
+    for got, finding in received:
+        if finding["state"] != "raised":
+            continue
+        at = written.get(str(finding["raised_at"]))
+        if at is not None:
+            delays.append(got - at)
+            print(f"  {finding['detector']:>10} {finding['key']}: {1000 * (got - at):.0f} ms")
+    if delays:
+        delays.sort()
+        print(
+            f"latency (append of the crossing line -> finding on stdout), {len(delays)} findings: "
+            f"median {1000 * delays[len(delays) // 2]:.0f} ms, max {1000 * delays[-1]:.0f} ms"
+        )
+    else:
+        print("latency: no finding matched a written line (unexpected)")
+
+
+def _findings(proc: subprocess.Popen[bytes], out: list[tuple[float, dict[str, object]]]) -> None:
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        out.append((time.monotonic(), json.loads(raw)))
+
+
+def _batches(lines: Iterator[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+# -- throughput --------------------------------------------------------------
+
+
+def throughput(workdir: Path, rate: int, seconds: int) -> None:
+    """Append ``rate`` lines/s for ``seconds``; CPU % of follow and how far it lags."""
+    log, state = workdir / "throughput.log", workdir / "throughput.state"
+    log.write_text("")
+    proc = follow(["--state", str(state), "--warmup", "0", str(log)])
+    wait_ready(proc)
+    lines = synth.generate(START, lines=rate * seconds, seed=21)
+    cpu0, wall0 = cpu_seconds(proc.pid), time.monotonic()
+    step = rate // 20
+    with open(log, "a") as handle:
+        for n, batch in enumerate(_batches(lines, step)):
+            handle.write("".join(line + "\n" for line in batch))
+            handle.flush()
+            pause = wall0 + (n + 1) / 20 - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)
+    written_at = time.monotonic()
+    cpu_write = cpu_seconds(proc.pid) - cpu0
+    caught = _idle(proc.pid)  # the reader went idle: it has read everything
+    total_cpu = cpu_seconds(proc.pid) - cpu0
+    _caught_up(state, str(log), log.stat().st_size)  # check: the state says so too
+    rss = rss_mib(proc.pid)
+    stop(proc)
+    wall = written_at - wall0
+    print(
+        f"throughput: {rate * seconds:,} lines appended in {wall:.1f} s "
+        f"({rate * seconds / wall:,.0f} lines/s); follow CPU while appending "
+        f"{100 * cpu_write / wall:.0f} % of one core; caught up "
+        f"{max(0.0, caught - written_at):.1f} s after the last append; "
+        f"effective {rate * seconds / (caught - wall0):,.0f} lines/s; "
+        f"CPU {total_cpu / (rate * seconds) * 1e6:.0f} µs/line; RSS {rss:.0f} MiB"
+    )
+
+
+def _idle(pid: int) -> float:
+    """When the process stopped using CPU (less than 2 % over half a second)."""
+    last = cpu_seconds(pid)
+    while True:
+        time.sleep(0.5)
+        now = cpu_seconds(pid)
+        if now - last < 0.01:
+            return time.monotonic() - 0.5
+        last = now
+
+
+def _caught_up(state: Path, log: str, size: int) -> float:
+    while True:
+        try:
+            if json.loads(state.read_text())["files"][log]["offset"] >= size:
+                return time.monotonic()
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(0.05)
+
+
+# -- memory ------------------------------------------------------------------
+
+
+def memory(workdir: Path, marks: list[int]) -> None:
+    """Feed lines through ``follow -`` (a pipe: the writer waits for the reader); RSS at marks."""
+    state = workdir / "memory.state"
+    read_fd, write_fd = os.pipe()
+    proc = follow(["--state", str(state), "-"], stdin=read_fd)
+    os.close(read_fd)
+    wait_ready(proc)
+    out = os.fdopen(write_fd, "w", buffering=1 << 20)
+    lines = synth.generate(START, lines=max(marks), seed=31)
+    t0 = time.monotonic()
+    done = 0
+    for mark in sorted(marks):
+        for batch in _batches(_take(lines, mark - done), 5000):
+            out.write("".join(line + "\n" for line in batch))
+        out.flush()
+        done = mark
+        elapsed = time.monotonic() - t0
+        print(
+            f"memory: RSS {rss_mib(proc.pid):.0f} MiB after {mark:,} lines "
+            f"({elapsed:.0f} s, {mark / elapsed:,.0f} lines/s through follow)",
+            flush=True,
+        )
+    out.close()
+    proc.wait(600)
+
+
+def _take(lines: Iterator[str], count: int) -> Iterator[str]:
+    for _ in range(count):
+        yield next(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["latency", "throughput", "memory", "all"])
+    parser.add_argument("--rate", type=int, default=20_000)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--marks", default="1000000,10000000")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-follow-") as tmp:
+        work = Path(tmp)
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs", flush=True)
+        if args.what in ("latency", "all"):
+            latency(work)
+        if args.what in ("throughput", "all"):
+            throughput(work, args.rate, args.seconds)
+        if args.what in ("memory", "all"):
+            memory(work, [int(m) for m in args.marks.split(",")])
+
+
+if __name__ == "__main__":
+    main()
