@@ -124,8 +124,9 @@ class Clock:
         self.anchor = datetime.now(self.zone)
         self._year: int | None = None
         self._month = 0
-        self._last_ts: bytes | None = None
-        self._last_time: datetime | None = None
+        self.last_ts: bytes | None = None
+        self.last_time: datetime | None = None
+        """The last timestamp string parsed and its time (a cache callers may read)."""
 
     def begin_source(self, anchor: datetime | None) -> None:
         """A new file or stream: forget the year and the previous time."""
@@ -136,13 +137,13 @@ class Clock:
         self.anchor = anchor
         self._year = None
         self._month = 0
-        self._last_ts = None
-        self._last_time = None
+        self.last_ts = None
+        self.last_time = None
 
     @property
     def previous(self) -> datetime:
         """The time a header-less line takes: the last time read, else the anchor."""
-        return self._last_time if self._last_time is not None else self.anchor
+        return self.last_time if self.last_time is not None else self.anchor
 
     def time_of(self, ts: bytes | None) -> datetime:
         """The aware time of a header timestamp; None borrows ``previous``.
@@ -152,14 +153,14 @@ class Clock:
         """
         if ts is None:
             return self.previous
-        if ts == self._last_ts and self._last_time is not None:
-            return self._last_time
+        if ts == self.last_ts and self.last_time is not None:
+            return self.last_time
         try:
             when = self._parse(ts)
         except (ValueError, OverflowError) as exc:
             raise BadTimestamp(str(exc)) from None
-        self._last_ts = ts
-        self._last_time = when
+        self.last_ts = ts
+        self.last_time = when
         return when
 
     def peek(self, ts: bytes) -> datetime:

@@ -221,13 +221,17 @@ class Parser:
         if fields is None:
             self._why = ("{} line, not asked for", kind)
             return SKIPPED
-        try:
-            when = self.clock.time_of(ts)
-        except BadTimestamp as exc:
-            self._why = ("impossible timestamp: {}", exc)
-            return MALFORMED
+        clock = self.clock
+        if ts is not None and ts == clock.last_ts:  # many lines per second: skip a call
+            when = clock.last_time
+        else:
+            try:
+                when = clock.time_of(ts)
+            except BadTimestamp as exc:
+                self._why = ("impossible timestamp: {}", exc)
+                return MALFORMED
         return Event(
-            when, self._host_name(host), program[0], program[1],
+            when, self._hosts.get(host) or self._host_name(host), program[0], program[1],  # type: ignore[arg-type]
             int(pid) if pid is not None else None, queue_id, kind, fields,
         )  # fmt: skip
 
