@@ -11,10 +11,12 @@ import json
 import os
 import signal
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
 
+from spamwatch import synth
 from spamwatch.cli import cli
 from tests.followutil import (
     ATTACK_START,
@@ -160,6 +162,33 @@ def test_sighup_reloads_the_config_and_reopens_the_files(tmp_path: Path) -> None
     finally:
         process.kill()
     assert process.lines_read() == 20
+
+
+def test_several_files_keep_hosts_apart(tmp_path: Path) -> None:
+    """Two servers whose logs use the very same queue ids: findings stay per host."""
+    victims = {"a@example.com": "mx1.example.com", "b@example.net": "mx2.example.net"}
+    paths = []
+    for user, host in victims.items():
+        records = synth.compromised_account(
+            ATTACK_START, user=user, host=host, messages=300, duration=timedelta(minutes=10)
+        )
+        path = tmp_path / f"{host}.log"
+        write(path, list(synth.render(records, "rfc3339")), "w")
+        paths.append(str(path))
+    state = tmp_path / "follow.state"
+    process = run(["--from-start", "--state", str(state), *paths])
+    try:
+        until(
+            lambda: {f["key"] for f in process.findings()} >= set(victims),
+            what="a finding for each server's victim",
+        )
+        assert process.stop(signal.SIGTERM) == 0
+    finally:
+        process.kill()
+    for found in process.findings():
+        if found["key"] in victims:
+            assert found["host"] == victims[found["key"]], found
+    assert set(json.loads(state.read_text())["files"]) == set(paths)
 
 
 def test_stdin_is_read_to_its_end(tmp_path: Path) -> None:
