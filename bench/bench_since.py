@@ -114,7 +114,7 @@ def row(path: Path, runs: list[Run], baseline: int) -> None:
     print(
         f"{path.name:<18}{count_lines(path):>10,}{path.stat().st_size:>13,}"
         f"{wall[0]:>7.2f}{wall[middle]:>7.2f}{cpu[0]:>7.2f}{cpu[middle]:>7.2f}"
-        f"{rchar:>12,}{rchar - baseline:>12,}{parsed:>9,}"
+        f"{rchar:>13,}{rchar - baseline:>13,}{parsed:>11,}"
     )
 
 
@@ -143,7 +143,7 @@ def main() -> int:
         print(f"python start-up and imports read {baseline:,} bytes (empty log)")
         print("wall and CPU seconds: best and median; bytes read: rchar, and minus start-up")
         header = f"{'file':<18}{'lines':>10}{'size':>13}{'wall':>7}{'(med)':>7}{'cpu':>7}"
-        print(header + f"{'(med)':>7}{'bytes read':>12}{'- start-up':>12}{'parsed':>9}")
+        print(header + f"{'(med)':>7}{'bytes read':>13}{'- start-up':>13}{'parsed':>11}")
         for path in (little, big):
             runs = [run_report(path, args.since, now, args.warmup) for _ in range(args.repeat)]
             row(path, runs, baseline)
