@@ -61,6 +61,19 @@ def _collect(stream: object, sink: list[str]) -> None:
         sink.append(raw.decode())
 
 
+def drain_stdout(proc: subprocess.Popen[bytes]) -> list[int]:
+    """Read (and count) the findings in a thread, so follow never blocks on stdout."""
+    count = [0]
+
+    def run() -> None:
+        assert proc.stdout is not None
+        for _ in proc.stdout:
+            count[0] += 1
+
+    threading.Thread(target=run, daemon=True).start()
+    return count
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
@@ -149,6 +162,7 @@ def throughput(workdir: Path, rate: int, seconds: int) -> None:
     log.write_text("")
     proc = follow(["--state", str(state), "--warmup", "0", str(log)])
     wait_ready(proc)
+    drain_stdout(proc)
     lines = synth.generate(START, lines=rate * seconds, seed=21)
     cpu0, wall0 = cpu_seconds(proc.pid), time.monotonic()
     step = rate // 20
@@ -208,6 +222,7 @@ def memory(workdir: Path, marks: list[int]) -> None:
     proc = follow(["--state", str(state), "-"], stdin=read_fd)
     os.close(read_fd)
     wait_ready(proc)
+    drain_stdout(proc)
     out = os.fdopen(write_fd, "w", buffering=1 << 20)
     lines = synth.generate(START, lines=max(marks), seed=31)
     t0 = time.monotonic()

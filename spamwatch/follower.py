@@ -118,19 +118,22 @@ class AlertGate:
         elif self._new(finding):
             self._send(finding)
 
-    def end_warmup(self) -> None:
-        # Judge the held records as warm-up records (still ``warming``): a finding
-        # resolved within the warm-up was already resolved before the restart.
-        held, self._held = self._held, {}
-        for finding in held.values():
-            if self._new(finding):
-                self._send(finding)
-        self.warming = False
+    def end_warmup(self, send: bool = True) -> None:
+        """Warm-up over: send what is new (nothing when stopping half-way).
 
-    def _new(self, finding: Finding) -> bool:
+        Held records are judged as warm-up records: a finding resolved within
+        the warm-up is sent only if its raise went out before the restart.
+        """
+        self.warming = False
+        held, self._held = self._held, {}
+        for finding in held.values() if send else ():
+            if self._new(finding, live=False):
+                self._send(finding)
+
+    def _new(self, finding: Finding, live: bool = True) -> bool:
         prior = self.state.alerted.get((finding.detector, finding.host, finding.key))
         if finding.state is FindingState.RESOLVED:
-            return prior is not None or not self.warming
+            return live or prior is not None
         return prior is None or Severity.parse(prior.severity) < finding.severity
 
     def _send(self, finding: Finding) -> None:
@@ -257,7 +260,13 @@ class Follower:
 
     def _arm(self) -> None:
         """Build the pipeline and warm it up on the last window before each source."""
-        self.gate = AlertGate(self.state, self.wiring.output(), self._alerted)
+        output = self.wiring.output()
+
+        def send(finding: Finding) -> None:
+            output(finding)
+            self.stats.on_finding(finding)
+
+        self.gate = AlertGate(self.state, send, self._alerted)
         self.pipeline = self.wiring.pipeline(self.gate, self.stats)
         for parser in self.parsers.values():  # a reload: keep the counts of the run
             self._carried["lines"] += parser.stats.lines
@@ -274,7 +283,7 @@ class Follower:
                 break
             self._feed_event(event)
             count += 1
-        self.gate.end_warmup()
+        self.gate.end_warmup(send=not self.flags.stop)
         window = format_duration(self.options.warmup)
         self._warm_note = f"warm-up read {count} events of the last {window} of log"
 

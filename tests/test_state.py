@@ -22,7 +22,7 @@ def sample() -> FollowState:
     state = FollowState()
     state.files["/var/log/mail.log"] = FilePosition(64769, 1234, "ab" * 32, 1024, 98765)
     state.journal_cursor = "s=abc;i=1f;b=def"
-    state.journal_time = 1764298800000000
+    state.journal_time = 1795834800000000
     state.remember_alert(AlertedKey("burst", "mx1", "monika@example.com", "critical", "raised", T0))
     return state
 
