@@ -173,7 +173,7 @@ class LiveView:
         )
         users = Table(title="busiest SASL users (10 min)", expand=False)
         users.add_column("user")
-        users.add_column("logins", justify="right")
+        users.add_column("messages", justify="right")
         for user, count in stats.busiest_users():
             users.add_row(Text(sanitize(user)), str(count))
         return Group(head, users, self._findings_table())

@@ -25,6 +25,7 @@ from typing import IO, Any
 import pytest
 
 from spamwatch import synth
+from spamwatch.model import Finding, FindingState, Severity
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 90.0
@@ -144,3 +145,27 @@ def open_dir() -> Iterator[Path]:
         yield base
     finally:
         shutil.rmtree(base)
+
+
+def finding_record(
+    key: str,
+    state: FindingState,
+    severity: Severity = Severity.WARNING,
+    host: str | None = "mx1",
+) -> Finding:
+    """A burst finding record about SASL user ``key`` at 2026-11-28 03:00 UTC."""
+    when = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+    return Finding(
+        id=f"burst:{key}",
+        state=state,
+        detector="burst",
+        severity=severity,
+        key=key,
+        key_kind="sasl_username",
+        summary=f"{key} sent 900 single-recipient messages",
+        first_seen=when,
+        last_seen=when,
+        raised_at=when,
+        time=when,
+        host=host,
+    )

@@ -7,25 +7,9 @@ from datetime import UTC, datetime
 from spamwatch.follower import AlertGate
 from spamwatch.model import Finding, FindingState, Severity
 from spamwatch.state import AlertedKey, FollowState
+from tests.followutil import finding_record
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
-
-
-def record(key: str, state: FindingState, severity: Severity = Severity.WARNING) -> Finding:
-    return Finding(
-        id=f"burst:{key}",
-        state=state,
-        detector="burst",
-        severity=severity,
-        key=key,
-        key_kind="sasl_username",
-        summary="s",
-        first_seen=T0,
-        last_seen=T0,
-        raised_at=T0,
-        time=T0,
-        host="mx1",
-    )
 
 
 def gate_with(*alerted: tuple[str, str]) -> tuple[AlertGate, list[Finding], FollowState]:
@@ -40,7 +24,7 @@ def gate_with(*alerted: tuple[str, str]) -> tuple[AlertGate, list[Finding], Foll
 
 def test_an_ongoing_finding_never_alerted_is_sent_when_the_warmup_ends() -> None:
     gate, sent, state = gate_with()
-    gate(record("new@example.com", FindingState.RAISED))
+    gate(finding_record("new@example.com", FindingState.RAISED))
     assert sent == []
     gate.end_warmup()
     assert [f.key for f in sent] == ["new@example.com"]
@@ -49,20 +33,20 @@ def test_an_ongoing_finding_never_alerted_is_sent_when_the_warmup_ends() -> None
 
 def test_an_alerted_finding_is_not_repeated_unless_it_got_worse() -> None:
     gate, sent, _ = gate_with(("same@example.com", "warning"), ("worse@example.com", "warning"))
-    gate(record("same@example.com", FindingState.RAISED))
-    gate(record("worse@example.com", FindingState.ESCALATED, Severity.CRITICAL))
+    gate(finding_record("same@example.com", FindingState.RAISED))
+    gate(finding_record("worse@example.com", FindingState.ESCALATED, Severity.CRITICAL))
     gate.end_warmup()
     assert [(f.key, f.severity) for f in sent] == [("worse@example.com", Severity.CRITICAL)]
-    gate(record("same@example.com", FindingState.ESCALATED))  # live, same severity
+    gate(finding_record("same@example.com", FindingState.ESCALATED))  # live, same severity
     assert len(sent) == 1
 
 
 def test_resolved_within_the_warmup_is_sent_only_if_its_raise_went_out() -> None:
     gate, sent, state = gate_with(("was@example.com", "critical"))
-    gate(record("was@example.com", FindingState.RAISED, Severity.CRITICAL))
-    gate(record("was@example.com", FindingState.RESOLVED, Severity.CRITICAL))
-    gate(record("never@example.com", FindingState.RAISED))
-    gate(record("never@example.com", FindingState.RESOLVED))
+    gate(finding_record("was@example.com", FindingState.RAISED, Severity.CRITICAL))
+    gate(finding_record("was@example.com", FindingState.RESOLVED, Severity.CRITICAL))
+    gate(finding_record("never@example.com", FindingState.RAISED))
+    gate(finding_record("never@example.com", FindingState.RESOLVED))
     gate.end_warmup()
     assert [(f.key, f.state) for f in sent] == [("was@example.com", FindingState.RESOLVED)]
     assert state.alerted == {}
@@ -71,13 +55,13 @@ def test_resolved_within_the_warmup_is_sent_only_if_its_raise_went_out() -> None
 def test_live_records_after_the_warmup_go_out() -> None:
     gate, sent, _ = gate_with()
     gate.end_warmup()
-    gate(record("live@example.com", FindingState.RAISED))
-    gate(record("live@example.com", FindingState.RESOLVED))
+    gate(finding_record("live@example.com", FindingState.RAISED))
+    gate(finding_record("live@example.com", FindingState.RESOLVED))
     assert [f.state for f in sent] == [FindingState.RAISED, FindingState.RESOLVED]
 
 
 def test_stopping_during_the_warmup_sends_nothing() -> None:
     gate, sent, _ = gate_with()
-    gate(record("half@example.com", FindingState.RAISED))
+    gate(finding_record("half@example.com", FindingState.RAISED))
     gate.end_warmup(send=False)
     assert sent == [] and gate.sent == 0

@@ -10,7 +10,8 @@ from rich.console import Console
 
 from spamwatch import live
 from spamwatch.live import LiveStats, LiveView, sanitize, use_rich_view
-from spamwatch.model import Event, Finding, FindingState, Severity
+from spamwatch.model import Event, FindingState, Severity
+from tests.followutil import finding_record
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 HOSTILE = "[bold red]evil[/] \x1b[2J\x1b]0;owned\x07\r\x9b31m"
@@ -27,22 +28,6 @@ class Clock:
 def login(user: str) -> Event:
     fields = {"client_ip": "192.0.2.7", "client_name": "unknown", "sasl_username": user}
     return Event(T0, "mx1", "postfix/submission/smtpd", "smtpd", 42, "3A1F2C4D5E", "client", fields)
-
-
-def finding(key: str, severity: Severity, state: FindingState) -> Finding:
-    return Finding(
-        id=f"burst:{key}",
-        state=state,
-        detector="burst",
-        severity=severity,
-        key=key,
-        key_kind="sasl_username",
-        summary=f"{key} sent 900 single-recipient messages",
-        first_seen=T0,
-        last_seen=T0,
-        raised_at=T0,
-        time=T0,
-    )
 
 
 def test_rates_and_busiest_users_roll_over() -> None:
@@ -72,10 +57,10 @@ def test_user_table_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_open_findings_by_severity() -> None:
     stats = LiveStats(Clock())
-    stats.on_finding(finding("a", Severity.WARNING, FindingState.RAISED))
-    stats.on_finding(finding("a", Severity.CRITICAL, FindingState.ESCALATED))
-    stats.on_finding(finding("b", Severity.INFO, FindingState.RAISED))
-    stats.on_finding(finding("b", Severity.INFO, FindingState.RESOLVED))
+    stats.on_finding(finding_record("a", Severity.WARNING, FindingState.RAISED))
+    stats.on_finding(finding_record("a", Severity.CRITICAL, FindingState.ESCALATED))
+    stats.on_finding(finding_record("b", Severity.INFO, FindingState.RAISED))
+    stats.on_finding(finding_record("b", Severity.INFO, FindingState.RESOLVED))
     counts = stats.open_by_severity()
     assert counts == {Severity.INFO: 0, Severity.WARNING: 0, Severity.CRITICAL: 1}
 
@@ -84,7 +69,7 @@ def test_log_text_is_never_markup_nor_control_codes() -> None:
     assert "\x1b" not in sanitize(HOSTILE) and "\x9b" not in sanitize(HOSTILE)
     stats = LiveStats(Clock())
     stats.on_event(login(HOSTILE))
-    stats.on_finding(finding(HOSTILE, Severity.CRITICAL, FindingState.RAISED))
+    stats.on_finding(finding_record(HOSTILE, Severity.CRITICAL, FindingState.RAISED))
     view = LiveView(stats, [HOSTILE])
     out = io.StringIO()
     Console(file=out, force_terminal=True, width=400, color_system="standard").print(view.render())
