@@ -57,10 +57,10 @@ def test_user_table_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_open_findings_by_severity() -> None:
     stats = LiveStats(Clock())
-    stats.on_finding(finding_record("a", Severity.WARNING, FindingState.RAISED))
-    stats.on_finding(finding_record("a", Severity.CRITICAL, FindingState.ESCALATED))
-    stats.on_finding(finding_record("b", Severity.INFO, FindingState.RAISED))
-    stats.on_finding(finding_record("b", Severity.INFO, FindingState.RESOLVED))
+    stats.on_finding(finding_record("a", FindingState.RAISED, Severity.WARNING))
+    stats.on_finding(finding_record("a", FindingState.ESCALATED, Severity.CRITICAL))
+    stats.on_finding(finding_record("b", FindingState.RAISED, Severity.INFO))
+    stats.on_finding(finding_record("b", FindingState.RESOLVED, Severity.INFO))
     counts = stats.open_by_severity()
     assert counts == {Severity.INFO: 0, Severity.WARNING: 0, Severity.CRITICAL: 1}
 
@@ -69,7 +69,7 @@ def test_log_text_is_never_markup_nor_control_codes() -> None:
     assert "\x1b" not in sanitize(HOSTILE) and "\x9b" not in sanitize(HOSTILE)
     stats = LiveStats(Clock())
     stats.on_event(login(HOSTILE))
-    stats.on_finding(finding_record(HOSTILE, Severity.CRITICAL, FindingState.RAISED))
+    stats.on_finding(finding_record(HOSTILE, FindingState.RAISED, Severity.CRITICAL))
     view = LiveView(stats, [HOSTILE])
     out = io.StringIO()
     Console(file=out, force_terminal=True, width=400, color_system="standard").print(view.render())
