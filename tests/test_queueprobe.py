@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import os
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from builders import Stream, at, raised, run
 
 from spamwatch.queueprobe import QueueProbe, describe, parse_queue, probe_from_options
 
@@ -140,3 +142,68 @@ def test_probe_from_options(options: dict, interval: float) -> None:
 def test_probe_is_off_unless_asked_for() -> None:
     assert probe_from_options({}) is None
     assert probe_from_options({"probe": False, "probe_interval": "1m"}) is None
+
+
+# --- in the queue detector (stand-in postqueue on PATH) ---------------------------
+
+PROBE_CONFIG = {"detectors": {"queue": {"probe": True, "probe_interval": "1s"}}}
+
+
+def full_queue_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    """A postqueue on PATH that lists ``size`` deferred messages, the oldest an hour old."""
+    old = int(datetime.now(UTC).timestamp()) - 3600
+    record = {"queue_name": "deferred", "arrival_time": old, "recipients": [{"address": "x@y"}]}
+    lines = "\n".join(json.dumps({**record, "queue_id": f"Q{n}"}) for n in range(size))
+    stand_in(tmp_path, f"cat <<'EOF'\n{lines}\nEOF")
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+
+
+def one_deferred_message(time: datetime) -> Stream:
+    stream = Stream()
+    stream.submission(time, "alice@example.com", "192.0.2.1", status="deferred")
+    return stream
+
+
+def test_the_detector_reports_the_true_queue_for_a_live_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full_queue_on_path(tmp_path, monkeypatch, 120)
+    records = run(one_deferred_message(datetime.now(UTC)), config=PROBE_CONFIG)
+    (found,) = raised(records, "queue")
+    real = found.evidence["real_queue"]
+    assert (real["queue_size"], real["source"]) == (120, "postqueue -j")
+    assert 3590 <= real["oldest_age_seconds"] <= 3700
+    assert found.counts["queued"] == 120 and "120 messages in the queue" in found.summary
+    assert calls(tmp_path) == ["-j"]
+
+
+def test_the_detector_leaves_an_old_log_to_the_estimate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full_queue_on_path(tmp_path, monkeypatch, 120)
+    records = run(one_deferred_message(at(0)), config=PROBE_CONFIG)
+    assert raised(records, "queue") == [] and calls(tmp_path) == []
+
+
+def test_the_detector_is_unchanged_without_the_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full_queue_on_path(tmp_path, monkeypatch, 120)
+    records = run(one_deferred_message(datetime.now(UTC)))
+    assert raised(records, "queue") == [] and calls(tmp_path) == []
+
+
+def test_a_refused_probe_in_the_detector_keeps_the_estimate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stand_in(tmp_path, "echo 'postqueue: fatal: not allowed' >&2; exit 69")
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    stream = Stream()
+    now = datetime.now(UTC)
+    for n in range(3):
+        stream.submission(
+            now + timedelta(seconds=n), "alice@example.com", "192.0.2.1", status="deferred"
+        )
+    assert raised(run(stream, config=PROBE_CONFIG), "queue") == []
+    err = capsys.readouterr().err
+    assert err.count("real-queue probe unavailable") == 1 and "not allowed" in err
