@@ -53,8 +53,10 @@ def mail_system() -> Iterator[MailSystem]:
     before = {name: pid_alive(path) for name, path in SYSTEM_PID_FILES.items()}
     if install_packages():
         _stop_what_install_started(before)
-    root = Path(tempfile.mkdtemp(prefix="spamwatch-e2e-"))
-    root.chmod(0o755)  # the postfix user must reach its queue below it
+    # In /tmp itself (not $TMPDIR or pytest's private tmp_path): the postfix user must
+    # reach its queue below it, and unix socket paths must stay short.
+    root = Path(tempfile.mkdtemp(prefix="spamwatch-e2e-", dir="/tmp"))
+    root.chmod(0o755)
     relay = RelaySink(free_port())
     postfix = Postfix(root, relay.port)
     dovecot = Dovecot(root, postfix.auth_socket, PASSWORDS)
