@@ -252,6 +252,22 @@ def test_bad_warmup_is_a_usage_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("test_detector")
+def test_year_less_rotated_files_across_new_year(tmp_path: Path) -> None:
+    """Each file's mtime anchors its year: Dec 31 in mail.log.1, Jan 1 in mail.log."""
+    eve = datetime(2026, 12, 31, 23, 0, tzinfo=UTC)
+    write_log(tmp_path / "mail.log.1", eve, 60, ["old@example.com"])
+    write_log(tmp_path / "mail.log", eve + timedelta(hours=1), 60, ["new@example.com"], number=99)
+    args = ["--format", "json", "--all-records", "--warmup=0", "--since", "2026-12-31 23:30"]
+    result = run(*args, str(tmp_path / "mail.log"))
+    assert result.exit_code == 1, result.stderr
+    raised = {r["key"]: r["raised_at"] for r in json_records(result) if r["state"] == "raised"}
+    assert raised == {
+        "old@example.com": "2026-12-31T23:30:00+00:00",
+        "new@example.com": "2027-01-01T00:00:00+00:00",
+    }
+
+
+@pytest.mark.usefixtures("test_detector")
 def test_range_inside_current_file_reads_no_rotated_file(tmp_path: Path) -> None:
     log = rotated_set(tmp_path)
     (tmp_path / "mail.log.3.gz").write_bytes(b"\x1f\x8bcorrupt")  # would fail if opened
