@@ -27,6 +27,7 @@ from spamwatch.windows import BucketHistory, KeyedWindows, SlidingMin
 
 INBOUND = "(inbound)"
 HOUR = timedelta(hours=1)
+REPEAT = timedelta(minutes=1)
 _ADDRESS = re.compile(r"\[[0-9A-Fa-f.:]+\](?::\d+)?")
 
 
@@ -190,16 +191,16 @@ class QueueDetector(SiteDetector):
         found = [g for g in grades if g is not None]
         if not found:
             return None
+        severity = max(found)
+        if not self._due(host, now, severity):
+            return None  # before the evidence: a full queue is re-judged on every message
         owners = self._owners.get(host, Counter())
         deferred_counts = deferred.counts if deferred is not None else Counter()
         by_owner = tally(deferred_counts.items(), 2)
         inbound = owners.get(INBOUND, 0) + by_owner.get(INBOUND, 0)
         share = inbound / max(1, size + n_deferred)
-        severity = max(found)
         if share >= self.number("inbound_share"):
             severity = Severity.INFO
-        if not self._due(host, now, severity):
-            return None
         signal = self._signal(host, now, severity, size, growth, owners, deferred_counts, share)
         if real is None:
             return signal
@@ -220,16 +221,15 @@ class QueueDetector(SiteDetector):
         return level if base is None else max(level, self.number("history_factor") * base)
 
     def _due(self, host: str, now: datetime, severity: Severity) -> bool:
-        """At most one Signal per host and log second, unless it got worse.
+        """At most one Signal per host and ``REPEAT`` of log time, unless it got worse.
 
-        A full queue is re-evaluated on every message; building its evidence
-        every time would cost more than the rest of the pipeline.
+        A full queue is re-judged on every message; a queue changes slowly, and
+        building its evidence every time would cost more than the detection.
         """
-        second = now.replace(microsecond=0)
         last = self._last.get(host)
-        if last is not None and last[0] == second and severity <= last[1]:
+        if last is not None and now - last[0] < REPEAT and severity <= last[1]:
             return False
-        self._last[host] = (second, severity)
+        self._last[host] = (now, severity)
         return True
 
     def _signal(
