@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from spamwatch.allow import network_of
-from spamwatch.detectors.site import SAMPLE_IDS, SiteDetector, grade, plural, top
+from spamwatch.detectors.site import SAMPLE_IDS, SiteDetector, grade, login, plural, top
 from spamwatch.model import Event, Signal
 from spamwatch.timeutil import format_duration
 from spamwatch.windows import KeyedWindows, Recent
@@ -65,7 +65,7 @@ class AddressesDetector(SiteDetector):
         ip = fields.get("client_ip")
         if not name or not ip:
             return ()
-        user = str(name).strip().lower()
+        user = login(name)
         if not self.enabled_for(user) or self.site.allow.allows(user, ip):
             return ()
         signal = self._count(user, ip, event)

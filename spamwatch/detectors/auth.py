@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from spamwatch.allow import network_of
-from spamwatch.detectors.site import SiteDetector, grade, plural, top
+from spamwatch.detectors.site import SiteDetector, grade, login, plural, top
 from spamwatch.model import Event, Severity, Signal
 from spamwatch.timeutil import format_duration
 from spamwatch.windows import KeyedWindows, Recent
@@ -117,7 +117,7 @@ class AuthFailureDetector(SiteDetector):
         ip = event.fields.get("client_ip")
         if not ip or self.site.allow.address(ip):
             return []
-        name = str(event.fields.get("sasl_username") or "").strip().lower()
+        name = login(event.fields.get("sasl_username") or "")
         now, addr = event.time, self._group(ip)
         record = self._failed.get(addr, now, lambda: _Failures(now, now))
         record.count += 1
@@ -206,7 +206,7 @@ class AuthFailureDetector(SiteDetector):
 
     def _success(self, event: Event) -> list[Signal]:
         ip = event.fields.get("client_ip")
-        name = str(event.fields["sasl_username"]).strip().lower()
+        name = login(event.fields["sasl_username"])
         if not ip or not self.enabled_for(name) or self.site.allow.allows(name, ip):
             return []
         addr = self._group(ip)

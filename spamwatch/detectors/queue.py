@@ -28,6 +28,7 @@ from spamwatch.windows import BucketHistory, KeyedWindows, SlidingMin
 INBOUND = "(inbound)"
 HOUR = timedelta(hours=1)
 REPEAT = timedelta(minutes=1)
+MAX_HOSTS = 1000
 _ADDRESS = re.compile(r"\[[0-9A-Fa-f.:]+\](?::\d+)?")
 
 
@@ -117,7 +118,7 @@ class QueueDetector(SiteDetector):
             self._leave(key, now)
             return ()
         if update.stage is Stage.QUEUED:
-            if key in self._queued:
+            if key in self._queued or not self._room_for(message.host):
                 return ()
             self._enter(key, owner_of(message), now)
         elif update.recipient is not None and update.recipient.status == "deferred":
@@ -131,6 +132,10 @@ class QueueDetector(SiteDetector):
 
     def sweep(self, now: datetime) -> None:
         self._deferred.expire(now)
+
+    def _room_for(self, host: str) -> bool:
+        """A log naming thousands of hosts is hostile or broken: cap them."""
+        return host in self._owners or len(self._owners) < MAX_HOSTS
 
     def _enter(self, key: tuple[str, str], owner: str, now: datetime) -> None:
         self._queued[key] = owner

@@ -20,6 +20,7 @@ from spamwatch.detectors.site import (
     SiteDetector,
     fresh_submission,
     grade,
+    login,
     plural,
     tally,
     top,
@@ -69,7 +70,7 @@ class SenderMismatchDetector(SiteDetector):
         if update.stage is not Stage.QUEUED or not fresh_submission(update):
             return ()
         user = user_of(message)
-        sender = (message.sender or "").strip().lower()
+        sender = login(message.sender or "")
         if user is None or not sender or not self.enabled_for(user):
             return ()
         if self.site.allow.allows(user, message.client_ip, sender) or self.owns(user, sender):

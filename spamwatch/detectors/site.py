@@ -122,10 +122,20 @@ class SiteDetector(Detector):
         )
 
 
+MAX_NAME = 320
+"""Longest login or address kept (RFC 5321 allows 256 for a path): a hostile
+line cannot make one key cost megabytes of memory."""
+
+
+def login(text: object) -> str:
+    """A SASL login or address as a key: trimmed, lower-cased, length-capped."""
+    return str(text).strip().lower()[:MAX_NAME]
+
+
 def user_of(message: Message) -> str | None:
     """The message's SASL login, lower-cased (logins are case-insensitive)."""
     name = message.sasl_username
-    return name.strip().lower() if name else None
+    return login(name) if name else None
 
 
 def fresh_submission(update: MessageUpdate) -> bool:

@@ -1,0 +1,55 @@
+"""Hostile input stays bounded: huge names, endless keys, thousands of hosts."""
+
+from __future__ import annotations
+
+from builders import Stream, at, detectors_for, run
+
+
+def test_a_megabyte_login_is_clipped_to_a_bounded_key() -> None:
+    huge = "a" * 1_000_000 + "@example.com"
+    stream = Stream()
+    for n in range(60):
+        stream.submission(at(n), huge, f"203.0.113.{n + 1}", sender="x@forged.example")
+    records = run(stream)
+    assert records, "the abuse is still seen"
+    assert all(len(r.key) <= 320 for r in records)
+    assert {r.detector for r in records} >= {"burst", "addresses", "sender"}
+
+
+def test_endless_distinct_users_and_addresses_keep_state_capped() -> None:
+    config = {
+        "detectors": {
+            "burst": {"max_users": 100},
+            "addresses": {"max_users": 100},
+            "sender": {"max_users": 100},
+            "auth": {"max_keys": 100},
+        }
+    }
+    detectors = {d.name: d for d in detectors_for(config)}
+    stream = Stream()
+    for n in range(3000):
+        stream.submission(
+            at(n * 0.5),
+            f"u{n}@example.com",
+            f"10.{n // 65536}.{n // 256 % 256}.{n % 256}",
+            sender=f"s{n}@forged{n}.example",
+        )
+        stream.sasl_failure(at(n * 0.5), f"198.18.{n // 256 % 256}.{n % 256}", f"v{n}@example.com")
+    run(stream, detectors=list(detectors.values()))
+    burst, addresses, sender, auth = (
+        detectors[k] for k in ("burst", "addresses", "sender", "auth")
+    )
+    assert len(burst._long) <= 100 and len(burst._history) <= 100  # type: ignore[attr-defined]
+    assert len(addresses._nets) <= 100  # type: ignore[attr-defined]
+    assert len(sender._foreign) <= 100  # type: ignore[attr-defined]
+    assert len(auth._failed) <= 100 and len(auth._by_user) <= 100  # type: ignore[attr-defined]
+
+
+def test_thousands_of_hosts_are_capped_in_the_queue_detector() -> None:
+    (queue,) = detectors_for(None, ("queue",))
+    stream = Stream()
+    for n in range(1500):
+        stream.host = f"host{n}.example"
+        stream.submission(at(n), "a@example.com", "192.0.2.1", status="deferred")
+    run(stream, detectors=[queue])
+    assert len(queue._owners) == 1000  # type: ignore[attr-defined]
