@@ -100,7 +100,9 @@ class FindingTracker:
             if live.last_seen > cutoff:
                 break
             del self._open[key]
-            out.append(self._resolve(live, now))
+            # the moment the cooldown ran out, not whenever the next line came:
+            # a report and a live follow with other tick times agree exactly
+            out.append(self._resolve(live, live.last_seen + self.cooldown))
         return out
 
     def finish(self, now: datetime) -> list[Finding]:

@@ -84,6 +84,9 @@ def test_resolved_after_quiet_cooldown_then_a_new_finding() -> None:
     assert resolved[0].last_seen == at(600)
     assert resolved[0].time == at(1500)
     assert len(tracker) == 0
+    tracker.observe(signal(1600, 40, key="bob@example.com"))
+    late = tracker.tick(at(9000))  # a gap in the log: resolved when the cooldown ran out
+    assert [(f.key, f.time) for f in late] == [("bob@example.com", at(1600 + 900))]
     again = tracker.observe(signal(2000, 40))
     assert again is not None and again.state is FindingState.RAISED
     assert again.id != first.id  # type: ignore[union-attr]
