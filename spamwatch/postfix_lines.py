@@ -32,7 +32,7 @@ Long ids always hold a digit; requiring one keeps words such as "warning:" or
 "statistics:" from being taken for a queue id.
 """
 
-CLIENT = r"(?P<name>[^\s\[\]]*)\[(?P<ip>[^\]\s]*)\](?::(?P<port>\d+))?"
+CLIENT = r"(?P<name>[^\s\[\]]*)\[(?P<ip>[^\[\]\s]*)\](?::(?P<port>\d+))?"
 CLIENT_RE = re.compile(CLIENT)
 PEER = re.compile(r"([^\s\[\]]*)\[((?:IPv6:)?[0-9A-Fa-f.:]+)\](?::(\d+))?")
 """Any ``host[ip]`` inside free text (warnings, generic lines): the peer."""

@@ -279,3 +279,14 @@ def test_every_kind_and_field_is_documented_in_the_man_page() -> None:
         if name not in section
     ]
     assert not missing
+
+
+def test_a_bracket_smuggled_into_a_client_name_does_not_shift_the_address() -> None:
+    """``connect from \\x1b[2Jevil[1.2.3.4]``: no event with a wrong ip; counted."""
+    parser = Parser()
+    line = b"2026-11-28T03:00:00+00:00 mx postfix/smtpd[1]: connect from \x1b[2Jevil[1.2.3.4]"
+    assert parser.parse(line) is None
+    assert parser.stats.unrecognised == 1
+    ok = parser.parse(b"2026-11-28T03:00:00+00:00 mx postfix/smtpd[1]: connect from a[2001:db8::1]")
+    assert ok is not None
+    assert ok.fields["client_ip"] == "2001:db8::1"
