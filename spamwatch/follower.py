@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 from spamwatch.errors import SpamwatchError, StateError
@@ -208,7 +208,7 @@ class Follower:
         try:
             self._arm()
             self.notify("ready", f"following {self._names()}; {self._warm_note}")
-            self._loop(watcher is not None)
+            self._loop()
             self._finish()
         finally:
             self.view.stop()
@@ -300,7 +300,7 @@ class Follower:
     def _warm_lines(self, source: Any, parser: Parser) -> Iterable[bytes]:
         window = self.options.warmup
         if isinstance(source, JournalSource):
-            return source.warmup(datetime.now().astimezone() - window)
+            return source.warmup(window)
         if source.boundary is None:
             return ()
         path, offset = source.boundary
@@ -313,7 +313,7 @@ class Follower:
 
     # -- the loop ------------------------------------------------------------
 
-    def _loop(self, watched: bool) -> None:
+    def _loop(self) -> None:
         timeout = self.options.poll if self.options.poll is not None else SAFETY_WAKE
         while not self.flags.stop:
             if self.flags.hup:

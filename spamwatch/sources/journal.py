@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from spamwatch.errors import InputError
@@ -143,13 +143,14 @@ class JournalSource:
         self._reader = PipeReader(proc.stdout.fileno(), self._wake, "journalctl")
         self._reader.start()
 
-    def warmup(self, since: datetime) -> Iterator[bytes]:
-        """Entries from ``since`` up to the resume point (the saved cursor, or now).
+    def warmup(self, window: timedelta) -> Iterator[bytes]:
+        """The ``window`` of entries before the resume point (the saved cursor, or now).
 
         Streamed from a non-following journalctl, so an hour of a busy journal
         never sits in memory at once.
         """
         until = self.realtime if self.cursor and self.realtime else int(self._started_at * 1e6)
+        since = datetime.fromtimestamp(until / 1e6, tz=UTC) - window
         saved = self.cursor
         cmd = self._command(False, ["--since", f"@{int(since.timestamp())}"])
         try:
