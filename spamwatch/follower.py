@@ -370,13 +370,16 @@ class Follower:
         self._dirty_alert = True
 
     def _collect_positions(self) -> None:
+        """Positions of the files followed now (files no longer named are forgotten)."""
+        files = {}
         for source in self.sources:
             if isinstance(source, TailFile):
                 pos = source.position()
                 if pos is not None:
-                    self.state.files[source.path] = pos
+                    files[source.path] = pos
             elif isinstance(source, JournalSource):
                 self.state.journal_cursor, self.state.journal_time = source.position()
+        self.state.files = files
 
     def _maybe_save(self) -> None:
         now = time.monotonic()
