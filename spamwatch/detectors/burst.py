@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from spamwatch.allow import domain_of
@@ -29,14 +30,24 @@ from spamwatch.detectors.site import (
     top,
     user_of,
 )
-from spamwatch.model import Message, MessageUpdate, Signal, Stage
+from spamwatch.model import Message, MessageUpdate, Severity, Signal, Stage
 from spamwatch.timeutil import format_duration
-from spamwatch.windows import BucketHistory, KeyedWindows, Recent
+from spamwatch.windows import BucketHistory, KeyedWindows, Recent, TimeWindow
 
 History = tuple[BucketHistory, BucketHistory]
 
 QUANTILE = 0.9
 """Which quantile of a user's active buckets is their usual volume."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    """One window of a user, and the count at which it becomes a finding."""
+
+    name: str
+    window: TimeWindow[Any]
+    limit: float
+    span: timedelta
 
 
 class BurstDetector(SiteDetector):
@@ -114,69 +125,89 @@ class BurstDetector(SiteDetector):
             self._rcpt.add(user, update.event.time, domain_of(rcpt.address) or "(local)")
 
     def _count(self, user: str, message: Message, now: datetime) -> Signal | None:
-        ip = message.client_ip or "unknown"
-        short_span, long_span = self.span("short_window", user), self.span("long_window", user)
-        short = self._short.add(user, now, ip, short_span)
-        pace = self._pace.add(user, now, ip, long_span / 3)
-        long = self._long.add(user, now, (ip, domain_of(message.sender)), long_span)
-        hist_short, hist_long = self._history.get(user, now, lambda: self._new_history(user))
-        hist_short.add(now)
-        hist_long.add(now)
-        self._samples.get(user, now, lambda: deque(maxlen=SAMPLE_IDS)).append(message.queue_id)
-        min_buckets = int(self.number("history_min", user))
-        base_s = hist_short.baseline(now, long_span, QUANTILE, min_buckets)
-        base_l = hist_long.baseline(now, long_span, QUANTILE, min_buckets)
-        limit_s = self._threshold("short_threshold", user, base_s)
-        limit_l = self._threshold("long_threshold", user, base_l)
+        """Count one message; judge the user's three windows; a Signal if one is over."""
+        checks, usual = self._checks(user, now, self._record(user, message, now))
         factor = self.number("critical_factor", user)
-        graded = [
-            (grade(len(w), limit, factor), -n, w, span)
-            for n, (w, limit, span) in enumerate(
-                [
-                    (short, limit_s, short_span),
-                    (pace, limit_l / 3, long_span / 3),
-                    (long, limit_l, long_span),
-                ]
-            )
-        ]
+        graded = [(grade(len(c.window), c.limit, factor), -n, c) for n, c in enumerate(checks)]
         hits = [g for g in graded if g[0] is not None]
         if not hits:
             return None
-        severity, _, window, span = max(hits, key=lambda g: (g[0], g[1]))
-        by_address = tally(long.counts.items(), 0)
+        severity, _, worst = max(hits, key=lambda g: (g[0], g[1]))
+        return self._signal(user, message, now, severity, worst, checks, usual)  # type: ignore[arg-type]
+
+    def _record(self, user: str, message: Message, now: datetime) -> list[TimeWindow[Any]]:
+        """Add the message to the user's windows and history; returns the windows."""
+        ip = message.client_ip or "unknown"
+        long_span = self.span("long_window", user)
+        windows: list[TimeWindow[Any]] = [
+            self._short.add(user, now, ip, self.span("short_window", user)),
+            self._pace.add(user, now, ip, long_span / 3),
+            self._long.add(user, now, (ip, domain_of(message.sender)), long_span),
+        ]
+        for history in self._history.get(user, now, lambda: self._new_history(user)):
+            history.add(now)
+        self._samples.get(user, now, lambda: deque(maxlen=SAMPLE_IDS)).append(message.queue_id)
+        return windows
+
+    def _checks(
+        self, user: str, now: datetime, windows: list[TimeWindow[Any]]
+    ) -> tuple[list[_Check], float | None]:
+        """Each window with its limit (fixed, or raised by the user's own normal)."""
+        short_span, long_span = self.span("short_window", user), self.span("long_window", user)
+        hist_short, hist_long = self._history.get(user, now, lambda: self._new_history(user))
+        min_buckets = int(self.number("history_min", user))
+        usual_s = hist_short.baseline(now, long_span, QUANTILE, min_buckets)
+        usual = hist_long.baseline(now, long_span, QUANTILE, min_buckets)
+        limit_s = self._threshold("short_threshold", user, usual_s)
+        limit_l = self._threshold("long_threshold", user, usual)
+        short, pace, long = windows
+        checks = [
+            _Check("short", short, limit_s, short_span),
+            _Check("pace", pace, limit_l / 3, long_span / 3),
+            _Check("long", long, limit_l, long_span),
+        ]
+        return checks, usual
+
+    def _signal(
+        self,
+        user: str,
+        message: Message,
+        now: datetime,
+        severity: Severity,
+        worst: _Check,
+        checks: list[_Check],
+        usual: float | None,
+    ) -> Signal:
+        """Say who, how many, from where; evidence to act on without grepping."""
+        long = checks[-1]
+        by_address = tally(long.window.counts.items(), 0)
+        addresses = len(by_address) if worst is long else worst.window.distinct
         summary = (
-            f"{user} sent {len(window)} single-recipient messages in {format_duration(span)}"
-            f" from {plural(window.distinct if window is not long else len(by_address), 'address')}"
+            f"{user} sent {len(worst.window)} single-recipient messages in"
+            f" {format_duration(worst.span)} from {plural(addresses, 'address')}"
         )
-        if window is not long:
-            summary += f" ({len(long)} in {format_duration(long_span)})"
-        if base_l is not None:
-            summary += f" (usually {base_l:g} an hour)"
+        if worst is not long:
+            summary += f" ({len(long.window)} in {format_duration(long.span)})"
+        if usual is not None:
+            summary += f" (usually {usual:g} an hour)"
         evidence = {
             "client_addresses": top(by_address),
-            "sender_domains": top(tally(long.counts.items(), 1), 5),
+            "sender_domains": top(tally(long.window.counts.items(), 1), 5),
             "recipient_domains": top(self._rcpt_counts(user, now)),
             "sample_queue_ids": list(self._samples.peek(user) or ()),
             "thresholds": {
-                "short": plain(limit_s),
-                "pace": plain(limit_l / 3),
-                "long": plain(limit_l),
-                "usual_per_hour": None if base_l is None else plain(base_l),
+                **{c.name: plain(c.limit) for c in checks},
+                "usual_per_hour": None if usual is None else plain(usual),
             },
-            "windows": {
-                "short": format_duration(short_span),
-                "pace": format_duration(long_span / 3),
-                "long": format_duration(long_span),
-            },
+            "windows": {c.name: format_duration(c.span) for c in checks},
         }
         counts = {
-            "messages_short": len(short),
-            "messages_long": len(long),
+            "messages_short": len(checks[0].window),
+            "messages_long": len(long.window),
             "addresses": len(by_address),
         }
-        return self.signal(
-            user, severity, now, window.first_time, summary, message.host, counts, evidence
-        )
+        first = worst.window.first_time
+        return self.signal(user, severity, now, first, summary, message.host, counts, evidence)
 
     def _new_history(self, user: str) -> History:
         keep = self.span("history", user)
