@@ -49,9 +49,12 @@ def test_login_without_domain_uses_local_domains_only() -> None:
     stream = Stream()
     for n in range(10):
         stream.submission(at(n * 10), "alice", "192.0.2.1", sender="alice@example.com")
-    assert len(raised(run(stream, only=ONLY))) == 1
     config = {"local_domains": ["example.com"]}
     assert raised(run(stream, config=config, only=ONLY)) == []
+    elsewhere = {"local_domains": ["example.org"]}
+    assert len(raised(run(stream, config=elsewhere, only=ONLY))) == 1
+    # a bare login and no local_domains: no domain to compare with, so no verdict
+    assert raised(run(stream, only=ONLY)) == []
 
 
 def test_per_user_domains_and_allowed_senders() -> None:

@@ -36,7 +36,8 @@ class SenderMismatchDetector(SiteDetector):
 
     A user's own domains are the domain of their SASL login (alice@example.com
     owns example.com and its subdomains), the top-level ``local_domains``, and
-    the ``domains`` option; a login without ``@`` owns only the last two. The
+    the ``domains`` option; a login without ``@`` owns only the last two (and
+    when both are empty there is nothing to judge by: it is not checked). The
     null sender and allow-listed senders never count. Options, global
     ``[detectors.sender]`` or per user:
 
@@ -91,7 +92,8 @@ class SenderMismatchDetector(SiteDetector):
         own.update(d.lower() for d in self.option("domains", user))
         if self.option("login_domain", user) and "@" in user:
             own.add(domain_of(user))
-        return in_domains(domain, own)
+        # a bare login ("alice") on a site that named no domains: nothing to judge by
+        return not own or in_domains(domain, own)
 
     def _count(self, user: str, sender: str, message: Message, now: datetime) -> Signal | None:
         span = self.span("window", user)
