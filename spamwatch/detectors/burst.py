@@ -98,8 +98,10 @@ class BurstDetector(SiteDetector):
 
     def on_update(self, update: MessageUpdate) -> Iterable[Signal]:
         message = update.message
+        if message.nrcpt != 1 or update.stage is Stage.DONE or not message.sasl_username:
+            return ()  # the cheap tests first: this runs for every message milestone
         user = user_of(message)
-        if user is None or message.nrcpt != 1 or not fresh_submission(update):
+        if user is None or not fresh_submission(update):
             return ()
         if update.stage is Stage.DELIVERY:
             self._recipient(user, update)
