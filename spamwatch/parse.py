@@ -15,6 +15,7 @@ the caller does not use are never extracted (counted as ``skipped``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -37,6 +38,18 @@ MALFORMED: Final = "malformed"
 SKIPPED: Final = "skipped"
 _UNKNOWN: Final = ("", "")
 NO_HEADER: Final = ("no syslog header ('[time] [host] program[pid]: message')", None)
+
+_ID = rb"(?:(?:warning|error|fatal|panic): *)?(?:[0-9A-F]{5,}X*|[0-9A-Za-z]*\d[0-9A-Za-z]*): "
+QUEUE_ID_AFTER_COLON: Final = re.compile(rb": " + _ID)
+"""Where a queue id can start a message: after ``prog[pid]: `` or ``prog: ``,
+or after ``warning:`` and the other levels (``leveled`` reads that id too). A superset of what
+``header.QID`` accepts: it only picks the lines worth parsing, and the
+parser decides. ``": "`` is a literal prefix, so the scan runs at memchr speed."""
+QUEUE_ID_AFTER_PID: Final = re.compile(rb"\] " + _ID)
+"""The rare ``prog[pid] QID: `` form (no colon after the pid), seen in some
+logs; scanned for separately because one pattern with both prefixes is three
+times slower to run over a block."""
+QUEUE_ID_ANYWHERE: Final = re.compile(rb"(?::|\]) " + _ID)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,14 +105,21 @@ class Parser:
 
     ``kinds``: the event kinds the caller uses; Postfix lines of other kinds
     are only classified, not read, and counted as ``skipped``. None = all.
+    ``queue_ids_only``: the caller uses only events with a queue id (the
+    correlator ignores the rest), so ``parse_block`` may skip unread every
+    line that cannot carry one (see there).
     """
 
     def __init__(
-        self, options: ParseOptions | None = None, kinds: Collection[str] | None = None
+        self,
+        options: ParseOptions | None = None,
+        kinds: Collection[str] | None = None,
+        queue_ids_only: bool = False,
     ) -> None:
         self.options = options or ParseOptions()
         self.stats = ParseStats()
         self.kinds: frozenset[str] | None = frozenset(kinds) if kinds is not None else None
+        self.queue_ids_only = queue_ids_only
         self.clock = Clock(self.options.timezone, self.options.year)
         self.clock.begin_source(self.options.anchor)
         self._names = tuple(self.options.syslog_names)
@@ -108,6 +128,9 @@ class Parser:
         self._hosts: dict[bytes, str] = {}
         self._prev_ts: bytes | None = None
         self._prev_host: bytes | None = None
+        self._gap: tuple[bytes, int, int] | None = None
+        """Lines ``parse_block`` skipped unread since the last parsed one
+        (block, start, stop), for a header-less line to borrow from."""
         self._why: tuple[str, object] = ("", None)
         """Why the last line was no event: (str.format template, argument), built
         into words only by ``explain`` (most lines are never explained)."""
@@ -120,6 +143,7 @@ class Parser:
         self.clock.begin_source(anchor)
         self._prev_ts = None
         self._prev_host = None
+        self._gap = None
 
     def parse(self, line: bytes) -> Event | None:
         """One raw line -> an Event, or None (counted); never raises."""
@@ -138,6 +162,90 @@ class Parser:
         # the outcome names are the counter names
         setattr(stats, result, getattr(stats, result) + 1)  # type: ignore[arg-type]
         return None
+
+    def parse_block(self, block: bytes) -> list[Event]:
+        """The events of a block of whole lines (``sources.files.iter_blocks``).
+
+        Without ``queue_ids_only`` this is ``parse`` on each line. With it,
+        one regex scan in C finds the lines that can carry a queue id; only
+        those are parsed, and every other line is counted ``skipped`` unread
+        (it may be Postfix or not, valid or malformed: nobody asked). Half of
+        a typical log (connects, TLS, postscreen, other daemons) never reaches
+        Python code. A header-less line still takes the time and host of the
+        line before it, as with ``parse``: only then are the headers of the
+        skipped lines just before it read (``_replay``).
+        """
+        if not self.queue_ids_only:
+            lines = block.split(b"\n")
+            if not lines[-1]:
+                lines.pop()
+            parse = self.parse
+            return [event for event in map(parse, lines) if event is not None]
+        scan = QUEUE_ID_AFTER_COLON
+        if QUEUE_ID_AFTER_PID.search(block) is not None:
+            scan = QUEUE_ID_ANYWHERE
+        total = block.count(b"\n") + (not block.endswith(b"\n"))
+        events, parsed, tail = self._parse_candidates(block, scan)
+        self.stats.lines += total - parsed
+        self.stats.skipped += total - parsed
+        self._gap = (block, tail, len(block))
+        self._replay()  # the next block may start with a header-less line
+        return events
+
+    def _parse_candidates(
+        self, block: bytes, scan: re.Pattern[bytes]
+    ) -> tuple[list[Event], int, int]:
+        """Parse each line of ``block`` that ``scan`` matches.
+
+        Returns (events, lines parsed, where the skipped lines after the last
+        parsed one start). Before each parsed line, ``_gap`` names the skipped
+        lines since the previous one, read only if the line has no header.
+        """
+        parse = self.parse
+        find, rfind = block.find, block.rfind
+        events: list[Event] = []
+        parsed = 0
+        end = -1
+        for m in scan.finditer(block):
+            at = m.start()
+            if at < end:
+                continue  # a second match on a line already parsed
+            begin = rfind(b"\n", 0, at) + 1
+            self._gap = (block, end + 1, begin) if end + 1 < begin else None
+            end = find(b"\n", at)
+            if end < 0:
+                end = len(block)
+            parsed += 1
+            event = parse(block[begin:end])
+            if event is not None:
+                events.append(event)
+        self._gap = None
+        return events, parsed, end + 1
+
+    def _replay(self) -> None:
+        """Apply the skipped lines in ``_gap`` to the header state, as ``parse`` would.
+
+        ``parse`` remembers the time and host of every line with a header, for
+        a header-less line to borrow. Only the last of the skipped lines that
+        gave each one matters, so they are read backwards until both are found.
+        """
+        gap, self._gap = self._gap, None
+        if gap is None:
+            return
+        block, start, stop = gap
+        ts = host = None
+        while stop > start and (ts is None or host is None):
+            begin = max(block.rfind(b"\n", start, stop - 1) + 1, start)
+            line = block[begin : stop - 1] if block[stop - 1 : stop] == b"\n" else block[begin:stop]
+            stop = begin
+            header = _header_state(line)
+            if header is not None:
+                ts = header[0] if ts is None else ts
+                host = header[1] if host is None else host
+        if ts is not None:
+            self._prev_ts = ts
+        if host is not None:
+            self._prev_host = host
 
     def explain(self, line: bytes) -> Explanation:
         """How ``line`` is understood and, if it is no event, why not.
@@ -189,6 +297,8 @@ class Parser:
             self._why = NO_HEADER
             return MALFORMED
         ts, host, prog, pid, qid = m.group(1, 2, 3, 4, 5)
+        if (ts is None or host is None) and self._gap is not None:
+            self._replay()  # parse_block skipped the lines this one borrows from
         if ts is None:
             if pid is None and b"/" not in prog:
                 self._why = NO_HEADER
@@ -256,6 +366,27 @@ class Parser:
             if len(self._hosts) < CACHE_LIMIT:
                 self._hosts[host] = name
         return name
+
+
+def _header_state(line: bytes) -> tuple[bytes | None, bytes | None] | None:
+    """(timestamp, host) a line lends to the header-less lines after it, or None.
+
+    The same rules as ``Parser._read``: a line too long, with NUL bytes or
+    without a header lends nothing; ``prog: msg`` without a time or pid is no
+    header either.
+    """
+    if len(line) > MAX_LINE_BYTES:
+        return None
+    line = line.rstrip(b"\r\n")
+    if 0 in line:
+        return None
+    m = FAST_HEADER.match(line) or HEADER.match(line)
+    if m is None:
+        return None
+    ts, host, prog, pid = m.group(1, 2, 3, 4)
+    if ts is None and pid is None and b"/" not in prog:
+        return None
+    return ts, host
 
 
 def _text(raw: bytes) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import BinaryIO, TextIO
@@ -25,7 +25,7 @@ from spamwatch.jsonform import dumps, event_to_json, message_to_json
 from spamwatch.model import Stage
 from spamwatch.parse import Explanation, Parser, ParseStats
 from spamwatch.sinks.text import clean
-from spamwatch.sources.files import iter_lines, open_binary
+from spamwatch.sources.files import iter_blocks, iter_lines, open_binary
 
 DEFAULT_LOG = "/var/log/mail.log"
 MESSAGE_STATES = ("done", "expired", "rejected", "discarded", "deleted", "incomplete")
@@ -64,7 +64,7 @@ def events(
         raise UsageError("--include-open needs --messages")
     config = load(config_path)
     options = build_parse_options(config, timezone, year, syslog_names)
-    parser = Parser(options, kinds=KINDS if messages else None)
+    parser = Parser(options, kinds=KINDS if messages else None, queue_ids_only=messages)
     stages = (Stage.DONE,) if messages else ()
     correlator = Correlator.from_config(config, stages=stages, flush_open=include_open)
     out = sys.stdout
@@ -80,7 +80,7 @@ def events(
         sources = [(path, _open(path, stack)) for path in files or (DEFAULT_LOG,)]
         for path, stream in sources:
             parser.begin_source(_anchor(path))
-            printed += run(iter_lines(stream, path))
+            printed += run(stream, path)
     if messages:
         for update in correlator.flush():
             out.write(dumps(message_to_json(update.message)) + "\n")
@@ -92,15 +92,16 @@ def events(
     return 0
 
 
-Runner = Callable[[Iterator[bytes]], int]
+Runner = Callable[[BinaryIO, str], int]
+"""Reads one opened source to its end; returns how many messages it printed."""
 
 
 def _events(parser: Parser, correlator: Correlator, out: TextIO) -> Runner:
     """Print every event; feed the correlator only to count messages."""
     parse, feed, write = parser.parse, correlator.feed, out.write
 
-    def run(lines: Iterator[bytes]) -> int:
-        for line in lines:
+    def run(stream: BinaryIO, path: str) -> int:
+        for line in iter_lines(stream, path):
             event = parse(line)
             if event is not None:
                 write(dumps(event_to_json(event)) + "\n")
@@ -111,14 +112,17 @@ def _events(parser: Parser, correlator: Correlator, out: TextIO) -> Runner:
 
 
 def _messages(parser: Parser, correlator: Correlator, out: TextIO) -> Runner:
-    """Print each message as it ends; returns how many were printed."""
-    parse, feed, write = parser.parse, correlator.feed, out.write
+    """Print each message as it ends; returns how many were printed.
 
-    def run(lines: Iterator[bytes]) -> int:
+    Reads whole blocks: the parser (``queue_ids_only``) picks the lines that
+    can carry a queue id in C and counts the rest unread.
+    """
+    parse_block, feed, write = parser.parse_block, correlator.feed, out.write
+
+    def run(stream: BinaryIO, path: str) -> int:
         printed = 0
-        for line in lines:
-            event = parse(line)
-            if event is not None:
+        for block in iter_blocks(stream, path):
+            for event in parse_block(block):
                 for update in feed(event):
                     write(dumps(message_to_json(update.message)) + "\n")
                     printed += 1
@@ -130,8 +134,8 @@ def _messages(parser: Parser, correlator: Correlator, out: TextIO) -> Runner:
 def _explainer(parser: Parser, correlator: Correlator, stats: ParseStats, out: TextIO) -> Runner:
     """Print one human block per line; tally outcomes into ``stats``."""
 
-    def run(lines: Iterator[bytes]) -> int:
-        for line in lines:
+    def run(stream: BinaryIO, path: str) -> int:
+        for line in iter_lines(stream, path):
             stats.lines += 1
             explanation = parser.explain(line)
             _tally(stats, explanation)
@@ -202,7 +206,7 @@ def _summary(parsed: ParseStats, corr: CorrelatorStats, printed: int | None) -> 
         f"lines, {parsed.malformed} malformed"
     )
     if parsed.skipped:
-        text += f", {parsed.skipped} Postfix lines of kinds not needed"
+        text += f", {parsed.skipped} lines not needed (skipped unread)"
     ends = [f"{getattr(corr, s)} {s}" for s in MESSAGE_STATES if getattr(corr, s)]
     if corr.open_at_end:
         ends.append(f"{corr.open_at_end} still queued at end")

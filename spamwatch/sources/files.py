@@ -52,12 +52,15 @@ def open_binary(path: str) -> BinaryIO:
     return raw
 
 
-def iter_lines(stream: BinaryIO, name: str = "input") -> Iterator[bytes]:
-    """Yield each line of ``stream`` without its line ending.
+def iter_blocks(stream: BinaryIO, name: str = "input") -> Iterator[bytes]:
+    """Yield ``stream`` as blocks of whole lines, each block ending in ``\n``.
 
-    A final line without newline is yielded too (a file read to its end is
-    complete; the live tailer has its own rule for partial lines). Errors while
-    reading (a corrupt gzip member) become InputError naming ``name``.
+    For readers that look at many lines at once in C (``Parser.parse_block``
+    finds the few lines it needs with one regex scan per block) instead of
+    handing every line to Python. A final line without newline gets one, and a
+    line longer than ``MAX_LINE`` is cut there (its head ends a block, its tail
+    becomes a line of its own), exactly as ``iter_lines`` splits them. Errors
+    while reading (a corrupt gzip member) become InputError naming ``name``.
     """
     rest = b""
     try:
@@ -65,14 +68,30 @@ def iter_lines(stream: BinaryIO, name: str = "input") -> Iterator[bytes]:
             block = stream.read(BLOCK_SIZE)
             if not block:
                 break
-            lines = (rest + block).split(b"\n")
-            rest = lines.pop()
+            end = block.rfind(b"\n") + 1
+            if end:
+                yield rest + block[:end] if rest else block[:end]
+                rest = block[end:]
+            else:
+                rest += block
             if len(rest) > MAX_LINE:
                 # A monster line: hand on its head now, drop the tail later.
-                lines.append(rest[:MAX_LINE])
+                yield rest[:MAX_LINE] + b"\n"
                 rest = b""
-            yield from lines
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise InputError(f"{name}: cannot read: {exc}") from None
     if rest:
-        yield rest
+        yield rest + b"\n"
+
+
+def iter_lines(stream: BinaryIO, name: str = "input") -> Iterator[bytes]:
+    """Yield each line of ``stream`` without its line ending.
+
+    A final line without newline is yielded too (a file read to its end is
+    complete; the live tailer has its own rule for partial lines). Errors while
+    reading (a corrupt gzip member) become InputError naming ``name``.
+    """
+    for block in iter_blocks(stream, name):
+        lines = block.split(b"\n")
+        lines.pop()  # the empty string after the block's last newline
+        yield from lines

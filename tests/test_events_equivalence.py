@@ -1,0 +1,179 @@
+"""The fast ``events --messages`` path prints exactly what the plain per-line path prints.
+
+The plain path parses every line with ``Parser.parse`` (from ``iter_lines``);
+the fast path reads blocks (``iter_blocks``) and lets ``Parser.parse_block``
+with ``queue_ids_only`` parse only the lines that can carry a queue id. Both
+feed a correlator; their messages must be the same, byte for byte, on every
+real log of the corpus, on the bundled samples and on a seeded synthetic log.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Iterator
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from spamwatch.cli import cli
+from spamwatch.correlate import KINDS, Correlator
+from spamwatch.jsonform import dumps, message_to_json
+from spamwatch.model import Event, Stage
+from spamwatch.parse import ParseOptions, Parser, ParseStats
+from spamwatch.sources import files
+from spamwatch.sources.files import iter_blocks, iter_lines
+from spamwatch.synth import generate
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_LOGS = sorted((ROOT / "samples").glob("*.log"))
+ANCHOR = datetime(2026, 12, 1, tzinfo=UTC)
+OPTIONS = ParseOptions(anchor=ANCHOR, timezone=UTC)
+
+
+def _messages(events: Iterator[Event], correlator: Correlator) -> list[str]:
+    out = [dumps(message_to_json(u.message)) for e in events for u in correlator.feed(e)]
+    return out + [dumps(message_to_json(u.message)) for u in correlator.flush()]
+
+
+def plain(data: bytes) -> tuple[list[str], Parser, Correlator]:
+    """Every line through ``Parser.parse`` (the reference)."""
+    parser = Parser(OPTIONS, kinds=KINDS)
+    correlator = Correlator(stages=(Stage.DONE,), flush_open=True)
+    lines = iter_lines(io.BytesIO(data))
+    events = (e for e in map(parser.parse, lines) if e is not None)
+    return _messages(events, correlator), parser, correlator
+
+
+def fast(data: bytes) -> tuple[list[str], Parser, Correlator]:
+    """Blocks through ``Parser.parse_block`` with the queue-id prefilter."""
+    parser = Parser(OPTIONS, kinds=KINDS, queue_ids_only=True)
+    correlator = Correlator(stages=(Stage.DONE,), flush_open=True)
+    blocks = iter_blocks(io.BytesIO(data))
+    events = (e for block in blocks for e in parser.parse_block(block))
+    return _messages(events, correlator), parser, correlator
+
+
+def accounted(stats: ParseStats) -> int:
+    return stats.events + stats.non_postfix + stats.unrecognised + stats.malformed + stats.skipped
+
+
+def assert_same(data: bytes) -> list[str]:
+    """Same messages, same correlator counts, every line accounted for."""
+    want, ref_parser, ref_corr = plain(data)
+    got, parser, corr = fast(data)
+    assert got == want
+    assert asdict(corr.stats) == asdict(ref_corr.stats)
+    assert parser.stats.lines == ref_parser.stats.lines == len(list(iter_lines(io.BytesIO(data))))
+    assert accounted(parser.stats) == parser.stats.lines
+    # only lines the reference did not need are skipped unread
+    assert parser.stats.events <= ref_parser.stats.events
+    return got
+
+
+def corpus_logs() -> list[Path]:
+    from tests.conftest import CORPUS
+
+    return sorted(CORPUS.glob("*.log")) if CORPUS.is_dir() else []
+
+
+@pytest.mark.parametrize("path", corpus_logs(), ids=lambda p: p.name)
+def test_corpus_file(path: Path) -> None:
+    assert_same(path.read_bytes())
+
+
+def test_corpus_present(corpus_dir: Path) -> None:
+    assert len(corpus_logs()) >= 10  # the parametrized test above really ran
+
+
+@pytest.mark.parametrize("path", SAMPLE_LOGS, ids=lambda p: p.name)
+def test_sample_file(path: Path) -> None:
+    assert assert_same(path.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def synth_log() -> bytes:
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    return "".join(line + "\n" for line in generate(start, lines=20_000, seed=7)).encode()
+
+
+def test_synthetic_log(synth_log: bytes) -> None:
+    got = assert_same(synth_log)
+    assert len(got) > 1000
+
+
+def test_small_blocks_give_the_same_messages(
+    synth_log: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Block edges anywhere inside lines: nothing lost or parsed twice."""
+    monkeypatch.setattr(files, "BLOCK_SIZE", 997)
+    assert_same(synth_log[:400_000])
+
+
+def test_cli_prints_the_plain_path_messages(synth_log: bytes, tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_bytes(synth_log)
+    result = CliRunner().invoke(
+        cli, ["events", "--messages", "--include-open", "--timezone", "UTC", str(log)]
+    )
+    assert result.exit_code == 0, result.stderr
+    want, ref_parser, _ = plain(synth_log)
+    assert result.stdout.splitlines() == want
+    assert f"{ref_parser.stats.lines} lines read" in result.stderr
+
+
+def test_hostile_bytes_are_accounted() -> None:
+    """NUL bytes, invalid UTF-8, CR, blank and cut lines: counted, never raised."""
+    data = (
+        b"\x00\xff garbage: ABCDE12345: x\n\n\r\n"
+        b"Nov 28 03:13:06 h postfix/qmgr[1]: ABCDE12345: from=<a@b>, size=1, nrcpt=1 "
+        b"(queue active)\r\n"
+        b"Nov 28 03:13:06 h postfix/qmgr[1]: ABCDE12345: " + b"x" * 70_000 + b"\n"
+        b"Nov 28 03:13:07 h postfix/qmgr[1]: ABCDE12345: \x00removed\n"
+        b"Nov 28 03:13:07 h postfix/qmgr[1]: ABCDE12345: remo"
+    )
+    assert_same(data)
+
+
+def test_header_less_line_borrows_from_a_skipped_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The skipped line before a header-less one still lends its time and host,
+    also across a block edge."""
+    data = (
+        b"Nov 28 03:00:00 h postfix/qmgr[1]: ABCDE12345: from=<a@b>, size=1, nrcpt=1 "
+        b"(queue active)\n"
+        b"Nov 28 04:00:00 other postfix/smtpd[2]: connect from x[192.0.2.1]\n"
+        b"postfix/qmgr[1]: ABCDE12345: removed\n"
+    )
+    parser = Parser(OPTIONS, kinds=KINDS, queue_ids_only=True)
+    events = parser.parse_block(data)
+    assert [(e.time.hour, e.host) for e in events] == [(3, "h"), (4, "other")]
+    assert parser.stats.skipped == 1
+    monkeypatch.setattr(files, "BLOCK_SIZE", 50)
+    assert_same(data * 3)
+
+
+def test_iter_lines_splits_like_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of whole lines; a final line gets its newline; monster lines are cut."""
+    monkeypatch.setattr(files, "BLOCK_SIZE", 4)
+    monkeypatch.setattr(files, "MAX_LINE", 6)
+    data = b"ab\ncdefghijklmn\n\nxyz"
+    blocks = list(iter_blocks(io.BytesIO(data)))
+    assert all(block.endswith(b"\n") for block in blocks)
+    # the head of the monster line is handed on when the read passes MAX_LINE
+    # ("cdefghijk" read so far); what was read of it beyond is dropped
+    assert list(iter_lines(io.BytesIO(data))) == [b"ab", b"cdefgh", b"lmn", b"", b"xyz"]
+    assert b"".join(blocks) == b"ab\ncdefgh\nlmn\n\nxyz\n"
+
+
+def test_iter_lines_is_split_on_newlines(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "BLOCK_SIZE", 5)
+    rng = random.Random(3)
+    for _ in range(500):
+        data = bytes(rng.choice(b"ab\r\n\n") for _ in range(rng.randrange(60)))
+        want = data.split(b"\n")
+        if not want[-1]:
+            want.pop()
+        assert list(iter_lines(io.BytesIO(data))) == want
