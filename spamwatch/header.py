@@ -106,6 +106,19 @@ def year_less_parts(ts: bytes) -> tuple[int | None, int, int, int, int, int, int
     return year, month, int(parts[1]), hour, minute, second, micro
 
 
+def _same_minute(ts: bytes, last: bytes) -> bool:
+    """Whether ``ts`` is ``last`` but for the seconds (``Nov  2 00:00:29``).
+
+    A busy log changes its timestamp every few lines, mostly within the
+    minute: then the time is the last one with other seconds, with no date
+    parse and no year inference (same month: nothing to infer). Only the
+    syslog forms, without a fraction; an RFC 3339 time ends in its zone.
+    """
+    return (
+        len(ts) == len(last) and ts[-3] == 58 and ts[4] != 45 and ts[:-2] == last[:-2]
+    )  # 58 ":", 45 "-"
+
+
 class Clock:
     """Turns header timestamps into aware datetimes for one source at a time.
 
@@ -153,8 +166,16 @@ class Clock:
         """
         if ts is None:
             return self.previous
-        if ts == self.last_ts and self.last_time is not None:
-            return self.last_time
+        last, last_time = self.last_ts, self.last_time
+        if last_time is not None:
+            if ts == last:
+                return last_time
+            if _same_minute(ts, last):  # type: ignore[arg-type]
+                second = int(ts[-2:])
+                if second < 60:  # else the full parse says why not
+                    when = self.last_time = last_time.replace(second=second)
+                    self.last_ts = ts
+                    return when
         try:
             when = self._parse(ts)
         except (ValueError, OverflowError) as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
 from spamwatch.model import Event, Message, Recipient
@@ -95,6 +96,16 @@ def message_to_json(message: Message) -> dict[str, Any]:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"))
+_C_ENCODE = (
+    c_make_encoder(
+        None, _ENCODER.default, encode_basestring_ascii, None, ":", ",", False, False, True
+    )
+    if c_make_encoder is not None
+    else None
+)
+"""``_ENCODER``'s own C encoder, built once: ``JSONEncoder.encode`` builds it
+anew for every call, a sixth of the cost of a message line. ``None`` markers
+only drop the circular-reference check (our values are trees)."""
 
 
 def dumps(value: dict[str, Any]) -> str:
@@ -105,4 +116,6 @@ def dumps(value: dict[str, Any]) -> str:
     the reader's terminal, and undecodable bytes kept as lone surrogates
     cannot make the write fail.
     """
-    return _ENCODER.encode(value)
+    if _C_ENCODE is None:
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))

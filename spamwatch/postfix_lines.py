@@ -61,6 +61,14 @@ DELIVERY = re.compile(
     r"status=(?P<status>[\w-]+)(?: \((?P<reason>.*)\))?\s*$"
 )
 KV = re.compile(r"(\w+)=([^,]*), ")
+USUAL_DELIVERY = re.compile(
+    r"to=<([^>]*)>, (?:orig_to=([^,]*), )?relay=([^,]*), (?:conn_use=(\d+), )?"
+    r"delay=(\d+(?:\.\d+)?), delays=([^,]*), dsn=([^,]*), status=([\w-]+) \((.*)\)$"
+)
+"""The delivery line as Postfix writes it (keys in this order, a reason in
+parentheses): one regex instead of ``DELIVERY`` and a loop over ``KV``. Whatever
+it matches, the general path reads the same way (``[^,]*`` values end at the
+same commas); any other form takes the general path."""
 QUEUED = re.compile(
     r"from=(?:<(?P<from>.*?)>|(?P<from2>[^\s,]*)), size=(?P<size>\d+), "
     r"nrcpt=(?P<nrcpt>\d+) \(queue active\)"
@@ -459,6 +467,39 @@ def delivery(text: str, qid: str | None, want: Collection[str] | None) -> Result
     """``to=<r>, [orig_to=<o>,] relay=.., delay=.., delays=.., dsn=.., status=X (reason)``."""
     if skip("delivery", want):
         return "delivery", qid, None
+    m = USUAL_DELIVERY.match(text)
+    fields = usual_delivery(m) if m is not None else any_delivery(text)
+    if fields.__class__ is str:
+        return fields  # type: ignore[return-value]
+    reason = fields["reason"]  # type: ignore[index]
+    if "queued as " in reason:
+        queued = QUEUED_AS.findall(reason)
+        if queued:
+            fields["queued_as"] = queued[-1]  # type: ignore[index]
+    elif reason.startswith("forwarded as "):
+        fields["forwarded_as"] = reason[13:].strip()  # type: ignore[index]
+    return "delivery", qid, fields  # type: ignore[return-value]
+
+
+def usual_delivery(m: re.Match[str]) -> Fields:
+    """The fields of a ``USUAL_DELIVERY`` match, as ``any_delivery`` reads them."""
+    to, orig_to, relay, conn_use, delay, delays, dsn, status, reason = m.groups()
+    fields: Fields = {"to": to}
+    if orig_to is not None:
+        fields["orig_to"] = strip_angles(orig_to)
+    fields["relay"] = relay
+    if conn_use is not None:
+        fields["conn_use"] = int(conn_use)
+    fields["delay"] = float(delay)
+    fields["delays"] = delays
+    fields["dsn"] = dsn
+    fields["status"] = status
+    fields["reason"] = reason
+    return fields
+
+
+def any_delivery(text: str) -> Fields | str:
+    """Any ``to=`` line: the keys between ``to=`` and ``status=`` as logged."""
     m = DELIVERY.match(text)
     if m is None:
         return "delivery line (to=) without status=, or cut short"
@@ -476,15 +517,8 @@ def delivery(text: str, qid: str | None, want: Collection[str] | None) -> Result
     except ValueError:
         return "delivery line with a non-numeric delay/conn_use"
     fields["status"] = m.group("status")
-    reason = m.group("reason") or ""
-    fields["reason"] = reason
-    if "queued as " in reason:
-        queued = QUEUED_AS.findall(reason)
-        if queued:
-            fields["queued_as"] = queued[-1]
-    elif reason.startswith("forwarded as "):
-        fields["forwarded_as"] = reason[13:].strip()
-    return "delivery", qid, fields
+    fields["reason"] = m.group("reason") or ""
+    return fields
 
 
 def reject(action: str, rest: str, qid: str | None, want: Collection[str] | None) -> Result:
