@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 from spamwatch.config import Config
 from spamwatch.model import Event, Message, MessageUpdate, Recipient, Stage
 from spamwatch.options import check_options, duration
+from spamwatch.slots import builder
 
 MAX_AGE = timedelta(days=6)
 """Longer than Postfix's default maximal_queue_lifetime (5d): a message open
@@ -69,6 +70,12 @@ MESSAGE_STAGES = frozenset({"DATA", "END-OF-MESSAGE"})
 TOO_BIG = "queue file size limit exceeded"
 """smtpd/cleanup warning after which Postfix refuses the message (552)."""
 """smtpd reject stages that throw away the whole queued message (not one RCPT)."""
+
+
+_message = builder(Message)
+_new_recipient = builder(Recipient)
+"""Every field is passed: a snapshot per finished message, a Recipient per
+delivery line; ``spamwatch.slots`` says why not ``__init__``."""
 
 
 @dataclass(slots=True)
@@ -145,7 +152,7 @@ class _Open:
 
     def snapshot(self) -> Message:
         """The frozen view handed to detectors and printers."""
-        return Message(
+        return _message(
             host=self.host,
             queue_id=self.queue_id,
             first_seen=self.first_seen,
@@ -170,7 +177,7 @@ class _Open:
 def _recipient(event: Event, attempts: int) -> Recipient:
     """A delivery event as the recipient's latest outcome."""
     f = event.fields
-    return Recipient(
+    return _new_recipient(
         address=f.get("to", ""),
         status=f.get("status", ""),
         time=event.time,

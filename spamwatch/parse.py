@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from dataclasses import fields as dataclass_fields
 from datetime import datetime, tzinfo
 from operator import attrgetter
-from typing import Any, Final
+from typing import Final
 
 from spamwatch.header import FAST_HEADER, HEADER, BadTimestamp, Clock
 from spamwatch.model import Event
 from spamwatch.postfix_lines import classify_body, skip_prefixes
+from spamwatch.slots import builder
 
 MAX_LINE_BYTES: Final = 65536
 """Longer lines are counted malformed unread: Postfix never logs that much in
@@ -393,39 +393,7 @@ class Parser:
         return name
 
 
-def _event_builder() -> Callable[..., Event]:
-    """A constructor for ``Event`` that sets its slots directly.
-
-    The frozen dataclass ``__init__`` goes through ``object.__setattr__``
-    once per field: a microsecond per event, as much as reading the header.
-    Setting the slot descriptors gives the same object at half the cost; the
-    parser builds an Event for every line a caller uses.
-    """
-    names = tuple(f.name for f in dataclass_fields(Event))
-    if names != ("time", "host", "program", "daemon", "pid", "queue_id", "kind", "fields"):
-        raise TypeError(f"Event's fields changed to {names}: update _event_builder")
-    s0, s1, s2, s3, s4, s5, s6, s7 = (getattr(Event, name).__set__ for name in names)
-    new = object.__new__
-
-    def build(
-        time: datetime, host: str, program: str, daemon: str,
-        pid: int | None, queue_id: str | None, kind: str, fields: Mapping[str, Any],
-    ) -> Event:  # fmt: skip
-        event = new(Event)
-        s0(event, time)
-        s1(event, host)
-        s2(event, program)
-        s3(event, daemon)
-        s4(event, pid)
-        s5(event, queue_id)
-        s6(event, kind)
-        s7(event, fields)
-        return event
-
-    return build
-
-
-_event = _event_builder()
+_event = builder(Event)
 
 
 def _header_state(line: bytes) -> tuple[bytes | None, bytes | None] | None:

@@ -22,8 +22,10 @@ from click.testing import CliRunner
 from spamwatch.cli import cli
 from spamwatch.correlate import KINDS, Correlator
 from spamwatch.jsonform import dumps, message_to_json
-from spamwatch.model import Event, Stage
+from spamwatch.model import Event, Recipient, Stage
 from spamwatch.parse import ParseOptions, Parser, ParseStats
+from spamwatch.postfix_lines import USUAL_DELIVERY, any_delivery, usual_delivery
+from spamwatch.slots import builder
 from spamwatch.sources import files
 from spamwatch.sources.files import iter_blocks, iter_lines
 from spamwatch.synth import generate
@@ -177,3 +179,40 @@ def test_iter_lines_is_split_on_newlines(monkeypatch: pytest.MonkeyPatch) -> Non
         if not want[-1]:
             want.pop()
         assert list(iter_lines(io.BytesIO(data))) == want
+
+
+def test_slot_builders_make_the_same_objects() -> None:
+    """``spamwatch.slots.builder``: equal, hashable, still frozen."""
+    when = datetime(2026, 11, 2, tzinfo=UTC)
+    args = (when, "h", "postfix/smtp", "smtp", 7, "ABCDE12345", "delivery", {"to": "a@b"})
+    built = builder(Event)(*args)
+    assert built == Event(*args) and repr(built) == repr(Event(*args))
+    recipient = builder(Recipient)("a@b", "sent", when, None, "r", "2.0.0", 0.5, "ok", 2)
+    assert recipient == Recipient("a@b", "sent", when, None, "r", "2.0.0", 0.5, "ok", 2)
+    assert hash(recipient) == hash(Recipient("a@b", "sent", when, None, "r", "2.0.0", 0.5, "ok", 2))
+    with pytest.raises(AttributeError):
+        recipient.status = "bounced"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        builder(Parser)  # not a dataclass
+
+
+def delivery_texts(data: bytes) -> list[str]:
+    texts = []
+    for line in data.decode("utf-8", "backslashreplace").splitlines():
+        at = line.find(": to=")
+        if at >= 0:
+            texts.append(line[at + 2 :])
+    return texts
+
+
+def test_usual_delivery_reads_like_the_general_path(synth_log: bytes) -> None:
+    """Every delivery line the one-regex path takes gives the same fields, in the
+    same order, as the general path."""
+    data = synth_log + b"".join(p.read_bytes() for p in corpus_logs() + SAMPLE_LOGS)
+    taken = 0
+    for text in delivery_texts(data):
+        m = USUAL_DELIVERY.match(text)
+        if m is not None:
+            taken += 1
+            assert list(usual_delivery(m).items()) == list(any_delivery(text).items()), text
+    assert taken > 1000
