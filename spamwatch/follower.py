@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, Protocol
 
@@ -156,7 +156,6 @@ class AlertGate:
 class _Flags:
     stop: bool = False
     hup: bool = False
-    signals: list[int] = field(default_factory=list)
 
 
 class Follower:
@@ -435,7 +434,6 @@ class Follower:
 
     def _on_stop(self, signum: int, _frame: Any) -> None:
         self.flags.stop = True
-        self.flags.signals.append(signum)
         self.wake.set()
 
     def _on_hup(self, signum: int, _frame: Any) -> None:
