@@ -11,7 +11,9 @@ scanners, noise from dovecot/amavis/opendkim), then runs, as child processes
 on that same file:
 
 * ``spamwatch events --messages FILE > /dev/null`` (the issue's target),
-* the parser alone (``Parser(kinds=<the correlator's kinds>)`` over the file),
+* the parser alone, as ``events --messages`` drives it
+  (``Parser(kinds=<the correlator's kinds>, queue_ids_only=True).parse_block``
+  over the file's blocks),
 * ``pflogsumm FILE > /dev/null``,
 
 and prints wall time, lines/s, CPU seconds and peak RSS of each (rusage of
@@ -44,13 +46,15 @@ PARSER_ONLY = """
 import sys
 from spamwatch.correlate import KINDS
 from spamwatch.parse import Parser
-from spamwatch.sources.files import iter_lines, open_binary
-parser = Parser(kinds=KINDS)
-parse = parser.parse
-for line in iter_lines(open_binary(sys.argv[1]), sys.argv[1]):
-    parse(line)
+from spamwatch.sources.files import iter_blocks, open_binary
+parser = Parser(kinds=KINDS, queue_ids_only=True)
+parse_block = parser.parse_block
+for block in iter_blocks(open_binary(sys.argv[1]), sys.argv[1]):
+    parse_block(block)
 print(parser.stats, file=sys.stderr)
 """
+"""The parser as ``events --messages`` drives it: blocks, the queue-id
+prefilter, the correlator's kinds."""
 
 
 @dataclass(frozen=True)
