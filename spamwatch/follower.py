@@ -15,6 +15,7 @@ The loop is single-threaded: watchdog's thread and the pipe readers only set
 from __future__ import annotations
 
 import heapq
+import itertools
 import os
 import signal
 import sys
@@ -22,16 +23,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from spamwatch.errors import SpamwatchError, StateError
+from spamwatch.errors import InputError, SpamwatchError, StateError
 from spamwatch.live import LiveStats
 from spamwatch.model import Event, Finding, FindingState, Severity
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
 from spamwatch.sources.journal import JournalSource
 from spamwatch.sources.pipe import StdinSource
+from spamwatch.sources.rotated import files_for_range
+from spamwatch.sources.seek import first_time, read_from
 from spamwatch.sources.tail import DirectoryWatcher, TailFile, read_back, time_before
 from spamwatch.state import AlertedKey, FollowState, StateFile
 from spamwatch.timeutil import format_duration
@@ -308,7 +311,29 @@ class Follower:
         anchor = time_before(path, offset, parser.line_time)
         if anchor is None:
             return ()
-        return read_back(path, offset, anchor - window, parser.line_time)
+        since = anchor - window
+        older = self._rotated_parts(source, path, since, parser) if path == source.path else []
+        return itertools.chain(
+            *(self._guard(read_from(part, since, parser.line_time)) for part in older),
+            read_back(path, offset, since, parser.line_time),
+        )
+
+    def _rotated_parts(
+        self, source: TailFile, path: str, since: datetime, parser: Parser
+    ) -> list[str]:
+        """Rotated files (oldest first) holding the window's start, as ``report`` finds them."""
+        try:
+            return files_for_range(path, since, lambda p: first_time(p, parser.line_time))[:-1]
+        except InputError as exc:
+            self.notify(f"warmup:{path}", f"warm-up: rotated files of {source.name} skipped: {exc}")
+            return []
+
+    def _guard(self, lines: Iterator[bytes]) -> Iterator[bytes]:
+        """A rotated file that cannot be read costs the warm-up its lines, not the run."""
+        try:
+            yield from lines
+        except InputError as exc:
+            self.notify(f"warmup:{exc}", f"warm-up: {exc}")
 
     # -- the loop ------------------------------------------------------------
 

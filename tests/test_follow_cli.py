@@ -141,6 +141,21 @@ def test_start_in_the_middle_of_an_attack_alerts_it_from_the_warmup(tmp_path: Pa
     assert json.loads(state.read_text())["alerted"]
 
 
+def test_warmup_reads_back_into_the_rotated_file(tmp_path: Path) -> None:
+    """Rotated a moment ago: the warm-up's hour is mostly in mail.log.1."""
+    log, state = tmp_path / "mail.log", tmp_path / "follow.state"
+    middle = before_attack() + (len(LINES) - before_attack()) // 2
+    write(tmp_path / "mail.log.1", LINES[:middle])
+    write(log, LINES[middle : middle + 20])
+    process = run(["--state", str(state), str(log)])
+    try:
+        until(lambda: victim_records(process), what="the attack found in mail.log.1")
+        assert process.stop(signal.SIGTERM) == 0
+    finally:
+        process.kill()
+    assert process.lines_read() == 0
+
+
 def test_sighup_reloads_the_config_and_reopens_the_files(tmp_path: Path) -> None:
     log, state, config = tmp_path / "mail.log", tmp_path / "follow.state", tmp_path / "sw.toml"
     config.write_text('[follow]\nwarmup = "30m"\n')

@@ -19,7 +19,6 @@ directories, not the files, so a rename is seen) or a poll interval wakes it.
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import os
@@ -34,6 +33,7 @@ from typing import BinaryIO, Protocol
 
 from spamwatch.errors import InputError
 from spamwatch.sources.files import GZIP_MAGIC, MAX_LINE
+from spamwatch.sources.rotated import rotated_siblings
 from spamwatch.sources.seek import find_offset, skip_before
 from spamwatch.state import FilePosition
 
@@ -441,7 +441,7 @@ def find_rotated(path: str, pos: FilePosition) -> tuple[str, LineReader, _Closer
     fingerprint alone (copied by copytruncate, or compressed: mail.log.1.gz).
     Returns its path, a reader at ``pos.offset`` and the handle to close.
     """
-    siblings = _siblings(path)
+    siblings = rotated_siblings(path)[::-1]  # newest first, as report orders them
     for candidate in siblings:
         found = _open_if_same(candidate, pos, by_inode=True)
         if found is not None:
@@ -451,22 +451,6 @@ def find_rotated(path: str, pos: FilePosition) -> tuple[str, LineReader, _Closer
         if found is not None:
             return found
     return None
-
-
-def _siblings(path: str) -> list[str]:
-    """Rotated files beside ``path`` (mail.log.1, mail.log-20261128, ...), newest first."""
-    directory, base = os.path.split(path)
-    try:
-        names = os.listdir(directory or ".")
-    except OSError:
-        return []
-    found = []
-    for name in names:
-        if name != base and name.startswith(base) and name[len(base)] in ".-_":
-            full = os.path.join(directory, name)
-            with contextlib.suppress(OSError):
-                found.append((os.stat(full).st_mtime, full))
-    return [full for _, full in sorted(found, reverse=True)]
 
 
 def _open_if_same(
