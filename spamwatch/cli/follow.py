@@ -143,7 +143,9 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
 @config_option
 @parse_options
 @alert_option
-@click.option("--journal", is_flag=True, help="Read systemd's journal (journalctl) too.")
+@click.option(
+    "--journal", is_flag=True, help="Read systemd's journal (journalctl); with FILEs, as well."
+)
 @click.option(
     "--journal-match",
     "journal_matches",
