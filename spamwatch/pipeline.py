@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
+from spamwatch.config import Config
 from spamwatch.correlate import Correlator
 from spamwatch.detectors.base import Detector
 from spamwatch.findings import FindingTracker
@@ -45,6 +46,32 @@ class Pipeline:
         self.on_event = on_event
         self.on_update = on_update
         self._last_tick: datetime | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        parser: Parser,
+        detectors: Sequence[Detector],
+        emit: Emit,
+        on_event: Callable[[Event], None] | None = None,
+        on_update: Callable[[MessageUpdate], None] | None = None,
+    ) -> Pipeline:
+        """The stages as ``report`` and ``follow`` both wire them from one config.
+
+        One constructor for both commands is what makes "the same lines give
+        the same findings" true by construction: ``[correlate]`` and
+        ``[findings]`` apply alike.
+        """
+        return cls(
+            parser=parser,
+            correlator=Correlator.from_config(config),
+            detectors=detectors,
+            tracker=FindingTracker.from_config(config),
+            emit=emit,
+            on_event=on_event,
+            on_update=on_update,
+        )
 
     @property
     def log_time(self) -> datetime | None:

@@ -18,10 +18,8 @@ import click
 from spamwatch.cli.alerts import alert_option
 from spamwatch.cli.common import build_parse_options, config_option, load, parse_options
 from spamwatch.config import Config
-from spamwatch.correlate import Correlator
 from spamwatch.detectors import build_detectors
 from spamwatch.errors import UsageError
-from spamwatch.findings import FindingTracker
 from spamwatch.follower import Follower, FollowOptions, Notices, Output
 from spamwatch.live import LiveStats, LiveView, PlainView, use_rich_view
 from spamwatch.options import check_options, duration
@@ -90,12 +88,11 @@ class Wiring:
 
     def pipeline(self, emit: Output, stats: LiveStats) -> Pipeline:
         """The same stages ``report`` wires, so the same lines give the same findings."""
-        return Pipeline(
-            parser=self.parser(),
-            correlator=Correlator(),
-            detectors=self.detectors,
-            tracker=FindingTracker.from_config(self.config),
-            emit=emit,
+        return Pipeline.from_config(
+            self.config,
+            self.parser(),
+            self.detectors,
+            emit,
             on_event=stats.on_event,
             on_update=stats.on_update,
         )

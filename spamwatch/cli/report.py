@@ -21,11 +21,9 @@ from rich.console import Console
 from spamwatch.cli.alerts import alert_option, cli_alerts, finish_alerts, with_alerts
 from spamwatch.cli.common import build_parse_options, config_option, load, parse_options
 from spamwatch.config import Config
-from spamwatch.correlate import Correlator
 from spamwatch.detectors import build_detectors
 from spamwatch.detectors.base import Detector
 from spamwatch.errors import UsageError
-from spamwatch.findings import FindingTracker
 from spamwatch.model import Event, Severity
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
@@ -204,13 +202,7 @@ def _plan(paths: tuple[str, ...], span: TimeRange, parser: Parser) -> list[str]:
 
 def _pipeline(config: Config, parser: Parser, findings: FindingLog) -> Pipeline:
     """The report's pipeline; its emit and taps are set once the range is known."""
-    return Pipeline(
-        parser=parser,
-        correlator=Correlator(),
-        detectors=_detectors(config),
-        tracker=FindingTracker.from_config(config),
-        emit=findings.add,
-    )
+    return Pipeline.from_config(config, parser, _detectors(config), findings.add)
 
 
 def _to_alerts(pipeline: Pipeline, alerts: Fanout | None) -> Callable[[], None]:
