@@ -16,7 +16,7 @@ held (the oldest is given up first). Both are counted in ``Correlator.stats``.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
@@ -74,8 +74,9 @@ TOO_BIG = "queue file size limit exceeded"
 
 _message = builder(Message)
 _new_recipient = builder(Recipient)
-"""Every field is passed: a snapshot per finished message, a Recipient per
-delivery line; ``spamwatch.slots`` says why not ``__init__``."""
+_update = builder(MessageUpdate)
+"""Every field is passed: a snapshot and an update per finished message, a
+Recipient per delivery line; ``spamwatch.slots`` says why not ``__init__``."""
 
 
 @dataclass(slots=True)
@@ -262,17 +263,33 @@ class Correlator:
     def feed(self, event: Event) -> list[MessageUpdate]:
         """Take one event; return the milestones it completed (often none)."""
         out: list[MessageUpdate] = []
+        self._take(event, out)
+        return out
+
+    def feed_many(self, events: Iterable[Event]) -> list[MessageUpdate]:
+        """``feed`` for a batch (a block's events): all their milestones, in order.
+
+        One call and one list per batch instead of per event: with most
+        events completing nothing, that is a tenth of the correlator's cost.
+        """
+        out: list[MessageUpdate] = []
+        take = self._take
+        for event in events:
+            take(event, out)
+        return out
+
+    def _take(self, event: Event, out: list[MessageUpdate]) -> None:
+        """Apply one event; append the milestones it completed to ``out``."""
         if event.queue_id is None:
-            return out
+            return
         handler = self._handlers.get(event.kind)
         if handler is None:
-            return out
+            return
         handler(event, out)
         self._countdown -= 1
         if self._countdown <= 0:
             self._countdown = SWEEP_EVERY
             self._sweep(event.time - self.max_age, out)
-        return out
 
     def flush(self) -> list[MessageUpdate]:
         """End of input: forget every open message.
@@ -287,7 +304,7 @@ class Correlator:
         self.stats.open_at_end += len(self._open)
         if self.flush_open and self._want_done:
             for rec in self._open.values():
-                out.append(MessageUpdate(Stage.DONE, rec.snapshot(), rec.last_event))
+                out.append(_update(Stage.DONE, rec.snapshot(), rec.last_event, None))
         self._open.clear()
         self._by_message_id.clear()
         return out
@@ -339,7 +356,7 @@ class Correlator:
             if self._by_message_id.get(mid_key) is rec:
                 del self._by_message_id[mid_key]
         if self._want_done:
-            out.append(MessageUpdate(Stage.DONE, rec.snapshot(), rec.last_event))
+            out.append(_update(Stage.DONE, rec.snapshot(), rec.last_event, None))
 
     # -- handlers, one per event kind -----------------------------------------
 

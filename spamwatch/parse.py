@@ -321,7 +321,7 @@ class Parser:
         if m is None:
             self._why = NO_HEADER
             return MALFORMED
-        ts, host, prog, pid, qid = m.group(1, 2, 3, 4, 5)
+        ts, host, prog, pid, qid = m.groups()  # both header regexes have these 5
         if (ts is None or host is None) and self._gap is not None:
             self._replay()  # parse_block skipped the lines this one borrows from
         if ts is None:

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from spamwatch.cli import cli
 from spamwatch.correlate import KINDS, Correlator
+from spamwatch.header import FAST_HEADER, HEADER
 from spamwatch.jsonform import dumps, message_to_json
 from spamwatch.model import Event, Recipient, Stage
 from spamwatch.parse import ParseOptions, Parser, ParseStats
@@ -51,12 +52,17 @@ def plain(data: bytes) -> tuple[list[str], Parser, Correlator]:
 
 
 def fast(data: bytes) -> tuple[list[str], Parser, Correlator]:
-    """Blocks through ``Parser.parse_block`` with the queue-id prefilter."""
+    """Blocks through ``Parser.parse_block`` with the queue-id prefilter, and
+    each block's events through ``Correlator.feed_many``."""
     parser = Parser(OPTIONS, kinds=KINDS, queue_ids_only=True)
     correlator = Correlator(stages=(Stage.DONE,), flush_open=True)
-    blocks = iter_blocks(io.BytesIO(data))
-    events = (e for block in blocks for e in parser.parse_block(block))
-    return _messages(events, correlator), parser, correlator
+    updates = [
+        u
+        for block in iter_blocks(io.BytesIO(data))
+        for u in correlator.feed_many(parser.parse_block(block))
+    ]
+    out = [dumps(message_to_json(u.message)) for u in updates + correlator.flush()]
+    return out, parser, correlator
 
 
 def accounted(stats: ParseStats) -> int:
@@ -216,3 +222,8 @@ def test_usual_delivery_reads_like_the_general_path(synth_log: bytes) -> None:
             taken += 1
             assert list(usual_delivery(m).items()) == list(any_delivery(text).items()), text
     assert taken > 1000
+
+
+def test_header_regexes_have_the_five_groups_read() -> None:
+    """``Parser._read`` unpacks ``m.groups()`` of either header regex."""
+    assert HEADER.groups == FAST_HEADER.groups == 5

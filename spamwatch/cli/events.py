@@ -114,18 +114,20 @@ def _events(parser: Parser, correlator: Correlator, out: TextIO) -> Runner:
 def _messages(parser: Parser, correlator: Correlator, out: TextIO) -> Runner:
     """Print each message as it ends; returns how many were printed.
 
-    Reads whole blocks: the parser (``queue_ids_only``) picks the lines that
-    can carry a queue id in C and counts the rest unread.
+    Works a block at a time: the parser (``queue_ids_only``) picks the lines
+    that can carry a queue id in C and counts the rest unread, the correlator
+    takes the block's events in one call, and the block's messages are
+    written at once.
     """
-    parse_block, feed, write = parser.parse_block, correlator.feed, out.write
+    parse_block, feed_many, write = parser.parse_block, correlator.feed_many, out.write
 
     def run(stream: BinaryIO, path: str) -> int:
         printed = 0
         for block in iter_blocks(stream, path):
-            for event in parse_block(block):
-                for update in feed(event):
-                    write(dumps(message_to_json(update.message)) + "\n")
-                    printed += 1
+            updates = feed_many(parse_block(block))
+            if updates:
+                write("".join([dumps(message_to_json(u.message)) + "\n" for u in updates]))
+                printed += len(updates)
         return printed
 
     return run
