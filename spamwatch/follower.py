@@ -137,7 +137,11 @@ class AlertGate:
         prior = self.state.alerted.get((finding.detector, finding.host, finding.key))
         if finding.state is FindingState.RESOLVED:
             return live or prior is not None
-        return prior is None or Severity.parse(prior.severity) < finding.severity
+        if prior is None or Severity.parse(prior.severity) < finding.severity:
+            return True
+        # Live growth at the same severity is news unless it says no more than
+        # what went out before the restart (a warm-up re-deriving the same).
+        return live and finding.state is FindingState.ESCALATED and _grown(finding, prior)
 
     def _send(self, finding: Finding) -> None:
         self.output(finding)
@@ -150,9 +154,18 @@ class AlertGate:
                 str(finding.severity),
                 str(finding.state),
                 finding.time,
+                {k: v for k, v in finding.counts.items() if isinstance(v, int | float)},
             )
         )
         self.on_sent()
+
+
+def _grown(finding: Finding, prior: AlertedKey) -> bool:
+    """True when some count of ``finding`` exceeds what the last alert said."""
+    return any(
+        isinstance(value, int | float) and value > prior.counts.get(name, 0)
+        for name, value in finding.counts.items()
+    )
 
 
 @dataclass

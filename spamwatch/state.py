@@ -18,7 +18,7 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,6 +79,7 @@ class AlertedKey:
     severity: str
     state: str
     time: datetime  # log time of the last record sent
+    counts: Mapping[str, float] = field(default_factory=dict)  # the counts it said
 
     @property
     def ident(self) -> tuple[str, str | None, str]:
@@ -92,6 +93,7 @@ class AlertedKey:
             "severity": self.severity,
             "state": self.state,
             "time": self.time.isoformat(),
+            "counts": dict(self.counts),
         }
 
     @classmethod
@@ -106,7 +108,15 @@ class AlertedKey:
             severity=str(data["severity"]),
             state=str(data["state"]),
             time=time,
+            counts=_counts(data.get("counts", {})),
         )
+
+
+def _counts(raw: Any) -> dict[str, float]:
+    """The counts of an alerted record (absent in state files before they were kept)."""
+    if not isinstance(raw, dict):
+        raise ValueError("alerted counts must be a table")
+    return {str(k): float(v) for k, v in raw.items() if isinstance(v, int | float)}
 
 
 @dataclass(slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from spamwatch.follower import AlertGate
@@ -65,3 +66,26 @@ def test_stopping_during_the_warmup_sends_nothing() -> None:
     gate(finding_record("half@example.com", FindingState.RAISED))
     gate.end_warmup(send=False)
     assert sent == [] and gate.sent == 0
+
+
+def with_counts(finding: Finding, **counts: int) -> Finding:
+    return replace(finding, counts=counts)
+
+
+def test_live_growth_at_the_same_severity_goes_out_but_a_replay_of_it_does_not() -> None:
+    """An escalation by growth is news live; after a restart it is news only if it
+    says more than what was sent before the restart."""
+    gate, sent, state = gate_with()
+    gate.end_warmup()
+    gate(with_counts(finding_record("u@example.com", FindingState.RAISED), messages=40))
+    gate(with_counts(finding_record("u@example.com", FindingState.ESCALATED), messages=90))
+    assert [f.counts["messages"] for f in sent] == [40, 90]
+
+    restarted = AlertGate(FollowState.from_json(state.to_json()), sent.append, lambda: None)
+    restarted.warming = True
+    restarted(with_counts(finding_record("u@example.com", FindingState.RAISED), messages=50))
+    restarted.end_warmup()
+    restarted(with_counts(finding_record("u@example.com", FindingState.ESCALATED), messages=90))
+    assert len(sent) == 2  # the warm-up re-derived what was already said
+    restarted(with_counts(finding_record("u@example.com", FindingState.ESCALATED), messages=200))
+    assert [f.counts["messages"] for f in sent] == [40, 90, 200]

@@ -290,7 +290,9 @@ def test_4_queue_grows_then_drains(mail_system: MailSystem, follow: FollowProces
         wait_until(lambda: len(ms.postfix.queue()) >= queued, 60, f"{queued} queued messages")
         snapshot = probe.take()
         assert snapshot is not None
-        assert snapshot.size == len(ms.postfix.queue()) >= queued
+        # the probe and postqueue are two reads: a notice may be queued in between
+        assert snapshot.size >= queued
+        assert abs(snapshot.size - len(ms.postfix.queue())) <= 2
         assert snapshot.recipients >= 2 * queued
         assert snapshot.oldest_age is not None and snapshot.oldest_age >= 0
         print(f"\nscenario 4: postqueue -j probe: {snapshot}")
