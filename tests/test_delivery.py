@@ -238,6 +238,8 @@ def test_fanout_reraises_broken_pipe_after_the_others(tmp_path: Path) -> None:
          Severity.CRITICAL, "webhook+https://h/p?a=1&b=2"),
         ("mailto:admin@example.com", "mailto", "admin@example.com", None,
          "mailto:admin@example.com"),
+        ("console?min=warning", "console", "", Severity.WARNING, "console"),
+        ("syslog?min=critical", "syslog", "", Severity.CRITICAL, "syslog"),
     ],
 )  # fmt: skip
 def test_parse_alert_uri(

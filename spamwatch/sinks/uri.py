@@ -33,6 +33,9 @@ def parse_alert_uri(text: str) -> AlertUri:
     """Split ``SCHEME[:TARGET][?min=SEVERITY]``; ConfigError when malformed."""
     raw = text.strip()
     scheme, _, target = raw.partition(":")
+    if "?" in scheme:  # ``console?min=warning``: a query without a target
+        scheme, _, query = raw.partition("?")
+        target = f"?{query}"
     scheme = scheme.lower()
     if not scheme or not scheme[0].isalpha() or not all(c.isalnum() or c in "+.-" for c in scheme):
         raise ConfigError(f"bad alert URI {clean(text)!r}: expected SCHEME[:TARGET], e.g. jsonl:-")
