@@ -36,16 +36,23 @@ def check_value(where: str, value: Any, default: Any) -> Any:
     elif isinstance(default, int | float):
         _check_number(where, value, default)
     elif is_duration_default(default):
-        try:
-            parse_duration(value)
-        except (ValueError, TypeError):
-            raise ConfigError(f"{where}: not a duration: {value!r} (e.g. 90s, 10m, 1h)") from None
+        _check_duration(where, value)
     elif isinstance(default, list | tuple):
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
     elif isinstance(default, str) and not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string, got {value!r}")
     return value
+
+
+def _check_duration(where: str, value: Any) -> None:
+    """A duration; a sliding window (``*window``) must also be longer than zero."""
+    try:
+        span = parse_duration(value)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{where}: not a duration: {value!r} (e.g. 90s, 10m, 1h)") from None
+    if where.endswith("window") and not span:
+        raise ConfigError(f"{where}: a window must be longer than 0s, got {value!r}")
 
 
 def _check_number(where: str, value: Any, default: int | float) -> None:

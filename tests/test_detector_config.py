@@ -55,6 +55,12 @@ def test_enabled_false_turns_a_detector_off() -> None:
         ({"detectors": {"burst": {"short_treshold": 5}}}, "detectors.burst.short_treshold"),
         ({"detectors": {"burst": {"short_window": "soon"}}}, "detectors.burst.short_window"),
         ({"detectors": {"burst": {"short_threshold": "many"}}}, "detectors.burst.short_threshold"),
+        ({"detectors": {"burst": {"short_window": "0s"}}}, "detectors.burst.short_window"),
+        ({"detectors": {"queue": {"window": 0}}}, "detectors.queue.window"),
+        (
+            {"users": {"a@x.org": {"detectors": {"bounces": {"window": "0m"}}}}},
+            'users."a@x.org".detectors.bounces.window',
+        ),
         ({"detectors": {"burst": {"short_threshold": -1}}}, "detectors.burst.short_threshold"),
         ({"detectors": {"burst": {"max_users": 2.5}}}, "detectors.burst.max_users"),
         ({"detectors": {"burst": {"enabled": "no"}}}, "detectors.burst.enabled"),
