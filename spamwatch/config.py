@@ -71,7 +71,9 @@ def load_config(explicit: str | None = None) -> Config:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
-    return Config(data=data, path=path)
+    config = Config(data=data, path=path)
+    check_top_level(config)  # a typo'd table would otherwise be silently ignored
+    return config
 
 
 TOP_LEVEL_KEYS = frozenset(

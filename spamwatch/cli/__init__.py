@@ -22,6 +22,11 @@ import click
 from spamwatch import __version__
 from spamwatch.errors import EXIT_INTERNAL, EXIT_OK, SpamwatchError
 
+NO_ARGS_IS_HELP: type[click.ClickException] | tuple[()] = getattr(
+    click.exceptions, "NoArgsIsHelpError", ()
+)
+"""click >= 8.2 raises this for a group run without a command (older click exits 0)."""
+
 
 class SpamwatchGroup(click.Group):
     """A click group whose ``main`` maps every exception to an exit status."""
@@ -44,8 +49,11 @@ class SpamwatchGroup(click.Group):
         except click.exceptions.Abort:
             click.echo("spamwatch: aborted", err=True)
             sys.exit(130)
-        except click.ClickException as exc:
+        except NO_ARGS_IS_HELP as exc:  # bare ``spamwatch``: the help is the answer
             exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"spamwatch: error: {_one_line(exc)}", err=True)
             sys.exit(exc.exit_code)
         except SpamwatchError as exc:
             click.echo(f"spamwatch: error: {exc}", err=True)
@@ -62,6 +70,19 @@ class SpamwatchGroup(click.Group):
             )
             sys.exit(EXIT_INTERNAL)
         sys.exit(status if isinstance(status, int) else EXIT_OK)
+
+
+def _one_line(exc: click.ClickException) -> str:
+    """click's message without its usage block, plus where to read more.
+
+    click prints four lines (usage, "Try ...", blank, "Error: ..."); a mistake
+    gets the same single ``spamwatch: error:`` line as every other one.
+    """
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    if isinstance(exc, click.UsageError) and ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    return message
 
 
 def _silence_stdout() -> None:

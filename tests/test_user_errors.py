@@ -1,0 +1,47 @@
+"""A first-time admin's mistakes: each is one clear stderr line and the documented status."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from spamwatch.cli import cli
+
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "compromised-account.log"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_a_typo_in_a_top_level_table_is_refused_by_every_command(tmp_path: Path) -> None:
+    """``[detector.burst]`` (singular) must not be silently ignored by report."""
+    config = tmp_path / "spamwatch.toml"
+    config.write_text("[detector.burst]\nshort_threshold = 1\n")
+    for command in (["report", "--format", "json"], ["events"]):
+        status, out, err = run(*command, "--config", str(config), str(SAMPLE))
+        assert (status, out) == (3, ""), command
+        assert err.startswith(f"spamwatch: error: {config}: unknown key 'detector'"), err
+        assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["report", "--fail-on", "maybe"], "'--fail-on': 'maybe' is not one of"),
+        (["report", "--year", "99999"], "'--year': 99999 is not in the range"),
+        (["report", "--format", "xml"], "'--format': 'xml' is not one of"),
+        (["follow", "--poll", "-1"], "--poll"),
+        (["report", "--bogus"], "No such option '--bogus'"),
+        (["reprot"], "No such command 'reprot'"),
+    ],
+)
+def test_click_usage_errors_are_one_line(args: list[str], words: str) -> None:
+    status, out, err = run(*args, str(SAMPLE))
+    assert (status, out) == (2, "")
+    assert err.count("\n") == 1, err
+    assert err.startswith("spamwatch: error: ") and words in err, err
+    assert "--help" in err
