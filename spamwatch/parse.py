@@ -176,7 +176,12 @@ class Parser:
         a typical log (connects, TLS, postscreen, other daemons) never reaches
         Python code. A header-less line still takes the time and host of the
         line before it, as with ``parse``: only then are the headers of the
-        skipped lines just before it read (``_replay``).
+        skipped lines just before it read (``_replay``). One difference
+        remains: the year of a year-less date is inferred from the dates of
+        the lines read, so a New Year seen only on lines without a queue id is
+        missed: in a log in time order, only when no line with a queue id was
+        written for over six months around it; in a log of shuffled dates,
+        the year of a date may come out otherwise.
         """
         if not self.queue_ids_only:
             lines = block.split(b"\n")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from spamwatch.cli import cli
 from spamwatch.correlate import KINDS, Correlator
@@ -30,11 +33,13 @@ from spamwatch.slots import builder
 from spamwatch.sources import files
 from spamwatch.sources.files import iter_blocks, iter_lines
 from spamwatch.synth import generate
+from tests.test_parse_fuzz import mutated
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_LOGS = sorted((ROOT / "samples").glob("*.log"))
 ANCHOR = datetime(2026, 12, 1, tzinfo=UTC)
 OPTIONS = ParseOptions(anchor=ANCHOR, timezone=UTC)
+YEAR = re.compile(r'"\d{4}(?=-\d\d-\d\dT)')
 
 
 def _messages(events: Iterator[Event], correlator: Correlator) -> list[str]:
@@ -69,10 +74,15 @@ def accounted(stats: ParseStats) -> int:
     return stats.events + stats.non_postfix + stats.unrecognised + stats.malformed + stats.skipped
 
 
-def assert_same(data: bytes) -> list[str]:
-    """Same messages, same correlator counts, every line accounted for."""
+def assert_same(data: bytes, years: bool = True) -> list[str]:
+    """Same messages, same correlator counts, every line accounted for.
+
+    ``years=False`` compares times without their year (see the mutated test).
+    """
     want, ref_parser, ref_corr = plain(data)
     got, parser, corr = fast(data)
+    if not years:
+        got, want = [YEAR.sub('"', m) for m in got], [YEAR.sub('"', m) for m in want]
     assert got == want
     assert asdict(corr.stats) == asdict(ref_corr.stats)
     assert parser.stats.lines == ref_parser.stats.lines == len(list(iter_lines(io.BytesIO(data))))
@@ -227,3 +237,27 @@ def test_usual_delivery_reads_like_the_general_path(synth_log: bytes) -> None:
 def test_header_regexes_have_the_five_groups_read() -> None:
     """``Parser._read`` unpacks ``m.groups()`` of either header regex."""
     assert HEADER.groups == FAST_HEADER.groups == 5
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(mutated(), min_size=1, max_size=40))
+def test_mutated_logs_give_the_same_messages(lines: list[bytes]) -> None:
+    """Cut, flipped and garbled corpus lines (newlines and CRs inserted too):
+    the fast path still prints what the plain path prints, and counts every line.
+
+    Lines from many logs make a calendar in no order: a year-less date's year
+    can then differ (documented in ``Parser.parse_block``: a month jump back
+    of over six months, New Year, seen only on a line without a queue id), so
+    the years are left out of the comparison here; the real logs above keep them.
+    """
+    assert_same(b"\n".join(lines), years=False)
+
+
+def test_parse_block_without_prefilter_is_parse_per_line(synth_log: bytes) -> None:
+    data = synth_log[:200_000]
+    per_line = Parser(OPTIONS, kinds=KINDS)
+    want = [e for e in map(per_line.parse, iter_lines(io.BytesIO(data))) if e is not None]
+    blocks = Parser(OPTIONS, kinds=KINDS)
+    got = [e for block in iter_blocks(io.BytesIO(data)) for e in blocks.parse_block(block)]
+    assert got == want
+    assert asdict(blocks.stats) == asdict(per_line.stats)
