@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, tzinfo
 
@@ -299,7 +300,7 @@ def _status(severities: list[Severity], fail_on: str) -> int:
 
 
 def _render(data: ReportData, output_format: str | None) -> None:
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     chosen = output_format or ("table" if out.isatty() else "text")
     if chosen == "json":
         render_json(data.findings, out)
