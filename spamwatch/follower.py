@@ -199,6 +199,7 @@ class Follower:
         self._carried = {"lines": 0, "events": 0}
         self._last_save = 0.0
         self._dirty_alert = False
+        self._broken: BrokenPipeError | None = None
 
     # -- lifetime ---------------------------------------------------------
 
@@ -231,6 +232,8 @@ class Follower:
             if watcher is not None:
                 watcher.stop()
         self._summary()
+        if self._broken is not None:
+            raise self._broken  # the CLI points stdout at /dev/null and exits 0
         return 0
 
     def _build_sources(self) -> list[Any]:
@@ -391,6 +394,9 @@ class Follower:
             self.pipeline.feed_event(event)
         except SpamwatchError:
             raise
+        except BrokenPipeError as exc:  # the reader of stdout went away (``| head``)
+            self._broken = exc
+            self.flags.stop = True  # end as on SIGTERM: finish, save the state
         except Exception as exc:  # a detector bug must not end months of watching
             self._internal(exc)
 

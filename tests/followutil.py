@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -169,3 +170,15 @@ def finding_record(
         time=when,
         host=host,
     )
+
+
+def piped(args: Sequence[str], reader: str) -> tuple[str, str, int]:
+    """Run ``spamwatch ARGS | READER`` in bash: (READER's stdout, spamwatch's stderr, status)."""
+    command = shlex.join([sys.executable, "-m", "spamwatch", *args])
+    script = f"{command} | {reader}; echo ${{PIPESTATUS[0]}} >&2"
+    env = {k: v for k, v in os.environ.items() if k != "SPAMWATCH_CONFIG"}
+    proc = subprocess.run(
+        ["bash", "-c", script], capture_output=True, text=True, timeout=120, env=env, check=False
+    )
+    err, _, status = proc.stderr.rstrip("\n").rpartition("\n")
+    return proc.stdout, err, int(status)

@@ -24,6 +24,7 @@ from tests.followutil import (
     FollowProcess,
     attack_lines,
     open_dir,
+    piped,
     until,
 )
 
@@ -297,3 +298,16 @@ def test_help_mentions_signals() -> None:
         check=False,
     )
     assert result.returncode == 0 and "SIGHUP" in result.stdout
+
+
+def test_a_vanished_stdout_reader_stops_follow_cleanly(tmp_path: Path) -> None:
+    """``follow --format json | head -1``: follow ends as on SIGTERM (state saved, exit 0)."""
+    log, state = tmp_path / "mail.log", tmp_path / "follow.state"
+    write(log, LINES)
+    args = ["follow", "--format", "json", "--from-start", "--state", str(state), str(log)]
+    out, err, status = piped(args, "head -1")
+    assert json.loads(out)["key"] == VICTIM
+    assert status == 0, err
+    assert "internal error on" not in err and "Traceback" not in err
+    assert "Exception ignored" not in err and "state saved to" in err, err
+    assert 0 < saved_offset(state, log) <= log.stat().st_size

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,17 @@ def test_console_colours_on_a_terminal_but_never_from_log_text(
 def test_console_bad_target(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         build_one("console:/dev/tty", tmp_path, [])
+
+
+def test_a_closed_stdout_is_a_broken_pipe_not_rich_exiting() -> None:
+    """rich's Console exits with status 1 on EPIPE; the sink lets the command end as usual."""
+    read, write = os.pipe()
+    os.close(read)
+    stream = open(write, "w", closefd=False)  # noqa: SIM115 (its close would flush again)
+    try:
+        sink = build_one("console", Path("/nonexistent"), [])
+        sink.console.file = stream
+        with pytest.raises(BrokenPipeError):
+            sink.send(make_finding())
+    finally:
+        os.close(write)

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from spamwatch.cli import cli
+from tests.followutil import piped
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "compromised-account.log"
 
@@ -45,3 +46,10 @@ def test_click_usage_errors_are_one_line(args: list[str], words: str) -> None:
     assert err.count("\n") == 1, err
     assert err.startswith("spamwatch: error: ") and words in err, err
     assert "--help" in err
+
+
+@pytest.mark.parametrize("output_format", ["table", "text", "json"])
+def test_report_into_a_closed_pipe_keeps_its_exit_status(output_format: str) -> None:
+    """``report | true``: the reader is gone before the report is written; still status 1."""
+    _, err, status = piped(["report", "--format", output_format, str(SAMPLE)], "true")
+    assert (status, err) == (1, "")

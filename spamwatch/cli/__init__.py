@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from spamwatch import __version__
+from spamwatch.cli.common import silence_stdout
 from spamwatch.errors import EXIT_INTERNAL, EXIT_OK, SpamwatchError
 
 NO_ARGS_IS_HELP: type[click.ClickException] | tuple[()] = getattr(
@@ -37,7 +38,7 @@ class SpamwatchGroup(click.Group):
             return super().invoke(ctx)
         except BrokenPipeError:
             # The reader of our stdout went away (``| head``): not an error.
-            _silence_stdout()
+            silence_stdout()
             return EXIT_OK
 
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
@@ -83,15 +84,6 @@ def _one_line(exc: click.ClickException) -> str:
     if isinstance(exc, click.UsageError) and ctx is not None:
         message += f" (see '{ctx.command_path} --help')"
     return message
-
-
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush cannot fail."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass
 
 
 @click.group(cls=SpamwatchGroup, context_settings={"help_option_names": ["-h", "--help"]})

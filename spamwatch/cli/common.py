@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from datetime import tzinfo
 from typing import Any, TypeVar
@@ -82,3 +84,15 @@ def build_parse_options(
 def load(config_path: str | None) -> Config:
     """Load the config named on the command line (or the default)."""
     return load_config(config_path)
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail.
+
+    For a reader of our stdout that went away (``| head``): not an error.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

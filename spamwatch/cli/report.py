@@ -17,10 +17,15 @@ from datetime import UTC, datetime, tzinfo
 
 import click
 from dateutil import tz
-from rich.console import Console
 
 from spamwatch.cli.alerts import alert_option, cli_alerts, finish_alerts, with_alerts
-from spamwatch.cli.common import build_parse_options, config_option, load, parse_options
+from spamwatch.cli.common import (
+    build_parse_options,
+    config_option,
+    load,
+    parse_options,
+    silence_stdout,
+)
 from spamwatch.config import Config
 from spamwatch.detectors import build_detectors
 from spamwatch.detectors.base import Detector
@@ -30,6 +35,7 @@ from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
 from spamwatch.render import ReportData, render_json, render_table, render_text
 from spamwatch.sinks import Fanout
+from spamwatch.sinks.text import log_console
 from spamwatch.sources.rotated import files_for_range, rotated_siblings
 from spamwatch.sources.seek import first_time, last_time, read_from
 from spamwatch.summary import FindingLog, TrafficSummary
@@ -145,7 +151,10 @@ def report(
         warmup=reading.since if reading.since != span.since else None,
         dropped=sum(findings.dropped.values()),
     )
-    _render(data, output_format)
+    try:
+        _render(data, output_format)
+    except BrokenPipeError:  # ``| head``: the reader left, the verdict stands
+        silence_stdout()
     return status
 
 
@@ -307,7 +316,7 @@ def _render(data: ReportData, output_format: str | None) -> None:
     elif chosen == "text":
         render_text(data, out)
     else:
-        render_table(data, Console(file=out, highlight=False, markup=False, emoji=False))
+        render_table(data, log_console(out))
 
 
 COMMANDS = [report]

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import sys
 
-from rich.console import Console
 from rich.text import Text
 
 from spamwatch.errors import ConfigError
 from spamwatch.model import Finding, FindingState, Severity
 from spamwatch.sinks.base import Sink
-from spamwatch.sinks.text import clean
+from spamwatch.sinks.text import clean, log_console
 
 STYLES = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
 
@@ -37,7 +36,7 @@ class ConsoleSink(Sink):
                 f"console:{self.target}: use console, console:stdout or console:stderr"
             )
         stream = sys.stderr if self.target == "stderr" else sys.stdout
-        self.console = Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
+        self.console = log_console(stream, soft_wrap=True)
 
     def send(self, finding: Finding) -> None:
         """Print one line, flushed at once."""

@@ -9,10 +9,13 @@ where rich renders (console.py).
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TextIO
+
+from rich.console import Console
 
 from spamwatch.model import Finding
 
@@ -91,3 +94,20 @@ def _compact(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         return repr(value)
+
+
+class _PipeConsole(Console):
+    """rich's Console, except that a closed pipe is an ordinary ``BrokenPipeError``.
+
+    rich answers EPIPE by pointing stdout at /dev/null and raising
+    ``SystemExit(1)``, which skips ``follow``'s state save and makes
+    ``report | head`` fail; the CLI already ends a command cleanly on it.
+    """
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
+
+
+def log_console(stream: TextIO | None = None, **options: Any) -> Console:
+    """A rich Console for text from the log: no markup, highlighting or emoji is applied."""
+    return _PipeConsole(file=stream, highlight=False, markup=False, emoji=False, **options)
