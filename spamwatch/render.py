@@ -83,7 +83,9 @@ def _value_text(value: Any) -> str:
         if all(isinstance(v, int | float) and not isinstance(v, bool) for _, v in items):
             items.sort(key=lambda item: -item[1])  # counts: biggest first
             return _join([f"{k} ({v})" for k, v in items])
-        return _join([f"{k}={v}" for k, v in items])
+        return _join([f"{k}={_value_text(v)}" for k, v in items])
+    if value is None:
+        return "-"  # JSON null: not known (yet), e.g. no history for a baseline
     if isinstance(value, list | tuple):
         if value and all(isinstance(v, list | tuple) and len(v) == 2 for v in value):
             return _join([f"{k} ({v})" for k, v in value])

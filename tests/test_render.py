@@ -264,3 +264,9 @@ def test_top_counter_stays_bounded_and_keeps_the_top() -> None:
         counter.add(f"user{index}")
     assert len(counter.counts) <= 100
     assert counter.top(1) == [("big", 1000)]
+
+
+def test_an_unknown_evidence_value_is_a_dash_not_none() -> None:
+    """JSON null (e.g. no history yet for a baseline) reads as "-" in text."""
+    lines = evidence_lines(finding("u@example.com", thresholds={"short": 30, "usual": None}))
+    assert lines == ["thresholds: short=30, usual=-"]
