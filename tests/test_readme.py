@@ -1,0 +1,36 @@
+"""README.md stays true: its sample report is the real output, its quick start names real files."""
+
+from __future__ import annotations
+
+import re
+
+from click.testing import CliRunner
+
+from spamwatch.cli import cli
+from tests.conftest import ROOT
+
+
+def readme() -> str:
+    return (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_report_is_what_report_prints_today() -> None:
+    block = re.search(r"## What it tells you\n.*?```text\n(.*?)```", readme(), re.S)
+    assert block is not None
+    result = CliRunner().invoke(
+        cli, ["report", "--format", "text", str(ROOT / "samples/compromised-account.log")]
+    )
+    assert result.exit_code == 1, result.stderr
+    shown = result.stdout.replace(str(ROOT) + "/", "")
+    assert block.group(1) == shown, "regenerate the README block from the command above it"
+
+
+def test_quick_start_is_two_commands_on_a_bundled_sample() -> None:
+    quick = re.search(r"## Quick start\n\n```sh\n(.*?)```", readme(), re.S)
+    assert quick is not None
+    commands = quick.group(1).strip().splitlines()
+    assert len(commands) == 2
+    sample = re.search(r"(samples/\S+\.log)", commands[0])
+    assert sample is not None and (ROOT / sample.group(1)).is_file()
+    assert "pytest" in commands[1]
+    assert commands[1] in (ROOT / ".ci/run").read_text()  # CI runs the same command
