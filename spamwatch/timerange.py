@@ -39,9 +39,12 @@ class TimeRange:
         return self.until is None or when < self.until
 
     def describe(self) -> str:
-        """``2026-11-28T02:00:00+00:00 .. 2026-11-28T03:00:00+00:00``, for headings."""
-        start = self.since.isoformat() if self.since else "start of log"
-        end = self.until.isoformat() if self.until else "end of log"
+        """``2026-11-28 02:00:00+00:00 .. 2026-11-28 03:00:00+00:00``, for headings.
+
+        To the second, as every other time in the report.
+        """
+        start = self.since.isoformat(" ", "seconds") if self.since else "start of log"
+        end = self.until.isoformat(" ", "seconds") if self.until else "end of log"
         return f"{start} .. {end}"
 
 

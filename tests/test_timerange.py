@@ -88,4 +88,10 @@ def test_now_option() -> None:
 def test_relative_until() -> None:
     span = parse_range("2h", "1h", NOW, UTC)
     assert span == TimeRange(NOW - timedelta(hours=2), NOW - timedelta(hours=1))
-    assert span.describe() == "2026-11-28T01:30:15+00:00 .. 2026-11-28T02:30:15+00:00"
+    assert span.describe() == "2026-11-28 01:30:15+00:00 .. 2026-11-28 02:30:15+00:00"
+
+
+def test_describe_is_to_the_second_like_the_rest_of_the_report() -> None:
+    """``--since 1h`` counts back from the clock: no microseconds in the heading."""
+    span = TimeRange(datetime(2026, 11, 28, 5, 22, 27, 607083, tzinfo=UTC), None)
+    assert span.describe() == "2026-11-28 05:22:27+00:00 .. end of log"
