@@ -53,3 +53,18 @@ def test_report_into_a_closed_pipe_keeps_its_exit_status(output_format: str) -> 
     """``report | true``: the reader is gone before the report is written; still status 1."""
     _, err, status = piped(["report", "--format", output_format, str(SAMPLE)], "true")
     assert (status, err) == (1, "")
+
+
+@pytest.mark.parametrize("year", [99999, 1, 1969])
+def test_a_parse_year_out_of_range_in_the_config_is_a_config_error(
+    tmp_path: Path, year: int
+) -> None:
+    """``--year 99999`` is refused; the same in ``[parse]`` silently read nothing."""
+    config = tmp_path / "spamwatch.toml"
+    config.write_text(f"[parse]\nyear = {year}\n")
+    for command in (["config", "check"], ["report", str(SAMPLE)]):
+        status, out, err = run(*command, "--config", str(config))
+        assert (status, out) == (3, ""), command
+        assert (
+            err == f"spamwatch: error: parse.year: must be 0 (inferred) or 1970..9999, got {year}\n"
+        )

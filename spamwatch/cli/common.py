@@ -21,6 +21,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 PARSE_DEFAULTS: dict[str, Any] = {"timezone": "local", "year": 0, "syslog_names": []}
 """The ``[parse]`` table: ``year = 0`` means inferred (never in the future)."""
 
+YEARS = click.IntRange(1970, 9999)
+"""The years ``--year`` and ``[parse] year`` accept."""
+
 
 def config_option(func: F) -> F:
     """``--config PATH`` (also $SPAMWATCH_CONFIG)."""
@@ -43,7 +46,7 @@ def parse_options(func: F) -> F:
     )(func)
     func = click.option(
         "--year",
-        type=click.IntRange(1970, 9999),
+        type=YEARS,
         help="Year of year-less syslog timestamps (default: inferred, never in the future).",
     )(func)
     func = click.option(
@@ -73,9 +76,14 @@ def build_parse_options(
                 raise UsageError(f"--timezone: {exc}") from None
             raise ConfigError(f"parse.timezone: {exc}") from None
     names = tuple(section.get("syslog_names", ())) + tuple(syslog_names)
+    configured = section.get("year") or None
+    if configured is not None and not YEARS.min <= configured <= YEARS.max:  # type: ignore[operator]
+        raise ConfigError(
+            f"parse.year: must be 0 (inferred) or {YEARS.min}..{YEARS.max}, got {configured}"
+        )
     return ParseOptions(
         anchor=anchor,
-        year=year if year is not None else (section.get("year") or None),
+        year=year if year is not None else configured,
         timezone=zone,
         syslog_names=names,
     )
