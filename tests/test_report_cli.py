@@ -325,6 +325,24 @@ def test_log_ending_before_the_range_says_so(tmp_path: Path) -> None:
     assert "before the range starts" in quiet.stderr  # a dead log is worth a cron mail
 
 
+def test_a_file_without_postfix_lines_says_so(tmp_path: Path) -> None:
+    """``report /var/log/auth.log`` (the wrong file) must not read as an all-clear."""
+    log = tmp_path / "auth.log"
+    log.write_bytes(
+        b"2026-11-28T01:00:00+00:00 mx sshd[1]: Accepted publickey for root\n"
+        b"\x00\xff\xfe binary \x1b[2J\n"
+    )
+    for args in (["--format", "text"], ["--quiet"]):
+        result = run(*args, str(log))
+        assert result.exit_code == 0
+        assert result.stderr == (
+            f"spamwatch: warning: {log}: no Postfix line among 2 lines read "
+            "(not a mail log? another syslog name needs --syslog-name)\n"
+        )
+    quiet = run("--quiet", str(log))
+    assert quiet.stdout == ""
+
+
 def test_range_before_the_whole_log_says_so(tmp_path: Path) -> None:
     log = tmp_path / "mail.log"
     write_log(log, T0 + timedelta(hours=5), 60)

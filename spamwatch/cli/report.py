@@ -273,14 +273,28 @@ def _events(parser: Parser, plan: list[str], reading: TimeRange) -> Iterator[Eve
 
 
 def _say_why_empty(plan: list[str], span: TimeRange, parser: Parser) -> None:
-    """Nothing in the range: say on stderr when the log ends before it or starts after it.
+    """Nothing in the range: say why on stderr, so an empty report is not an all-clear.
 
-    Printed even with --quiet: a log that stopped being written is trouble a
-    cron job should mail about, not silence.
+    The log ends before the range or starts after it, or the file holds no
+    Postfix line at all (the wrong file, or Postfix logging under another
+    syslog name). Printed even with --quiet: a log that stopped being written
+    or the wrong file is trouble a cron job should mail about, not silence.
     """
+    lines, events = parser.stats.lines, parser.stats.events
+    if _range_misses_the_log(plan, span, parser) or not lines or events:
+        return
+    click.echo(
+        f"spamwatch: warning: {', '.join(plan)}: no Postfix line among {lines} lines read "
+        "(not a mail log? another syslog name needs --syslog-name)",
+        err=True,
+    )
+
+
+def _range_misses_the_log(plan: list[str], span: TimeRange, parser: Parser) -> bool:
+    """Say so and return True when the log ends before the range or starts after it."""
     newest, oldest = plan[-1], plan[0]
     if newest == "-":
-        return
+        return False
     _begin(parser, newest)
     end = last_time(newest, parser.line_time)
     if end is not None and span.since is not None and end < span.since:
@@ -289,7 +303,7 @@ def _say_why_empty(plan: list[str], span: TimeRange, parser: Parser) -> None:
             f"starts ({span.since.isoformat()}): nothing to report",
             err=True,
         )
-        return
+        return True
     _begin(parser, oldest)
     start = first_time(oldest, parser.line_time)
     if start is not None and span.until is not None and start >= span.until:
@@ -298,6 +312,8 @@ def _say_why_empty(plan: list[str], span: TimeRange, parser: Parser) -> None:
             f"ends ({span.until.isoformat()}): nothing to report",
             err=True,
         )
+        return True
+    return False
 
 
 def _status(severities: list[Severity], fail_on: str) -> int:
