@@ -7,7 +7,7 @@ other exception is a bug and is reported as an internal error.
 
 Exit statuses (documented in README.md and man/spamwatch.1):
 
-==  =====================================================================
+=== ====================================================================
 0   success; no finding at or above ``--fail-on``
 1   findings at or above ``--fail-on`` (``report``)
 2   usage error: bad command line option or argument
@@ -16,7 +16,8 @@ Exit statuses (documented in README.md and man/spamwatch.1):
 5   state file cannot be read or written (``follow --state``)
 6   an alert sink failed hard at start (cannot open, cannot connect at all)
 70  internal error (a bug: please report it)
-==  =====================================================================
+130 interrupted (SIGINT) during ``report`` or ``events``
+=== ====================================================================
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ EXIT_INPUT = 4
 EXIT_STATE = 5
 EXIT_SINK = 6
 EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130
 
 
 class SpamwatchError(Exception):

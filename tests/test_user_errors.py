@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from spamwatch.cli import cli
-from tests.followutil import piped
+from tests.followutil import piped, until
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "compromised-account.log"
 
@@ -68,3 +72,30 @@ def test_a_parse_year_out_of_range_in_the_config_is_a_config_error(
         assert (
             err == f"spamwatch: error: parse.year: must be 0 (inferred) or 1970..9999, got {year}\n"
         )
+
+
+def test_sigint_during_a_long_report_prints_no_half_report(tmp_path: Path) -> None:
+    """Ctrl-C while reading: exit 130, nothing on stdout, no traceback."""
+    log = tmp_path / "mail.log"
+    line = "2026-11-28T03:13:06+00:00 mx postfix/smtpd[1]: connect from unknown[192.0.2.1]\n"
+    log.write_text(line * 2_000_000)
+    env = {k: v for k, v in os.environ.items() if k != "SPAMWATCH_CONFIG"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spamwatch", "report", "--format", "text", str(log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    until(lambda: _has_open(proc.pid, log), what="report reading the log")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, out) == (130, b""), err
+    assert err.decode().strip() == "spamwatch: aborted"
+
+
+def _has_open(pid: int, path: Path) -> bool:
+    """Does process ``pid`` hold ``path`` open (it is reading it)?"""
+    try:
+        return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # an fd closed while we looked
+        return False

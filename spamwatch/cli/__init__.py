@@ -21,7 +21,7 @@ import click
 
 from spamwatch import __version__
 from spamwatch.cli.common import silence_stdout
-from spamwatch.errors import EXIT_INTERNAL, EXIT_OK, SpamwatchError
+from spamwatch.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, SpamwatchError
 
 NO_ARGS_IS_HELP: type[click.ClickException] | tuple[()] = getattr(
     click.exceptions, "NoArgsIsHelpError", ()
@@ -49,7 +49,7 @@ class SpamwatchGroup(click.Group):
             sys.exit(exc.exit_code)
         except click.exceptions.Abort:
             click.echo("spamwatch: aborted", err=True)
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         except NO_ARGS_IS_HELP as exc:  # bare ``spamwatch``: the help is the answer
             exc.show()
             sys.exit(exc.exit_code)
@@ -60,7 +60,7 @@ class SpamwatchGroup(click.Group):
             click.echo(f"spamwatch: error: {exc}", err=True)
             sys.exit(exc.exit_status)
         except KeyboardInterrupt:
-            sys.exit(130)
+            sys.exit(EXIT_INTERRUPTED)
         except Exception as exc:  # a bug: say so in one line unless debugging
             if os.environ.get("SPAMWATCH_DEBUG"):
                 traceback.print_exc()
@@ -93,7 +93,8 @@ def cli() -> None:
 
     \b
     Exit statuses: 0 ok, 1 findings (report), 2 usage, 3 bad config,
-    4 unreadable input, 5 state file, 6 sink setup, 70 internal error.
+    4 unreadable input, 5 state file, 6 sink setup, 70 internal error,
+    130 interrupted.
     See spamwatch(1).
     """
 
