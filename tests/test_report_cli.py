@@ -343,6 +343,19 @@ def test_a_file_without_postfix_lines_says_so(tmp_path: Path) -> None:
     assert quiet.stdout == ""
 
 
+def test_stdin_ending_before_the_range_says_so(tmp_path: Path) -> None:
+    """``zcat mail.log.3.gz | spamwatch report --since 1h -`` must not read as an all-clear."""
+    log = tmp_path / "mail.log"
+    write_log(log, T0, 60)  # ends 00:59
+    now = (T0 + timedelta(hours=4)).isoformat()
+    result = run("--quiet", "--since", "1h", "--now", now, "-", stdin=log.read_bytes())
+    assert (result.exit_code, result.stdout) == (0, "")
+    assert result.stderr == (
+        "spamwatch: warning: standard input has no line from 2026-11-28T03:00:00+00:00 on:"
+        " nothing to report\n"
+    )
+
+
 def test_range_before_the_whole_log_says_so(tmp_path: Path) -> None:
     log = tmp_path / "mail.log"
     write_log(log, T0 + timedelta(hours=5), 60)

@@ -293,8 +293,15 @@ def _say_why_empty(plan: list[str], span: TimeRange, parser: Parser) -> None:
 def _range_misses_the_log(plan: list[str], span: TimeRange, parser: Parser) -> bool:
     """Say so and return True when the log ends before the range or starts after it."""
     newest, oldest = plan[-1], plan[0]
-    if newest == "-":
-        return False
+    if newest == "-":  # cannot be read back: say only that nothing came in range
+        if span.since is None or parser.stats.lines:
+            return False
+        click.echo(
+            f"spamwatch: warning: standard input has no line from {span.since.isoformat()} on:"
+            " nothing to report",
+            err=True,
+        )
+        return True
     _begin(parser, newest)
     end = last_time(newest, parser.line_time)
     if end is not None and span.since is not None and end < span.since:
