@@ -12,7 +12,7 @@ from typing import Any
 
 from spamwatch.allow import load_site
 from spamwatch.cli.common import PARSE_DEFAULTS, build_parse_options
-from spamwatch.cli.follow import FOLLOW_DEFAULTS
+from spamwatch.cli.follow import FOLLOW_DEFAULTS, journal_matches
 from spamwatch.config import Config, check_top_level
 from spamwatch.correlate import Correlator
 from spamwatch.detectors import build_detectors, detector_classes
@@ -56,5 +56,5 @@ def validate(config: Config) -> None:
     load_site(config)
     FindingTracker.from_config(config)
     build_detectors(config)
-    check_options("follow", config.section("follow"), FOLLOW_DEFAULTS)
+    journal_matches((), check_options("follow", config.section("follow"), FOLLOW_DEFAULTS))
     check_alerts(default_alert_uris(config, interactive=False), config)

@@ -311,3 +311,21 @@ def test_a_vanished_stdout_reader_stops_follow_cleanly(tmp_path: Path) -> None:
     assert "internal error on" not in err and "Traceback" not in err
     assert "Exception ignored" not in err and "state saved to" in err, err
     assert 0 < saved_offset(state, log) <= log.stat().st_size
+
+
+def test_a_malformed_journal_match_is_refused_before_journalctl_runs(tmp_path: Path) -> None:
+    """journalctl would say "Failed to add match" and be restarted forever."""
+    state = str(tmp_path / "follow.state")
+    status, out, err = invoke(["--journal", "--journal-match", "bogus", "--state", state])
+    assert (status, out) == (2, "")
+    assert err == (
+        "spamwatch: error: --journal-match: 'bogus' is not FIELD=VALUE"
+        " (e.g. _SYSTEMD_UNIT=postfix.service)\n"
+    )
+    config = tmp_path / "spamwatch.toml"
+    config.write_text('[follow]\njournal_matches = ["unit postfix"]\n')
+    status, out, err = invoke(["--journal", "--config", str(config), "--state", state])
+    assert (status, out) == (3, "")
+    assert err.startswith("spamwatch: error: follow.journal_matches: 'unit postfix' is not")
+    result = CliRunner().invoke(cli, ["config", "check", "--config", str(config)])
+    assert (result.exit_code, result.stderr) == (3, err)

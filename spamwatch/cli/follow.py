@@ -19,14 +19,14 @@ from spamwatch.cli.alerts import alert_option
 from spamwatch.cli.common import build_parse_options, config_option, load, parse_options
 from spamwatch.config import Config
 from spamwatch.detectors import build_detectors
-from spamwatch.errors import UsageError
+from spamwatch.errors import ConfigError, UsageError
 from spamwatch.follower import Follower, FollowOptions, Notices, Output
 from spamwatch.live import LiveStats, LiveView, PlainView, use_rich_view
 from spamwatch.options import check_options, duration
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
 from spamwatch.sinks import Fanout, open_alerts
-from spamwatch.sources.journal import DEFAULT_IDENTIFIERS, DEFAULT_MATCHES
+from spamwatch.sources.journal import DEFAULT_IDENTIFIERS, DEFAULT_MATCHES, bad_match
 from spamwatch.state import default_state_path, ensure_parent
 
 DEFAULT_LOG = "/var/log/mail.log"
@@ -72,11 +72,11 @@ class Wiring:
         if files.count("-") > 1:
             raise UsageError("'-' (stdin) can be given once")
         configured_poll = float(table.get("poll", 0.0)) or None
-        matches = cli["journal_matches"] or table.get("journal_matches", DEFAULT_MATCHES)
+        matches = journal_matches(cli["journal_matches"], table)
         return FollowOptions(
             files=files or (() if cli["journal"] else (DEFAULT_LOG,)),
             journal=cli["journal"],
-            journal_matches=tuple(matches),
+            journal_matches=matches,
             journal_identifiers=tuple(table.get("journal_identifiers", DEFAULT_IDENTIFIERS)),
             from_start=cli["from_start"],
             poll=cli["poll"] if cli["poll"] is not None else configured_poll,
@@ -128,6 +128,18 @@ class Wiring:
         if self._fanout is not None:
             self._fanout.close()
             self._fanout = None
+
+
+def journal_matches(given: tuple[str, ...], table: Mapping[str, Any]) -> tuple[str, ...]:
+    """--journal-match, else ``[follow] journal_matches``, else the postfix units; checked."""
+    matches = given or tuple(table.get("journal_matches", DEFAULT_MATCHES))
+    for match in matches:
+        problem = bad_match(match)
+        if problem and given:
+            raise UsageError(f"--journal-match: {problem}")
+        if problem:
+            raise ConfigError(f"follow.journal_matches: {problem}")
+    return matches
 
 
 def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:

@@ -31,6 +31,20 @@ DEFAULT_MATCHES = ("_SYSTEMD_UNIT=postfix@-.service", "_SYSTEMD_UNIT=postfix.ser
 DEFAULT_IDENTIFIERS = ("postfix*",)
 """SYSLOG_IDENTIFIER patterns kept (``postfix/smtpd``, ``postfix-out/smtp``, ...)."""
 RESTART_DELAY = 5.0
+FIELD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+"""What a journal field name is made of."""
+
+
+def bad_match(match: str) -> str | None:
+    """Why ``match`` is no journalctl ``FIELD=VALUE`` match (None when it is one).
+
+    journalctl refuses anything else ("Failed to add match") and would be
+    restarted forever, so a typo is caught when the options are read.
+    """
+    field, equals, _ = match.partition("=")
+    if equals and field and not set(field) - FIELD_CHARS:
+        return None
+    return f"{match!r} is not FIELD=VALUE (e.g. _SYSTEMD_UNIT=postfix.service)"
 
 
 def entry_line(entry: Mapping[str, Any]) -> bytes | None:
