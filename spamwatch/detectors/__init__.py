@@ -87,7 +87,28 @@ def _check_names(config: Config, classes: Mapping[str, type[Detector]]) -> None:
     for name in config.section("detectors"):
         if name not in classes:
             raise ConfigError(f"detectors.{name}: unknown detector (known: {known})")
+    _check_users(config.data.get("users", {}))
     for user in config.section("users"):
         for name in config.section("users", user, "detectors"):
             if name not in classes:
                 raise ConfigError(f'users."{user}".detectors.{name}: unknown detector')
+
+
+def _check_users(users: Any) -> None:
+    """``[users."LOGIN".detectors.NAME]`` tables only: anything else would be ignored unsaid."""
+    _expect_table("users", users)
+    for user, table in users.items():
+        where = f'users."{user}"'
+        _expect_table(where, table)
+        for key in table:
+            if key != "detectors":
+                raise ConfigError(f"{where}.{key}: unknown key (known: detectors)")
+        detectors = table.get("detectors", {})
+        _expect_table(f"{where}.detectors", detectors)
+        for name, options in detectors.items():
+            _expect_table(f"{where}.detectors.{name}", options)
+
+
+def _expect_table(where: str, value: Any) -> None:
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected a table, got {value!r}")
