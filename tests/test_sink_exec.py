@@ -119,3 +119,27 @@ def test_a_name_is_looked_up_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyP
     wait_until(lambda: list(out.glob("*.json")), what="the command's output")
     sink.close()
     assert warnings == [] and not (tmp_path / "spool").exists()
+
+
+def test_the_command_does_not_inherit_spamwatchs_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A password named by password_env, or any *_PASSWORD/*_TOKEN, stays with spamwatch."""
+    from spamwatch.sinks.options import Options
+
+    monkeypatch.setenv("MAILPASS", "hunter2")
+    monkeypatch.setenv("SPAMWATCH_WEBHOOK_TOKEN", "t0ken")
+    monkeypatch.setenv("HARMLESS", "kept")
+    assert Options({"password_env": "MAILPASS"}, "sinks.mailto").secret("password") == "hunter2"
+    out = tmp_path / "out"
+    out.mkdir()
+    command = script(tmp_path, "record.sh", RECORDER.format(out=out))
+    sink = build_one(f"exec:{command}", tmp_path / "spool", [], exec=FAST)
+    sink.send(make_finding())
+    (done,) = wait_until(lambda: list(out.glob("*.json")), what="the command's output")
+    sink.close()
+    env = read_env(done.with_suffix(".env"))
+    assert env["HARMLESS"] == "kept"
+    assert "MAILPASS" not in env
+    assert "SPAMWATCH_WEBHOOK_TOKEN" not in env
+    assert "hunter2" not in done.with_suffix(".env").read_text()

@@ -1,7 +1,9 @@
 """``exec:/path/to/command``: run a program for each finding.
 
 The program gets the finding's JSON on stdin and these variables in its
-environment (on top of spamwatch's own): ``SPAMWATCH_ID``, ``SPAMWATCH_STATE``,
+environment (on top of spamwatch's own, less its secrets: variables named by a
+``*_env`` option or whose name ends in ``_PASSWORD``, ``_TOKEN``, ``_SECRET``...):
+``SPAMWATCH_ID``, ``SPAMWATCH_STATE``,
 ``SPAMWATCH_DETECTOR``, ``SPAMWATCH_SEVERITY``, ``SPAMWATCH_KEY``,
 ``SPAMWATCH_KEY_KIND``, ``SPAMWATCH_HOST``, ``SPAMWATCH_SUMMARY``. It is run
 directly, never through a shell, so a username like ``$(rm -rf /)`` is only
@@ -21,6 +23,7 @@ import subprocess
 from spamwatch.errors import SinkError
 from spamwatch.model import Finding
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
+from spamwatch.sinks.secrets import is_secret_variable
 from spamwatch.sinks.text import clean, finding_json
 
 OUTPUT_LIMIT = 200  # characters of the command's stderr quoted in a failure
@@ -74,8 +77,8 @@ class ExecSink(QueuedSink):
 
 
 def environment(finding: Finding) -> dict[str, str]:
-    """spamwatch's environment plus the cleaned ``SPAMWATCH_*`` variables."""
-    env = dict(os.environ)
+    """spamwatch's environment without its secrets, plus the cleaned ``SPAMWATCH_*``."""
+    env = {k: v for k, v in os.environ.items() if not is_secret_variable(k)}
     env.update(
         {
             "SPAMWATCH_ID": clean(finding.id),

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from spamwatch.errors import ConfigError
+from spamwatch.sinks.secrets import SECRET_VARIABLES
 from spamwatch.timeutil import parse_duration
 
 
@@ -78,5 +79,6 @@ class Options:
             value = os.environ.get(env_name)
             if value is None:
                 raise self.error(f"{key}_env", f"environment variable {env_name} is not set")
+            SECRET_VARIABLES.add(env_name)  # kept from exec: children
             return value
         return self.string(key)

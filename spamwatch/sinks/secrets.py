@@ -24,6 +24,19 @@ def is_secret(key: str) -> bool:
     return name in SECRET_KEYS or name.endswith(_SECRET_SUFFIXES)
 
 
+SECRET_VARIABLES: set[str] = set()
+"""Environment variables a sink read a secret from (``password_env`` ...), this process."""
+
+
+def is_secret_variable(name: str) -> bool:
+    """An environment variable a child process (``exec:``) must not inherit.
+
+    Those named by a ``*_env`` option, and any whose name says it is a secret
+    (``SPAMWATCH_SMTP_PASSWORD``, ``WEBHOOK_TOKEN`` ...).
+    """
+    return name in SECRET_VARIABLES or is_secret(name)
+
+
 def redact(mapping: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``mapping`` (nested tables too) with secret values hidden.
 
