@@ -244,6 +244,12 @@ class Follower:
                 sources.append(StdinSource(self.wake))
                 continue
             position = self.state.files.get(os.path.abspath(path))
+            if position is not None and opts.from_start:
+                self.notify(
+                    f"resume:{path}",
+                    f"{path}: resumes at its saved position"
+                    " (--from-start applies to files the state does not know)",
+                )
             sources.append(TailFile(path, self.notify, position, from_start=opts.from_start))
         if opts.journal:
             sources.append(self._journal())

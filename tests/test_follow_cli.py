@@ -329,3 +329,26 @@ def test_a_malformed_journal_match_is_refused_before_journalctl_runs(tmp_path: P
     assert err.startswith("spamwatch: error: follow.journal_matches: 'unit postfix' is not")
     result = CliRunner().invoke(cli, ["config", "check", "--config", str(config)])
     assert (result.exit_code, result.stderr) == (3, err)
+
+
+def test_from_start_with_a_saved_position_says_it_resumes(tmp_path: Path) -> None:
+    """``--from-start`` in a unit file reads all once, then resumes: say so, not 0 lines unsaid."""
+    log, state = tmp_path / "mail.log", tmp_path / "follow.state"
+    write(log, LINES[:50])
+    first = run(["--from-start", "--state", str(state), str(log)])
+    try:
+        until(lambda: saved_offset(state, log) == log.stat().st_size, what="the saved offset")
+        assert first.stop() == 0
+    finally:
+        first.kill()
+    again = run(["--from-start", "--state", str(state), str(log)])
+    try:
+        line = again.wait_err("resumes at its saved position")
+        assert line == (
+            f"spamwatch: {log}: resumes at its saved position"
+            " (--from-start applies to files the state does not know)"
+        )
+        assert again.stop() == 0
+    finally:
+        again.kill()
+    assert again.lines_read() == 0

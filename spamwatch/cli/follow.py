@@ -162,7 +162,12 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     metavar="FIELD=VALUE",
     help="journalctl match (repeatable, OR-ed); default the postfix units.",
 )
-@click.option("--from-start", is_flag=True, help="Read the files from their start, not the end.")
+@click.option(
+    "--from-start",
+    is_flag=True,
+    help="Read the files from their start, not the end (a file with a saved --state position"
+    " resumes there).",
+)
 @click.option(
     "--poll",
     type=float,
