@@ -48,6 +48,11 @@ class TimeRange:
         return f"{start} .. {end}"
 
 
+def iso(when: datetime) -> str:
+    """ISO 8601 to the second, for messages (a time counted from the clock has microseconds)."""
+    return when.isoformat(timespec="seconds")
+
+
 def parse_time(text: str, now: datetime, zone: tzinfo) -> datetime:
     """One point in time from ``text``; raises ValueError with a message to show.
 
@@ -99,9 +104,7 @@ def parse_range(since: str | None, until: str | None, now: datetime, zone: tzinf
     start = _option("--since", since, now, zone)
     end = _option("--until", until, now, zone)
     if start is not None and end is not None and start >= end:
-        raise UsageError(
-            f"--since {start.isoformat()} is not before --until {end.isoformat()}: empty range"
-        )
+        raise UsageError(f"--since {iso(start)} is not before --until {iso(end)}: empty range")
     return TimeRange(start, end)
 
 

@@ -520,3 +520,18 @@ def test_unreadable_input_exits_4(tmp_path: Path) -> None:
     result = run("--since", "2026-11-28", str(corrupt))
     assert result.exit_code == 4
     assert result.stderr.startswith("spamwatch: error:")
+
+
+def test_warnings_give_times_to_the_second(tmp_path: Path) -> None:
+    """Relative times count back from the clock: no microseconds in what the admin reads."""
+    log = tmp_path / "mail.log"
+    write_log(log, T0, 60)
+    now = (T0 + timedelta(hours=4, microseconds=607083)).isoformat()
+    result = run("--since", "1h", "--now", now, str(log))
+    assert "before the range starts (2026-11-28T03:00:00+00:00)" in result.stderr
+    result = run("--since", "1h", "--until", "2h", "--now", now, str(log))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "spamwatch: error: --since 2026-11-28T03:00:00+00:00 is not before"
+        " --until 2026-11-28T02:00:00+00:00: empty range\n"
+    )

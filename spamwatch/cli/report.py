@@ -39,7 +39,7 @@ from spamwatch.sinks.text import log_console
 from spamwatch.sources.rotated import files_for_range, rotated_siblings
 from spamwatch.sources.seek import first_time, last_time, read_from
 from spamwatch.summary import FindingLog, TrafficSummary
-from spamwatch.timerange import TimeRange, parse_now, parse_range
+from spamwatch.timerange import TimeRange, iso, parse_now, parse_range
 from spamwatch.timeutil import parse_duration
 
 DEFAULT_LOG = "/var/log/mail.log"
@@ -297,7 +297,7 @@ def _range_misses_the_log(plan: list[str], span: TimeRange, parser: Parser) -> b
         if span.since is None or parser.stats.lines:
             return False
         click.echo(
-            f"spamwatch: warning: standard input has no line from {span.since.isoformat()} on:"
+            f"spamwatch: warning: standard input has no line from {iso(span.since)} on:"
             " nothing to report",
             err=True,
         )
@@ -306,8 +306,8 @@ def _range_misses_the_log(plan: list[str], span: TimeRange, parser: Parser) -> b
     end = last_time(newest, parser.line_time)
     if end is not None and span.since is not None and end < span.since:
         click.echo(
-            f"spamwatch: warning: {newest} ends at {end.isoformat()}, before the range "
-            f"starts ({span.since.isoformat()}): nothing to report",
+            f"spamwatch: warning: {newest} ends at {iso(end)}, before the range "
+            f"starts ({iso(span.since)}): nothing to report",
             err=True,
         )
         return True
@@ -315,8 +315,8 @@ def _range_misses_the_log(plan: list[str], span: TimeRange, parser: Parser) -> b
     start = first_time(oldest, parser.line_time)
     if start is not None and span.until is not None and start >= span.until:
         click.echo(
-            f"spamwatch: warning: {oldest} starts at {start.isoformat()}, after the range "
-            f"ends ({span.until.isoformat()}): nothing to report",
+            f"spamwatch: warning: {oldest} starts at {iso(start)}, after the range "
+            f"ends ({iso(span.until)}): nothing to report",
             err=True,
         )
         return True
