@@ -16,6 +16,7 @@ Exit statuses (documented in README.md and man/spamwatch.1):
 5   state file cannot be read or written (``follow --state``)
 6   an alert sink failed hard at start (cannot open, cannot connect at all)
 70  internal error (a bug: please report it)
+74  the output cannot be written (disk full, I/O error)
 130 interrupted (SIGINT) during ``report`` or ``events``
 === ====================================================================
 """
@@ -30,6 +31,7 @@ EXIT_INPUT = 4
 EXIT_STATE = 5
 EXIT_SINK = 6
 EXIT_INTERNAL = 70
+EXIT_OUTPUT = 74
 EXIT_INTERRUPTED = 130
 
 
@@ -61,6 +63,12 @@ class StateError(SpamwatchError):
     """The ``--state`` file cannot be read or written."""
 
     exit_status = EXIT_STATE
+
+
+class OutputError(SpamwatchError):
+    """Standard output cannot be written (disk full, I/O error): not a bug, not a finding."""
+
+    exit_status = EXIT_OUTPUT
 
 
 class SinkError(SpamwatchError):

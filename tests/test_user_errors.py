@@ -99,3 +99,19 @@ def _has_open(pid: int, path: Path) -> bool:
         return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
     except OSError:  # an fd closed while we looked
         return False
+
+
+@pytest.mark.parametrize("args", [["report", str(SAMPLE)], ["events", str(SAMPLE)]])
+def test_a_full_disk_on_stdout_is_an_output_error_not_a_bug(args: list[str]) -> None:
+    """``report > /dev/full``: one line naming the problem, exit 74, not "internal error"."""
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "spamwatch", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert proc.returncode == 74
+    assert proc.stderr == "spamwatch: error: cannot write the output: No space left on device\n"

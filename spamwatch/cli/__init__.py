@@ -12,6 +12,7 @@ Each command lives in a module of its own (events.py, report.py, ...).
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -21,25 +22,39 @@ import click
 
 from spamwatch import __version__
 from spamwatch.cli.common import silence_stdout
-from spamwatch.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, SpamwatchError
+from spamwatch.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    OutputError,
+    SpamwatchError,
+)
 
 NO_ARGS_IS_HELP: type[click.ClickException] | tuple[()] = getattr(
     click.exceptions, "NoArgsIsHelpError", ()
 )
 """click >= 8.2 raises this for a group run without a command (older click exits 0)."""
 
+OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
+"""Write errors that are the system's, not a bug: reported as OutputError (exit 74)."""
+
 
 class SpamwatchGroup(click.Group):
     """A click group whose ``main`` maps every exception to an exit status."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Catch a vanished stdout reader before click turns it into status 1."""
+        """Catch a vanished stdout reader or a full disk before click turns them into status 1."""
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
             # The reader of our stdout went away (``| head``): not an error.
             silence_stdout()
             return EXIT_OK
+        except OSError as exc:
+            if exc.errno not in OUTPUT_ERRNOS:
+                raise
+            silence_stdout()  # what is still buffered cannot be written either
+            raise OutputError(f"cannot write the output: {exc.strerror}") from None
 
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
         extra["standalone_mode"] = False
@@ -94,7 +109,7 @@ def cli() -> None:
     \b
     Exit statuses: 0 ok, 1 findings (report), 2 usage, 3 bad config,
     4 unreadable input, 5 state file, 6 sink setup, 70 internal error,
-    130 interrupted.
+    74 output not writable, 130 interrupted.
     See spamwatch(1).
     """
 
