@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from spamwatch.config import Config
+from spamwatch.errors import ConfigError
 from spamwatch.model import Event, Message, MessageUpdate, Recipient, Stage
 from spamwatch.options import check_options, duration
 from spamwatch.slots import builder
@@ -217,6 +218,8 @@ class Correlator:
             **cls.defaults,
             **check_options("correlate", config.section("correlate"), cls.defaults),
         }
+        if int(table["max_open"]) < 1:
+            raise ConfigError(f"correlate.max_open: must be at least 1, got {table['max_open']!r}")
         return cls(max_age=duration(table["max_age"]), max_open=int(table["max_open"]), **kwargs)
 
     def __init__(

@@ -102,3 +102,10 @@ def test_environment_variable_names_the_file(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["config", "show"], env={"SPAMWATCH_CONFIG": path})
     assert result.exit_code == 0, result.stderr
     assert tomllib.loads(result.stdout)["detectors"]["burst"]["short_threshold"] == 12
+
+
+def test_zero_open_messages_is_a_config_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "[correlate]\nmax_open = 0\n")
+    result = run("config", "check", "--config", path)
+    assert result.exit_code == 3
+    assert "correlate.max_open" in result.stderr

@@ -230,7 +230,7 @@ def test_directory_is_an_input_error(tmp_path: Path) -> None:
 def test_corrupt_or_truncated_gzip_is_an_input_error(tmp_path: Path, data: bytes) -> None:
     path = tmp_path / "bad.log.gz"
     path.write_bytes(data)
-    _input_error(invoke(str(path)), "bad.log.gz: cannot read")
+    _input_error(invoke(str(path)), "bad.log.gz: corrupt or truncated gzip file")
 
 
 def test_default_file_is_the_system_mail_log(

@@ -31,7 +31,7 @@ DEFAULT_LOG = "/var/log/mail.log"
 MESSAGE_STATES = ("done", "expired", "rejected", "discarded", "deleted", "incomplete")
 
 
-@click.command("events")
+@click.command("events", short_help="Print the log as JSON Lines of events or messages.")
 @click.argument("files", nargs=-1, metavar="[FILE]...")
 @click.option("--messages", is_flag=True, help="Print each finished message instead of events.")
 @click.option(

@@ -78,8 +78,10 @@ def iter_blocks(stream: BinaryIO, name: str = "input") -> Iterator[bytes]:
                 # A monster line: hand on its head now, drop the tail later.
                 yield rest[:MAX_LINE] + b"\n"
                 rest = b""
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise InputError(f"{name}: cannot read: {exc}") from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise InputError(f"{name}: corrupt or truncated gzip file ({exc})") from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot read: {exc.strerror or exc}") from None
     if rest:
         yield rest + b"\n"
 
