@@ -24,6 +24,17 @@ MAX_LINE = 1 << 20
 GZIP_MAGIC = b"\x1f\x8b"
 
 
+def open_failure(path: str, exc: OSError) -> InputError:
+    """The one wording, for every command, of a log that cannot be opened."""
+    if isinstance(exc, FileNotFoundError):
+        return InputError(f"{path}: no such file")
+    if isinstance(exc, PermissionError):
+        return InputError(f"{path}: permission denied")
+    if isinstance(exc, IsADirectoryError):
+        return InputError(f"{path}: is a directory, not a log file")
+    return InputError(f"{path}: cannot open: {exc.strerror or exc}")
+
+
 def open_binary(path: str) -> BinaryIO:
     """Open ``path`` for reading bytes; ``-`` is stdin, gzip is detected by magic.
 
@@ -36,12 +47,8 @@ def open_binary(path: str) -> BinaryIO:
         if os.path.isdir(path):
             raise InputError(f"{path}: is a directory, not a log file")
         raw = open(path, "rb")  # noqa: SIM115 - returned to the caller
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from None
+        raise open_failure(path, exc) from None
     try:
         magic = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
     except OSError as exc:

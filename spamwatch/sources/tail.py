@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import BinaryIO, Protocol
 
 from spamwatch.errors import InputError
-from spamwatch.sources.files import GZIP_MAGIC, MAX_LINE
+from spamwatch.sources.files import GZIP_MAGIC, MAX_LINE, open_failure
 from spamwatch.sources.rotated import rotated_siblings
 from spamwatch.sources.seek import find_offset, skip_before
 from spamwatch.state import FilePosition
@@ -81,12 +81,8 @@ def open_log(path: str) -> tuple[int, os.stat_result]:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a log file") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot open: {exc.strerror or exc}") from None
+        raise open_failure(path, exc) from None
     st = os.fstat(fd)
     problem = _unfollowable(fd, st)
     if problem:
