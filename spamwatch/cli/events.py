@@ -9,11 +9,9 @@ benchmark times.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import UTC, datetime
 from typing import BinaryIO, TextIO
 
 import click
@@ -25,7 +23,7 @@ from spamwatch.jsonform import dumps, event_to_json, message_to_json
 from spamwatch.model import Stage
 from spamwatch.parse import Explanation, Parser, ParseStats
 from spamwatch.sinks.text import clean
-from spamwatch.sources.files import iter_blocks, iter_lines, open_binary
+from spamwatch.sources.files import file_anchor, iter_blocks, iter_lines, open_binary
 
 DEFAULT_LOG = "/var/log/mail.log"
 MESSAGE_STATES = ("done", "expired", "rejected", "discarded", "deleted", "incomplete")
@@ -79,7 +77,7 @@ def events(
         # Open every file first: a typo in the last name fails before any output.
         sources = [(path, _open(path, stack)) for path in files or (DEFAULT_LOG,)]
         for path, stream in sources:
-            parser.begin_source(_anchor(path))
+            parser.begin_source(file_anchor(path))
             printed += run(stream, path)
     if messages:
         for update in correlator.flush():
@@ -188,16 +186,6 @@ def _open(path: str, stack: ExitStack) -> BinaryIO:
     if path != "-":
         stack.enter_context(stream)
     return stream
-
-
-def _anchor(path: str) -> datetime | None:
-    """The newest time the source can hold: a file's mtime; None (now) for stdin."""
-    if path == "-":
-        return None
-    try:
-        return datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
-    except OSError:
-        return None
 
 
 def _summary(parsed: ParseStats, corr: CorrelatorStats, printed: int | None) -> str:

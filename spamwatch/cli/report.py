@@ -9,7 +9,6 @@ clock, read once here (or from ``--now``), never below.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -36,6 +35,7 @@ from spamwatch.pipeline import Pipeline
 from spamwatch.render import ReportData, render_json, render_table, render_text
 from spamwatch.sinks import Fanout
 from spamwatch.sinks.text import log_console
+from spamwatch.sources.files import file_anchor
 from spamwatch.sources.rotated import files_for_range, rotated_siblings
 from spamwatch.sources.seek import first_time, last_time, read_from
 from spamwatch.summary import FindingLog, TrafficSummary
@@ -185,11 +185,7 @@ def _now(text: str | None, zone: tzinfo, parser: Parser, newest: str) -> datetim
 
 def _begin(parser: Parser, path: str) -> None:
     """Tell the parser a new source starts; its mtime anchors year-less dates."""
-    anchor = None  # stdin, or a file that vanished: the parser uses now
-    if path != "-":
-        with contextlib.suppress(OSError):
-            anchor = datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
-    parser.begin_source(anchor)
+    parser.begin_source(file_anchor(path))
 
 
 def _plan(paths: tuple[str, ...], span: TimeRange, parser: Parser) -> list[str]:
