@@ -28,7 +28,7 @@ from spamwatch.config import Config  # noqa: E402
 from spamwatch.correlate import Correlator  # noqa: E402
 from spamwatch.detectors import build_detectors  # noqa: E402
 from spamwatch.detectors.base import Detector  # noqa: E402
-from spamwatch.findings import FindingTracker  # noqa: E402
+from spamwatch.incidents.tracker import FindingTracker  # noqa: E402
 from spamwatch.model import Finding  # noqa: E402
 from spamwatch.parse import Parser  # noqa: E402
 from spamwatch.pipeline import Pipeline  # noqa: E402

@@ -5,7 +5,7 @@ Why a script and not a test: timing depends on the machine and its load, so
 the figures are printed for a human (and the README), never asserted in CI.
 
 For each size (default 1M and 5M lines) it writes, reproducibly from ``--seed``,
-a realistic mail log with ``spamwatch.synth`` (inbound MX mail through
+a realistic mail log with ``synthlog`` (inbound MX mail through
 postscreen, authenticated submission, deferrals, bounces, rejects, SASL
 scanners, noise from dovecot/amavis/opendkim), then runs, as child processes
 on that same file:
@@ -73,8 +73,8 @@ class Run:
 
 def write_log(path: Path, lines: int, seed: int) -> None:
     """The synthetic log, streamed to disk (synth holds only bounded state)."""
-    sys.path.insert(0, str(ROOT))
-    from spamwatch.synth import generate
+    sys.path.insert(0, str(ROOT / "tools"))
+    from synthlog import generate
 
     tmp = path.with_suffix(".part")
     with tmp.open("w", encoding="utf-8", newline="\n") as out:

@@ -6,7 +6,7 @@
     python3 bench/bench_follow.py memory       # RSS after 1M and 10M lines
     python3 bench/bench_follow.py all
 
-Log lines come from ``spamwatch.synth`` (a normal server's traffic, plus the
+Log lines come from ``synthlog`` (a normal server's traffic, plus the
 compromised-account incident for the latency run), deterministic from a seed.
 """
 
@@ -25,7 +25,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from spamwatch import synth
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+
+import synthlog
 
 START = datetime(2026, 11, 28, 0, 0, tzinfo=UTC)
 TICK = os.sysconf("SC_CLK_TCK")
@@ -95,11 +97,11 @@ def latency(workdir: Path) -> None:
     """Append an attack mixed into normal traffic; time from the crossing line to stdout."""
     log, state = workdir / "latency.log", workdir / "latency.state"
     attack_at = START + timedelta(hours=2)
-    history = synth.background(start=START, end=attack_at, seed=11)
-    log.write_text("".join(line + "\n" for line in synth.render(history, "rfc3339")))
-    live = synth.merge(
-        synth.background(start=attack_at, end=attack_at + timedelta(minutes=20), seed=12),
-        synth.compromised_account(attack_at, messages=1500, duration=timedelta(minutes=15)),
+    history = synthlog.background(start=START, end=attack_at, seed=11)
+    log.write_text("".join(line + "\n" for line in synthlog.render(history, "rfc3339")))
+    live = synthlog.merge(
+        synthlog.background(start=attack_at, end=attack_at + timedelta(minutes=20), seed=12),
+        synthlog.compromised_account(attack_at, messages=1500, duration=timedelta(minutes=15)),
     )
     proc = follow(["--state", str(state), str(log)])
     wait_ready(proc)
@@ -108,7 +110,7 @@ def latency(workdir: Path) -> None:
     reader = threading.Thread(target=_findings, args=(proc, received), daemon=True)
     reader.start()
     with open(log, "a") as handle:
-        for batch in _batches(synth.render(live, "rfc3339"), 50):
+        for batch in _batches(synthlog.render(live, "rfc3339"), 50):
             handle.write("".join(line + "\n" for line in batch))
             handle.flush()
             now = time.monotonic()
@@ -163,7 +165,7 @@ def throughput(workdir: Path, rate: int, seconds: int) -> None:
     proc = follow(["--state", str(state), "--warmup", "0", str(log)])
     wait_ready(proc)
     drain_stdout(proc)
-    lines = synth.generate(START, lines=rate * seconds, seed=21)
+    lines = synthlog.generate(START, lines=rate * seconds, seed=21)
     cpu0, wall0 = cpu_seconds(proc.pid), time.monotonic()
     step = rate // 20
     with open(log, "a") as handle:
@@ -224,7 +226,7 @@ def memory(workdir: Path, marks: list[int]) -> None:
     wait_ready(proc)
     drain_stdout(proc)
     out = os.fdopen(write_fd, "w", buffering=1 << 20)
-    lines = synth.generate(START, lines=max(marks), seed=31)
+    lines = synthlog.generate(START, lines=max(marks), seed=31)
     t0 = time.monotonic()
     done = 0
     for mark in sorted(marks):

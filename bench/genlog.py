@@ -3,7 +3,7 @@
     python bench/genlog.py --lines 5000000 --seed 1 --out /tmp/mail.log
     python bench/genlog.py --lines 1000000 --seed 1 --out /tmp/small.log --end "2026-11-28 12:00"
 
-The log is a normal server's traffic (spamwatch.synth.TrafficMix): inbound MX
+The log is a normal server's traffic (synthlog.TrafficMix): inbound MX
 mail, authenticated submission, deferrals, bounces, rejects, SASL scanners and
 dovecot/amavis/opendkim/CRON noise. The same seed gives the same bytes.
 
@@ -26,8 +26,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from spamwatch import synth
+import synthlog
 
 LINES_PER_SECOND_OF_LOG = 10.6
 """Mean log lines per second of log time at the default rate (measured, for --end)."""
@@ -41,7 +42,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", required=True, help="output file ('-' for stdout)")
     p.add_argument("--start", default="2026-11-20 00:00", help="first line's time (UTC)")
     p.add_argument("--end", help="last line's approximate time (UTC); overrides --start")
-    p.add_argument("--style", choices=synth.STYLES, default="rfc3164", help="timestamp form")
+    p.add_argument("--style", choices=synthlog.STYLES, default="rfc3164", help="timestamp form")
     p.add_argument("--rate", type=float, default=2.0, help="events per second (default 2)")
     return p.parse_args(argv)
 
@@ -53,16 +54,16 @@ def _when(text: str) -> datetime:
 def main(argv: list[str] | None = None) -> int:
     """Generate and write; returns the exit status."""
     args = parse_args(argv)
-    mix = synth.TrafficMix(rate=args.rate)
+    mix = synthlog.TrafficMix(rate=args.rate)
     if args.end:
         end = _when(args.end)
         per_second = LINES_PER_SECOND_OF_LOG * args.rate / 2.0
         start = end - timedelta(seconds=args.lines / per_second)
-        lines = synth.generate(
+        lines = synthlog.generate(
             start, lines=args.lines, duration=end - start, seed=args.seed, mix=mix, style=args.style
         )
     else:
-        lines = synth.generate(
+        lines = synthlog.generate(
             _when(args.start), lines=args.lines, seed=args.seed, mix=mix, style=args.style
         )
     began = time.perf_counter()

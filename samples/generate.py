@@ -5,7 +5,7 @@
     python samples/generate.py --golden   # also rewrite samples/*.expected.jsonl
     python samples/generate.py --only compromised-account --golden
 
-Every sample is built by spamwatch.synth from fixed seeds: a normal server's
+Every sample is built by synthlog from fixed seeds: a normal server's
 background traffic merged with one incident or benign look-alike. Timestamps
 are RFC 3339 with an explicit +01:00 offset, so what spamwatch reads from them
 depends neither on today's date (no year inference) nor on the local zone.
@@ -30,9 +30,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent / "tools"))
 
-from spamwatch import synth  # noqa: E402
-from spamwatch.synth import Outage, Record, TrafficMix  # noqa: E402
+import synthlog  # noqa: E402
+from synthlog import Outage, Record, TrafficMix  # noqa: E402
 
 ZONE = timezone(timedelta(hours=1))
 DAY = datetime(2026, 11, 26, tzinfo=ZONE)
@@ -67,9 +68,9 @@ class Sample:
 
 def _compromised() -> Iterator[Record]:
     user = "monika.keller@example.com"
-    return synth.merge(
-        synth.background(mix(rate=0.03, exclude=(user,)), at(8), at(9, 30), seed=101),
-        synth.compromised_account(
+    return synthlog.merge(
+        synthlog.background(mix(rate=0.03, exclude=(user,)), at(8), at(9, 30), seed=101),
+        synthlog.compromised_account(
             at(9, 5), user=user, messages=250, duration=timedelta(minutes=4), bots=6, seed=1
         ),
     )
@@ -77,78 +78,78 @@ def _compromised() -> Iterator[Record]:
 
 def _slow() -> Iterator[Record]:
     user = "peter.wolf@example.net"
-    return synth.merge(
-        synth.background(mix(rate=0.006, exclude=(user,)), at(8), at(10, 45), seed=102),
-        synth.slow_sender(at(8, 15), user=user, duration=timedelta(hours=2), seed=2),
+    return synthlog.merge(
+        synthlog.background(mix(rate=0.006, exclude=(user,)), at(8), at(10, 45), seed=102),
+        synthlog.slow_sender(at(8, 15), user=user, duration=timedelta(hours=2), seed=2),
     )
 
 
 def _spraying() -> Iterator[Record]:
-    return synth.merge(
-        synth.background(mix(rate=0.03), at(8), at(9), seed=103),
-        synth.password_spraying(
+    return synthlog.merge(
+        synthlog.background(mix(rate=0.03), at(8), at(9), seed=103),
+        synthlog.password_spraying(
             at(8, 10), duration=timedelta(minutes=30), sources=30, attempts=300, seed=3
         ),
     )
 
 
 def _brute() -> Iterator[Record]:
-    return synth.merge(
-        synth.background(mix(rate=0.03), at(8), at(9), seed=104),
-        synth.brute_force(at(8, 15), attempts=240, seed=4),
+    return synthlog.merge(
+        synthlog.background(mix(rate=0.03), at(8), at(9), seed=104),
+        synthlog.brute_force(at(8, 15), attempts=240, seed=4),
     )
 
 
 def _queue() -> Iterator[Record]:
-    mx, ip, _ = synth.PROVIDERS["outlook.com"]
+    mx, ip, _ = synthlog.PROVIDERS["outlook.com"]
     outage = Outage("outlook.com", at(8, 20).timestamp(), at(9, 5).timestamp(), mx, ip)
-    return synth.merge(
-        synth.background(mix(rate=0.02, outages=(outage,)), at(8), at(10, 15), seed=105),
-        synth.queue_growth(at(8, 20), outage=timedelta(minutes=45), rate=0.02, seed=5),
+    return synthlog.merge(
+        synthlog.background(mix(rate=0.02, outages=(outage,)), at(8), at(10, 15), seed=105),
+        synthlog.queue_growth(at(8, 20), outage=timedelta(minutes=45), rate=0.02, seed=5),
     )
 
 
 def _newsletter() -> Iterator[Record]:
     user = "newsletter@example.org"
-    return synth.merge(
-        synth.background(mix(rate=0.03, exclude=(user,)), at(8), at(9), seed=106),
-        synth.newsletter(at(8, 15), user=user, messages=15, recipients=(30, 60), seed=6),
+    return synthlog.merge(
+        synthlog.background(mix(rate=0.03, exclude=(user,)), at(8), at(9), seed=106),
+        synthlog.newsletter(at(8, 15), user=user, messages=15, recipients=(30, 60), seed=6),
     )
 
 
 def _notifications() -> Iterator[Record]:
-    return synth.merge(
-        synth.background(mix(rate=0.004), at(7), at(15), seed=107),
-        synth.notifications(at(7), duration=timedelta(hours=8), interval=(180.0, 360.0), seed=7),
+    return synthlog.merge(
+        synthlog.background(mix(rate=0.004), at(7), at(15), seed=107),
+        synthlog.notifications(at(7), duration=timedelta(hours=8), interval=(180.0, 360.0), seed=7),
     )
 
 
 def _traveller() -> Iterator[Record]:
     user = "clara.braun@example.com"
-    return synth.merge(
-        synth.background(mix(rate=0.006, exclude=(user,)), at(8), at(17), seed=108),
-        synth.traveller(at(8, 20), user=user, duration=timedelta(hours=8), seed=8),
+    return synthlog.merge(
+        synthlog.background(mix(rate=0.006, exclude=(user,)), at(8), at(17), seed=108),
+        synthlog.traveller(at(8, 20), user=user, duration=timedelta(hours=8), seed=8),
     )
 
 
 def _mailing_list() -> Iterator[Record]:
-    return synth.merge(
-        synth.background(mix(rate=0.03), at(8), at(9, 30), seed=109),
-        synth.mailing_list(at(8, 10), posts=6, members=120, seed=9),
+    return synthlog.merge(
+        synthlog.background(mix(rate=0.03), at(8), at(9, 30), seed=109),
+        synthlog.mailing_list(at(8, 10), posts=6, members=120, seed=9),
     )
 
 
 def _backup_mx() -> Iterator[Record]:
     noise = {"reject": 8.0, "postscreen": 9.0, "auth_scan": 2.0, "lost": 2.0}
     quiet = TrafficMix(host="mx2.example.com", users=5, rate=0.006, weights=noise)
-    return synth.merge(
-        synth.background(quiet, at(8), at(11, 30), seed=110),
-        synth.backup_mx(at(8), outage=timedelta(hours=2), rate=0.012, seed=10),
+    return synthlog.merge(
+        synthlog.background(quiet, at(8), at(11, 30), seed=110),
+        synthlog.backup_mx(at(8), outage=timedelta(hours=2), rate=0.012, seed=10),
     )
 
 
 def _normal() -> Iterator[Record]:
-    return synth.background(mix(rate=0.004), at(0), at(23, 59), seed=111)
+    return synthlog.background(mix(rate=0.004), at(0), at(23, 59), seed=111)
 
 
 SAMPLES = (
@@ -259,8 +260,8 @@ BY_NAME = {s.name: s for s in SAMPLES}
 
 def log_lines(sample: Sample) -> Iterator[str]:
     """The sample's log lines, cut at its end time (later retries are not logged yet)."""
-    records = synth.until(sample.build(), sample.end.timestamp())
-    return synth.render(records, style="rfc3339", tz=ZONE)
+    records = synthlog.until(sample.build(), sample.end.timestamp())
+    return synthlog.render(records, style="rfc3339", tz=ZONE)
 
 
 def write_log(sample: Sample, folder: Path) -> Path:

@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from spamwatch.config import Config
+from spamwatch.config.schema import check_options, duration
 from spamwatch.errors import ConfigError
 from spamwatch.model import Event, Message, MessageUpdate, Recipient, Stage
-from spamwatch.options import check_options, duration
 from spamwatch.slots import builder
 
 MAX_AGE = timedelta(days=6)

@@ -4,10 +4,10 @@ Every stage hands the next one small frozen values, never live objects, so a
 stage can be tested alone by building these by hand, and a value seen by a
 detector can never change under it (watchdog's events are the model).
 
-    parse.py      bytes line  -> Event
+    parse/        bytes line  -> Event
     correlate.py  Event       -> MessageUpdate (a Message snapshot at a milestone)
     detectors/    Event, MessageUpdate -> Signal
-    findings.py   Signal      -> Finding (deduplicated, escalated, resolved)
+    incidents/    Signal      -> Finding (deduplicated, escalated, resolved)
     sinks/        Finding     -> the outside world
 """
 
@@ -34,7 +34,7 @@ def _empty() -> Mapping[str, Any]:
 class Event:
     """One recognised Postfix log line.
 
-    ``kind`` names what happened (see ``spamwatch.kinds`` for the list and the
+    ``kind`` names what happened (see ``spamwatch.parse.kinds`` for the list and the
     ``fields`` each kind carries); ``fields`` holds only what that line said.
     ``time`` is always timezone-aware. ``host`` keys everything downstream:
     two servers' queue ids never mix.

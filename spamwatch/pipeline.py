@@ -13,7 +13,7 @@ from datetime import datetime
 from spamwatch.config import Config
 from spamwatch.correlate import Correlator
 from spamwatch.detectors.base import Detector
-from spamwatch.findings import FindingTracker
+from spamwatch.incidents.tracker import FindingTracker
 from spamwatch.model import Event, Finding, MessageUpdate, Signal
 from spamwatch.parse import Parser
 

@@ -20,7 +20,7 @@ from typing import Any
 from spamwatch.config import Config
 from spamwatch.detectors import build_detectors
 from spamwatch.detectors.base import Detector
-from spamwatch.findings import FindingTracker
+from spamwatch.incidents.tracker import FindingTracker
 from spamwatch.model import Event, Finding, Message, MessageUpdate, Recipient, Stage
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline

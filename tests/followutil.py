@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import IO, Any
 
 import pytest
+import synthlog
 
-from spamwatch import synth
 from spamwatch.model import Finding, FindingState, Severity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,10 +36,10 @@ VICTIM = "monika.keller@example.com"
 
 def attack_lines(messages: int = 400, minutes: int = 12) -> list[str]:
     """A compromised account's log (RFC 3339 times): the baseline, then the botnet."""
-    records = synth.compromised_account(
+    records = synthlog.compromised_account(
         ATTACK_START, messages=messages, duration=timedelta(minutes=minutes), seed=7
     )
-    return list(synth.render(records, "rfc3339"))
+    return list(synthlog.render(records, "rfc3339"))
 
 
 def until(check: Callable[[], Any], timeout: float = TIMEOUT, what: str = "condition") -> Any:

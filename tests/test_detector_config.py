@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from spamwatch.allow import AllowList, load_site, network_of
 from spamwatch.config import Config
+from spamwatch.config.schema import is_duration_default
 from spamwatch.detectors import build_detectors, detector_classes
+from spamwatch.detectors.allow import AllowList, load_site, network_of
 from spamwatch.errors import ConfigError
-from spamwatch.options import is_duration_default
 from spamwatch.timeutil import parse_duration
 
 BUILTIN = {"addresses", "auth", "bounces", "burst", "queue", "sender"}
@@ -123,7 +123,7 @@ def test_network_grouping() -> None:
 def test_every_option_is_in_the_man_page() -> None:
     from pathlib import Path
 
-    from spamwatch.findings import FindingTracker
+    from spamwatch.incidents.tracker import FindingTracker
 
     man = (Path(__file__).resolve().parents[1] / "man" / "spamwatch.1").read_text()
     section = man[man.index('.\\" BEGIN detectors') : man.index('.\\" END detectors')]

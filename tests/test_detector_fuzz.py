@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from spamwatch.config import Config
 from spamwatch.detectors import build_detectors
-from spamwatch.findings import FindingTracker
+from spamwatch.incidents.tracker import FindingTracker
 from spamwatch.model import Event, Message, MessageUpdate, Recipient, Stage
 
 TEXT = st.text(max_size=40) | st.sampled_from(["", "alice@example.com", "ALICE@Example.com", "a@"])

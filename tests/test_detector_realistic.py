@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from spamwatch import synth
+import synthlog
+
 from spamwatch.config import Config
 from spamwatch.correlate import Correlator
 from spamwatch.detectors import build_detectors
-from spamwatch.findings import FindingTracker
+from spamwatch.incidents.tracker import FindingTracker
 from spamwatch.model import Finding, Severity
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
@@ -28,7 +29,7 @@ def at(minutes: float) -> datetime:
     return START + timedelta(minutes=minutes)
 
 
-def report(*streams: Iterable[synth.Record]) -> list[Finding]:
+def report(*streams: Iterable[synthlog.Record]) -> list[Finding]:
     """Every finding record the pipeline emits for the merged streams."""
     records: list[Finding] = []
     pipeline = Pipeline(
@@ -38,15 +39,15 @@ def report(*streams: Iterable[synth.Record]) -> list[Finding]:
         FindingTracker(),
         records.append,
     )
-    for line in synth.render(synth.merge(*streams), style="rfc3339"):
+    for line in synthlog.render(synthlog.merge(*streams), style="rfc3339"):
         pipeline.feed(line.encode())
     pipeline.finish()
     return records
 
 
-def background(exclude: tuple[str, ...]) -> Iterable[synth.Record]:
-    mix = synth.TrafficMix(rate=0.3, exclude=exclude)
-    return synth.background(mix, START, at(150), seed=41)
+def background(exclude: tuple[str, ...]) -> Iterable[synthlog.Record]:
+    mix = synthlog.TrafficMix(rate=0.3, exclude=exclude)
+    return synthlog.background(mix, START, at(150), seed=41)
 
 
 def first_raised(records: list[Finding], detector: str, key: str) -> Finding:
@@ -57,7 +58,7 @@ def first_raised(records: list[Finding], detector: str, key: str) -> Finding:
 
 def test_the_incident_5999_messages_raised_within_two_minutes() -> None:
     user = "monika.keller@example.com"
-    attack = synth.compromised_account(at(60), user=user, messages=5999, bots=12, history=0)
+    attack = synthlog.compromised_account(at(60), user=user, messages=5999, bots=12, history=0)
     records = report(background((user,)), attack)
     burst = first_raised(records, "burst", user)
     assert burst.raised_at - at(60) <= timedelta(minutes=2)
@@ -72,13 +73,15 @@ def test_the_incident_5999_messages_raised_within_two_minutes() -> None:
 
 def test_slow_steady_sender_raised_within_twenty_minutes() -> None:
     user = "peter.wolf@example.net"
-    attack = synth.slow_sender(at(30), user=user, duration=timedelta(hours=2))
+    attack = synthlog.slow_sender(at(30), user=user, duration=timedelta(hours=2))
     records = report(background((user,)), attack)
     assert first_raised(records, "burst", user).raised_at - at(30) <= timedelta(minutes=20)
 
 
 def test_password_spraying_raised_within_ten_minutes_before_the_success() -> None:
-    attack = synth.password_spraying(at(20), sources=40, attempts=600, success="sales@example.com")
+    attack = synthlog.password_spraying(
+        at(20), sources=40, attempts=600, success="sales@example.com"
+    )
     records = report(background(("sales@example.com",)), attack)
     spray = first_raised(records, "auth", "mail.example.com")
     assert spray.raised_at - at(20) <= timedelta(minutes=10)

@@ -21,18 +21,19 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from synthlog import generate
 
 from spamwatch.cli import cli
 from spamwatch.correlate import KINDS, Correlator
-from spamwatch.header import FAST_HEADER, HEADER
 from spamwatch.jsonform import dumps, message_to_json
 from spamwatch.model import Event, Recipient, Stage
-from spamwatch.parse import ParseOptions, Parser, ParseStats
-from spamwatch.postfix_lines import USUAL_DELIVERY, any_delivery, usual_delivery
+from spamwatch.parse import ParseOptions, Parser
+from spamwatch.parse.grammar import USUAL_DELIVERY, any_delivery, usual_delivery
+from spamwatch.parse.header import FAST_HEADER, HEADER
+from spamwatch.parse.parser import ParseStats
 from spamwatch.slots import builder
 from spamwatch.sources import files
 from spamwatch.sources.files import iter_blocks, iter_lines
-from spamwatch.synth import generate
 from tests.test_parse_fuzz import mutated
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import pytest
 
 from spamwatch.config import Config
 from spamwatch.errors import ConfigError
-from spamwatch.findings import FindingTracker
+from spamwatch.incidents.tracker import FindingTracker
 from spamwatch.model import Finding, FindingState, Severity, Signal
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)

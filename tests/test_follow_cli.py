@@ -14,9 +14,9 @@ import subprocess
 from datetime import timedelta
 from pathlib import Path
 
+import synthlog
 from click.testing import CliRunner
 
-from spamwatch import synth
 from spamwatch.cli import cli
 from tests.followutil import (
     ATTACK_START,
@@ -185,11 +185,11 @@ def test_several_files_keep_hosts_apart(tmp_path: Path) -> None:
     victims = {"a@example.com": "mx1.example.com", "b@example.net": "mx2.example.net"}
     paths = []
     for user, host in victims.items():
-        records = synth.compromised_account(
+        records = synthlog.compromised_account(
             ATTACK_START, user=user, host=host, messages=300, duration=timedelta(minutes=10)
         )
         path = tmp_path / f"{host}.log"
-        write(path, list(synth.render(records, "rfc3339")), "w")
+        write(path, list(synthlog.render(records, "rfc3339")), "w")
         paths.append(str(path))
     state = tmp_path / "follow.state"
     process = run(["--from-start", "--state", str(state), *paths])

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from spamwatch.follower import AlertGate
+from spamwatch.follow.follower import AlertGate
+from spamwatch.follow.state import AlertedKey, FollowState
 from spamwatch.model import Finding, FindingState, Severity
-from spamwatch.state import AlertedKey, FollowState
 from tests.followutil import finding_record
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)

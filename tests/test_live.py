@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from rich.console import Console
 
-from spamwatch import live
-from spamwatch.live import LiveStats, LiveView, sanitize, use_rich_view
+from spamwatch.follow import live
+from spamwatch.follow.live import LiveStats, LiveView, sanitize, use_rich_view
 from spamwatch.model import Event, FindingState, Severity
 from tests.followutil import finding_record
 

@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dateutil import tz
 
-from spamwatch.kinds import MESSAGE_KINDS
-from spamwatch.parse import MAX_LINE_BYTES, ParseOptions, Parser, ParseStats
+from spamwatch.parse import ParseOptions, Parser
+from spamwatch.parse.kinds import MESSAGE_KINDS
+from spamwatch.parse.parser import MAX_LINE_BYTES, ParseStats
 
 BERLIN = tz.gettz("Europe/Berlin")
 QMGR = b" mx1 postfix/qmgr[7]: 4F64840DFC: removed"
@@ -263,10 +264,10 @@ def test_program_cache_is_bounded_against_hostile_input() -> None:
 
 
 def test_every_kind_and_field_is_documented_in_the_man_page() -> None:
-    """man/spamwatch.1 EVENT JSON is the users' copy of spamwatch.kinds."""
+    """man/spamwatch.1 EVENT JSON is the users' copy of spamwatch.parse.kinds."""
     from pathlib import Path
 
-    from spamwatch.kinds import KINDS
+    from spamwatch.parse.kinds import KINDS
 
     man = (Path(__file__).resolve().parents[1] / "man" / "spamwatch.1").read_text()
     section = man.split('.\\" BEGIN eventjson', 1)[1].split('.\\" END eventjson', 1)[0]

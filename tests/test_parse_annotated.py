@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from spamwatch.kinds import KINDS
 from spamwatch.model import Event
 from spamwatch.parse import ParseOptions, Parser
+from spamwatch.parse.kinds import KINDS
 
 DATA = Path(__file__).parent / "data" / "annotated.log"
 ATTRS = ("queue_id", "host", "program", "daemon", "pid")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from builders import Stream, at, raised, run
 
-from spamwatch.queueprobe import QueueProbe, describe, parse_queue, probe_from_options
+from spamwatch.sources.queue import QueueProbe, describe, parse_queue, probe_from_options
 
 RECORDS = [
     {

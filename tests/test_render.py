@@ -10,9 +10,15 @@ from datetime import UTC, datetime, timedelta
 from rich.console import Console
 
 from spamwatch.model import Event, Finding, FindingState, Message, MessageUpdate, Severity, Stage
-from spamwatch.render import ReportData, evidence_lines, render_json, render_table, render_text
-from spamwatch.summary import FindingLog, TopCounter, TrafficSummary
-from spamwatch.timerange import TimeRange
+from spamwatch.report.render import (
+    ReportData,
+    evidence_lines,
+    render_json,
+    render_table,
+    render_text,
+)
+from spamwatch.report.summary import FindingLog, TopCounter, TrafficSummary
+from spamwatch.report.timerange import TimeRange
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 MARKUP = "[bold red]x[/]"

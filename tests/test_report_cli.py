@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import synthlog
 from click.testing import CliRunner, Result
 
-from spamwatch import synth
 from spamwatch.cli import cli
 from spamwatch.cli import report as report_module
 from spamwatch.detectors.base import Detector
@@ -401,12 +401,14 @@ def test_worst_and_biggest_first_one_line_per_finding(tmp_path: Path) -> None:
 def test_compromised_account_comes_first_with_real_detectors(tmp_path: Path) -> None:
     """The incident in a normal server's traffic: its user, addresses and volume lead."""
     start = T0 + timedelta(minutes=30)
-    records = synth.merge(
-        synth.background(None, T0, T0 + timedelta(hours=1), 7),
-        synth.compromised_account(start, "victim@example.com", 900, timedelta(minutes=12), bots=6),
+    records = synthlog.merge(
+        synthlog.background(None, T0, T0 + timedelta(hours=1), 7),
+        synthlog.compromised_account(
+            start, "victim@example.com", 900, timedelta(minutes=12), bots=6
+        ),
     )
     log = tmp_path / "mail.log"
-    log.write_text("".join(line + "\n" for line in synth.render(records, "rfc3339")))
+    log.write_text("".join(line + "\n" for line in synthlog.render(records, "rfc3339")))
     result = run("--format", "json", str(log))
     assert result.exit_code == 1, result.stderr
     first = json_records(result)[0]

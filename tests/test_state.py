@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from spamwatch import state as state_mod
 from spamwatch.cli import cli
 from spamwatch.errors import StateError
-from spamwatch.state import AlertedKey, FilePosition, FollowState, StateFile
+from spamwatch.follow import state as state_mod
+from spamwatch.follow.state import AlertedKey, FollowState, StateFile
+from spamwatch.sources.base import FilePosition
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""spamwatch.synth writes lines shaped like real Postfix lines, reproducibly, streaming.
+"""synthlog writes lines shaped like real Postfix lines, reproducibly, streaming.
 
 The shape patterns below are checked twice: every pattern must match at least
 one real line of ../shared/corpus (so the patterns describe real Postfix, not
@@ -18,8 +18,7 @@ from itertools import islice, pairwise
 from pathlib import Path
 
 import pytest
-
-from spamwatch import synth
+import synthlog
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -94,19 +93,19 @@ def body(line: str) -> tuple[str, str] | None:
 def incident_mix() -> list[str]:
     """An hour of background with every scenario merged in, rendered."""
     start = T0.timestamp()
-    records = synth.merge(
-        synth.background(synth.TrafficMix(rate=1.0), T0, T0 + timedelta(hours=1), seed=5),
-        synth.compromised_account(start + 600, messages=300, duration=timedelta(minutes=5)),
-        synth.slow_sender(start + 300, duration=timedelta(minutes=40)),
-        synth.password_spraying(start, attempts=100, duration=timedelta(minutes=10)),
-        synth.brute_force(start + 900, attempts=60),
-        synth.queue_growth(start, outage=timedelta(minutes=20), rate=0.05),
-        synth.newsletter(start, messages=5, recipients=(10, 20)),
-        synth.notifications(start, duration=timedelta(hours=1)),
-        synth.traveller(start, duration=timedelta(hours=1)),
-        synth.mailing_list(start, posts=2, members=30),
+    records = synthlog.merge(
+        synthlog.background(synthlog.TrafficMix(rate=1.0), T0, T0 + timedelta(hours=1), seed=5),
+        synthlog.compromised_account(start + 600, messages=300, duration=timedelta(minutes=5)),
+        synthlog.slow_sender(start + 300, duration=timedelta(minutes=40)),
+        synthlog.password_spraying(start, attempts=100, duration=timedelta(minutes=10)),
+        synthlog.brute_force(start + 900, attempts=60),
+        synthlog.queue_growth(start, outage=timedelta(minutes=20), rate=0.05),
+        synthlog.newsletter(start, messages=5, recipients=(10, 20)),
+        synthlog.notifications(start, duration=timedelta(hours=1)),
+        synthlog.traveller(start, duration=timedelta(hours=1)),
+        synthlog.mailing_list(start, posts=2, members=30),
     )
-    return list(synth.render(synth.until(records, start + 3600), "rfc3339"))
+    return list(synthlog.render(synthlog.until(records, start + 3600), "rfc3339"))
 
 
 @pytest.fixture(scope="module")
@@ -139,32 +138,32 @@ def test_every_generated_postfix_line_has_a_real_shape(mixed: list[str]) -> None
 
 
 def test_expired_messages_appear_in_a_long_background() -> None:
-    mix = synth.TrafficMix(rate=2.0, weights={"old_queue": 1.0, "imap": 1.0})
-    lines = list(synth.generate(T0, lines=20000, seed=3, mix=mix))
+    mix = synthlog.TrafficMix(rate=2.0, weights={"old_queue": 1.0, "imap": 1.0})
+    lines = list(synthlog.generate(T0, lines=20000, seed=3, mix=mix))
     expired = [ln for ln in lines if "status=expired, returned to sender" in ln]
     assert expired
     assert all(shape_of(body(ln)[1]) == "expired" for ln in expired)
 
 
 def test_headers_rfc3164_and_rfc3339() -> None:
-    old = list(synth.generate(T0, lines=500, seed=1))
+    old = list(synthlog.generate(T0, lines=500, seed=1))
     assert all(RFC3164.match(ln) for ln in old)
     assert all(" mail.example.com " in ln for ln in old)
     zone = timezone(timedelta(hours=1))
-    new = list(synth.generate(T0, lines=500, seed=1, style="rfc3339", tz=zone))
+    new = list(synthlog.generate(T0, lines=500, seed=1, style="rfc3339", tz=zone))
     assert all(RFC3339.match(ln) for ln in new)
     assert new[0].startswith("2026-11-28T09:00:") and new[0][26:32] == "+01:00"
 
 
 def test_rfc3164_day_is_space_padded() -> None:
     start = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
-    line = next(iter(synth.generate(start, lines=1, seed=1)))
+    line = next(iter(synthlog.generate(start, lines=1, seed=1)))
     assert line.startswith("Dec  3 10:00:")
 
 
 def test_unknown_style_is_refused() -> None:
     with pytest.raises(ValueError, match="style"):
-        list(synth.render([(0.0, "h", "x")], style="iso"))
+        list(synthlog.render([(0.0, "h", "x")], style="iso"))
 
 
 @pytest.mark.parametrize(
@@ -182,12 +181,12 @@ def test_unknown_style_is_refused() -> None:
 )
 def test_delay_formatting_matches_postfix(seconds: float, text: str) -> None:
     # every expected value appears as written in a real corpus line (delay= or delays=)
-    assert synth.fmt_delay(seconds) == text
+    assert synthlog.fmt_delay(seconds) == text
 
 
 def test_command_counts_match_real_form() -> None:
     counts = [("ehlo", 1, 1), ("auth", 0, 1), ("quit", 1, 1)]
-    assert synth.command_counts(counts) == "ehlo=1 auth=0/1 quit=1 commands=2/3"
+    assert synthlog.command_counts(counts) == "ehlo=1 auth=0/1 quit=1 commands=2/3"
     full = [
         ("ehlo", 2, 2),
         ("starttls", 1, 1),
@@ -197,7 +196,7 @@ def test_command_counts_match_real_form() -> None:
         ("data", 1, 1),
         ("quit", 1, 1),
     ]
-    assert synth.command_counts(full) == (
+    assert synthlog.command_counts(full) == (
         "ehlo=2 starttls=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=8"
     )
 
@@ -206,9 +205,9 @@ def test_command_counts_match_real_form() -> None:
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes() -> None:
-    a = list(synth.generate(T0, lines=5000, seed=42))
-    b = list(synth.generate(T0, lines=5000, seed=42))
-    c = list(synth.generate(T0, lines=5000, seed=43))
+    a = list(synthlog.generate(T0, lines=5000, seed=42))
+    b = list(synthlog.generate(T0, lines=5000, seed=42))
+    c = list(synthlog.generate(T0, lines=5000, seed=43))
     assert a == b
     assert a != c
     assert len(a) == 5000
@@ -337,12 +336,12 @@ def fail_ip(line: str) -> str:
 
 
 def _lines(records) -> list[str]:  # type: ignore[no-untyped-def]
-    return list(synth.render(records))
+    return list(synthlog.render(records))
 
 
 def test_compromised_account_botnet_and_foreign_senders() -> None:
     lines = _lines(
-        synth.compromised_account(
+        synthlog.compromised_account(
             T0, user="v@example.com", messages=200, duration=timedelta(minutes=4), bots=5, history=0
         )
     )
@@ -360,7 +359,7 @@ def test_compromised_account_botnet_and_foreign_senders() -> None:
 
 
 def test_slow_sender_keeps_its_pace() -> None:
-    lines = _lines(synth.slow_sender(T0, user="s@example.com", duration=timedelta(hours=2)))
+    lines = _lines(synthlog.slow_sender(T0, user="s@example.com", duration=timedelta(hours=2)))
     times = [
         datetime.strptime(ln[:15], "%b %d %H:%M:%S") for ln in lines if "sasl_username=s@" in ln
     ]
@@ -371,7 +370,7 @@ def test_slow_sender_keeps_its_pace() -> None:
 
 def test_password_spraying_many_addresses_many_users_then_success() -> None:
     lines = _lines(
-        synth.password_spraying(T0, sources=20, attempts=200, success="sales@example.com")
+        synthlog.password_spraying(T0, sources=20, attempts=200, success="sales@example.com")
     )
     fails = [ln for ln in lines if "authentication failed" in ln]
     assert len(fails) == 200
@@ -382,7 +381,7 @@ def test_password_spraying_many_addresses_many_users_then_success() -> None:
 
 
 def test_brute_force_one_address_one_user() -> None:
-    lines = _lines(synth.brute_force(T0, username="info@example.com", attempts=50))
+    lines = _lines(synthlog.brute_force(T0, username="info@example.com", attempts=50))
     fails = [ln for ln in lines if "authentication failed" in ln]
     assert len(fails) == 50
     assert len({fail_ip(ln) for ln in fails}) == 1
@@ -390,7 +389,7 @@ def test_brute_force_one_address_one_user() -> None:
 
 
 def test_queue_growth_defers_then_drains() -> None:
-    lines = _lines(synth.queue_growth(T0, outage=timedelta(minutes=30), rate=0.05))
+    lines = _lines(synthlog.queue_growth(T0, outage=timedelta(minutes=30), rate=0.05))
     during = [ln for ln in lines if "outlook" in ln and "status=" in ln]
     assert any("Connection timed out" in ln and "status=deferred" in ln for ln in during)
     assert any("status=sent" in ln for ln in during)
@@ -401,7 +400,7 @@ def test_queue_growth_defers_then_drains() -> None:
 
 
 def test_newsletter_many_recipients_per_message() -> None:
-    lines = _lines(synth.newsletter(T0, messages=5, recipients=(30, 40)))
+    lines = _lines(synthlog.newsletter(T0, messages=5, recipients=(30, 40)))
     nrcpts = [
         int(re.search(r"nrcpt=(\d+)", ln).group(1))
         for ln in lines
@@ -411,7 +410,7 @@ def test_newsletter_many_recipients_per_message() -> None:
 
 
 def test_notifications_one_fixed_address_steady() -> None:
-    lines = _lines(synth.notifications(T0, duration=timedelta(hours=4)))
+    lines = _lines(synthlog.notifications(T0, duration=timedelta(hours=4)))
     clients = [ln for ln in lines if "sasl_username=alerts@example.com" in ln]
     assert 50 < len(clients) < 130
     assert {re.search(r"client=(\S+),", ln).group(1) for ln in clients} == {
@@ -420,14 +419,14 @@ def test_notifications_one_fixed_address_steady() -> None:
 
 
 def test_traveller_three_networks() -> None:
-    lines = _lines(synth.traveller(T0, per_network=3))
+    lines = _lines(synthlog.traveller(T0, per_network=3))
     ips = [re.search(r"client=\S+\[([^\]]+)\]", ln).group(1) for ln in lines if "client=" in ln]
     assert len(ips) == 9
     assert len({ip.rsplit(":", 4)[0] if ":" in ip else ip for ip in ips}) == 3
 
 
 def test_backup_mx_relays_to_the_primary_after_the_outage() -> None:
-    lines = _lines(synth.backup_mx(T0, outage=timedelta(hours=1), rate=0.02))
+    lines = _lines(synthlog.backup_mx(T0, outage=timedelta(hours=1), rate=0.02))
     assert all(" mx2.example.com " in ln for ln in lines)
     relayed = [ln for ln in lines if "relay=mail.example.com[198.51.100.25]:25" in ln]
     deferred = [ln for ln in lines if "status=deferred" in ln and "mail.example.com" in ln]
@@ -444,8 +443,8 @@ def test_a_large_count_streams_in_bounded_memory() -> None:
     Keeping the 100k lines would take about 20 MB; the bound is 0.5 MB over
     what the generator held after the first 20k lines.
     """
-    mix = synth.TrafficMix(rate=0.3)  # low rate: the retry backlog's steady state comes early
-    lines = synth.generate(T0, lines=120_000, seed=11, mix=mix)
+    mix = synthlog.TrafficMix(rate=0.3)  # low rate: the retry backlog's steady state comes early
+    lines = synthlog.generate(T0, lines=120_000, seed=11, mix=mix)
     tracemalloc.start()
     try:
         for _ in islice(lines, 20_000):
@@ -462,11 +461,11 @@ def test_a_large_count_streams_in_bounded_memory() -> None:
 
 def test_long_queue_ids_encode_their_time_like_postfix() -> None:
     """enable_long_queue_ids: base-52 seconds and microseconds, "z", base-51 inode."""
-    mix = synth.TrafficMix(long_queue_ids=True)
-    lines = list(synth.generate(T0, lines=3000, seed=2, mix=mix))
+    mix = synthlog.TrafficMix(long_queue_ids=True)
+    lines = list(synthlog.generate(T0, lines=3000, seed=2, mix=mix))
     ids = [body(ln)[1].split(":", 1)[0] for ln in lines if "client=" in ln]
     assert ids and len(ids) == len(set(ids))
-    digits = synth.LONG_ID_DIGITS
+    digits = synthlog.LONG_ID_DIGITS
     for qid in ids:
         assert re.fullmatch(rf"[{digits}]{{10}}z[{digits[:-1]}]+", qid), qid
         seconds = 0
@@ -474,14 +473,14 @@ def test_long_queue_ids_encode_their_time_like_postfix() -> None:
             seconds = seconds * 52 + digits.index(ch)
         assert 0 <= seconds - T0.timestamp() < 3 * 3600
     # the shape of the real one in the corpus (pixelpark: 4PbC4x469Jz3tBr)
-    assert synth._base(1678748913, 52, 6) == "4PbC4x"
+    assert synthlog._base(1678748913, 52, 6) == "4PbC4x"
 
 
 def test_relayhost_outage_defers_remote_mail_only() -> None:
     start = T0.timestamp()
-    down = synth.Outage("*", start, start + 1800, "smtp.relay.example", "203.0.113.25")
-    mix = synth.TrafficMix(rate=1.0, outages=(down,))
-    lines = list(synth.render(synth.background(mix, T0, T0 + timedelta(minutes=30), seed=4)))
+    down = synthlog.Outage("*", start, start + 1800, "smtp.relay.example", "203.0.113.25")
+    mix = synthlog.TrafficMix(rate=1.0, outages=(down,))
+    lines = list(synthlog.render(synthlog.background(mix, T0, T0 + timedelta(minutes=30), seed=4)))
     remote = [ln for ln in lines if "postfix/smtp[" in ln and " to=<" in ln]
     local = [ln for ln in lines if "postfix/lmtp[" in ln]
     assert remote and local

@@ -20,8 +20,8 @@ import pytest
 
 from spamwatch.errors import InputError
 from spamwatch.sources import tail as tail_mod
+from spamwatch.sources.base import FilePosition
 from spamwatch.sources.tail import DirectoryWatcher, TailFile, read_back, time_before
-from spamwatch.state import FilePosition
 from tests.followutil import open_dir
 
 

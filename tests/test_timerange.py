@@ -8,7 +8,7 @@ import pytest
 from dateutil import tz
 
 from spamwatch.errors import UsageError
-from spamwatch.timerange import TimeRange, parse_now, parse_range, parse_time
+from spamwatch.report.timerange import TimeRange, parse_now, parse_range, parse_time
 
 NOW = datetime(2026, 11, 28, 3, 30, 15, tzinfo=UTC)
 BERLIN = tz.gettz("Europe/Berlin")

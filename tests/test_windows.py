@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from spamwatch.windows import BucketHistory, KeyedWindows, TimeWindow
+from spamwatch.detectors.windows import BucketHistory, KeyedWindows, TimeWindow
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 

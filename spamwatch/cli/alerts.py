@@ -1,8 +1,8 @@
 """``--alert URI`` for the commands that find things (``report``, ``follow``).
 
 The option is repeatable; each URI becomes a sink (spamwatch.sinks). A
-command wraps its own ``emit`` with ``with_alerts`` so every finding record
-also goes to the sinks, and closes the returned Fanout at exit (queued sinks
+command sends its finding records to the sinks too
+(``spamwatch.report.run.with_alerts``) and closes the returned Fanout at exit (queued sinks
 drain, the rest is spooled for the next start).
 """
 
@@ -14,8 +14,6 @@ from typing import Any, TypeVar
 import click
 
 from spamwatch.config import Config
-from spamwatch.model import Finding
-from spamwatch.pipeline import Emit
 from spamwatch.sinks import Fanout, open_alerts
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,18 +40,6 @@ def cli_alerts(config: Config, uris: Sequence[str]) -> Fanout | None:
     the console/jsonl default through ``spamwatch.sinks.open_alerts``.
     """
     return open_alerts(config, uris) if uris else None
-
-
-def with_alerts(emit: Emit, alerts: Fanout | None) -> Emit:
-    """``emit`` that also sends every finding record to ``alerts`` (if any)."""
-    if alerts is None:
-        return emit
-
-    def both(finding: Finding) -> None:
-        emit(finding)
-        alerts.send(finding)
-
-    return both
 
 
 def finish_alerts(alerts: Fanout | None, stats: Mapping[str, Any]) -> None:

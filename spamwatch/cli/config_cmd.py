@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from spamwatch.cli.common import config_option, load
-from spamwatch.config import dump_toml
+from spamwatch.config.load import dump_toml
 from spamwatch.errors import EXIT_OK
 
 
@@ -26,7 +26,7 @@ def show(config_path: str | None) -> int:
 
     Secrets (passwords, tokens, auth headers) are printed as ********.
     """
-    from spamwatch.configview import effective_config, validate
+    from spamwatch.config.view import effective_config, validate
 
     config = load(config_path)
     validate(config)
@@ -40,7 +40,7 @@ def show(config_path: str | None) -> int:
 @config_option
 def check(config_path: str | None) -> int:
     """Validate the configuration; on error name the offending key (exit 3)."""
-    from spamwatch.configview import validate
+    from spamwatch.config.view import validate
 
     config = load(config_path)
     validate(config)

@@ -16,16 +16,17 @@ from typing import BinaryIO, TextIO
 
 import click
 
-from spamwatch.cli.common import build_parse_options, config_option, load, parse_options
+from spamwatch.cli.common import config_option, load, parse_options
 from spamwatch.correlate import KINDS, Correlator, CorrelatorStats
 from spamwatch.errors import UsageError
 from spamwatch.jsonform import dumps, event_to_json, message_to_json
 from spamwatch.model import Stage
-from spamwatch.parse import Explanation, Parser, ParseStats
+from spamwatch.parse import Parser
+from spamwatch.parse.options import build_parse_options
+from spamwatch.parse.parser import Explanation, ParseStats
 from spamwatch.sinks.text import clean
-from spamwatch.sources.files import file_anchor, iter_blocks, iter_lines, open_binary
+from spamwatch.sources.files import DEFAULT_LOG, file_anchor, iter_blocks, iter_lines, open_binary
 
-DEFAULT_LOG = "/var/log/mail.log"
 MESSAGE_STATES = ("done", "expired", "rejected", "discarded", "deleted", "incomplete")
 
 

@@ -1,7 +1,7 @@
 """``spamwatch follow``: watch the live log and alert the moment a finding appears.
 
 The command only parses options and builds the wiring (parsers, the same
-Pipeline ``report`` uses, the alert sinks); ``spamwatch.follower.Follower``
+Pipeline ``report`` uses, the alert sinks); ``spamwatch.follow.follower.Follower``
 runs the loop, the state file and the signals.
 """
 
@@ -16,29 +16,21 @@ from typing import Any
 import click
 
 from spamwatch.cli.alerts import alert_option
-from spamwatch.cli.common import build_parse_options, config_option, load, parse_options
+from spamwatch.cli.common import config_option, load, parse_options
 from spamwatch.config import Config
+from spamwatch.config.schema import check_options, duration
 from spamwatch.detectors import build_detectors
-from spamwatch.errors import ConfigError, UsageError
-from spamwatch.follower import Follower, FollowOptions, Notices, Output
-from spamwatch.live import LiveStats, LiveView, PlainView, use_rich_view
-from spamwatch.options import check_options, duration
+from spamwatch.errors import UsageError
+from spamwatch.follow.follower import Follower, FollowOptions, Notices, Output
+from spamwatch.follow.live import LiveStats, LiveView, PlainView, use_rich_view
+from spamwatch.follow.options import FOLLOW_DEFAULTS, journal_matches
+from spamwatch.follow.state import default_state_path, ensure_parent
 from spamwatch.parse import Parser
+from spamwatch.parse.options import build_parse_options
 from spamwatch.pipeline import Pipeline
 from spamwatch.sinks import Fanout, open_alerts
-from spamwatch.sources.journal import DEFAULT_IDENTIFIERS, DEFAULT_MATCHES, bad_match
-from spamwatch.state import default_state_path, ensure_parent
-
-DEFAULT_LOG = "/var/log/mail.log"
-
-FOLLOW_DEFAULTS: Mapping[str, Any] = {
-    "warmup": "1h",
-    "poll": 0.0,
-    "state": "",
-    "journal_matches": list(DEFAULT_MATCHES),
-    "journal_identifiers": list(DEFAULT_IDENTIFIERS),
-}
-"""The ``[follow]`` config table: every option with its default."""
+from spamwatch.sources.files import DEFAULT_LOG
+from spamwatch.sources.journal import DEFAULT_IDENTIFIERS
 
 
 class Wiring:
@@ -128,18 +120,6 @@ class Wiring:
         if self._fanout is not None:
             self._fanout.close()
             self._fanout = None
-
-
-def journal_matches(given: tuple[str, ...], table: Mapping[str, Any]) -> tuple[str, ...]:
-    """--journal-match, else ``[follow] journal_matches``, else the postfix units; checked."""
-    matches = given or tuple(table.get("journal_matches", DEFAULT_MATCHES))
-    for match in matches:
-        problem = bad_match(match)
-        if problem and given:
-            raise UsageError(f"--journal-match: {problem}")
-        if problem:
-            raise ConfigError(f"follow.journal_matches: {problem}")
-    return matches
 
 
 def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:

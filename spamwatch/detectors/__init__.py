@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from spamwatch.allow import load_site
 from spamwatch.config import Config
+from spamwatch.config.schema import check_options
+from spamwatch.detectors.allow import load_site
 from spamwatch.detectors.base import Detector
 from spamwatch.errors import ConfigError
-from spamwatch.options import check_options
 from spamwatch.plugins import DETECTORS, discover
 
 ENABLED = {"enabled": True}

@@ -15,11 +15,11 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from spamwatch.allow import network_of
+from spamwatch.detectors.allow import network_of
 from spamwatch.detectors.site import SAMPLE_IDS, SiteDetector, grade, login, plural, top
+from spamwatch.detectors.windows import KeyedWindows, Recent
 from spamwatch.model import Event, Signal
 from spamwatch.timeutil import format_duration
-from spamwatch.windows import KeyedWindows, Recent
 
 
 class AddressesDetector(SiteDetector):

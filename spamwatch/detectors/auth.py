@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from spamwatch.allow import network_of
+from spamwatch.detectors.allow import network_of
 from spamwatch.detectors.site import SiteDetector, grade, login, plural, top
+from spamwatch.detectors.windows import KeyedWindows, Recent
 from spamwatch.model import Event, Severity, Signal
 from spamwatch.timeutil import format_duration
-from spamwatch.windows import KeyedWindows, Recent
 
 MAX_NAMES = 10
 """Usernames remembered per failing address (evidence, bounded)."""

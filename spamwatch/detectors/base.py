@@ -5,7 +5,7 @@ A detector watches the event and message stream of one pipeline and emits
 abnormal. It keeps its own bounded, expiring state in *log time*: it never
 reads the wall clock, so ``report`` over a file and ``follow`` live give the
 same findings. Deduplication, escalation and resolution are not its job: the
-``FindingTracker`` (spamwatch.findings) does that for every detector alike.
+``FindingTracker`` (spamwatch.incidents.tracker) does that for every detector alike.
 
 Built-in detectors and third-party ones register the same way, as entry points
 in the ``spamwatch.detectors`` group naming a ``Detector`` subclass.

@@ -13,12 +13,12 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from spamwatch.allow import domain_of, parse_ip
+from spamwatch.detectors.allow import domain_of, parse_ip
 from spamwatch.detectors.queue import reason_key
 from spamwatch.detectors.site import SiteDetector, grade, plural, tally, top, user_of
+from spamwatch.detectors.windows import KeyedWindows, TimeWindow
 from spamwatch.model import MessageUpdate, Severity, Signal, Stage
 from spamwatch.timeutil import format_duration
-from spamwatch.windows import KeyedWindows, TimeWindow
 
 BAD = frozenset({"bounced", "deferred", "expired", "undeliverable"})
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from spamwatch.allow import domain_of
+from spamwatch.detectors.allow import domain_of
 from spamwatch.detectors.site import (
     SAMPLE_IDS,
     SiteDetector,
@@ -30,9 +30,9 @@ from spamwatch.detectors.site import (
     top,
     user_of,
 )
+from spamwatch.detectors.windows import BucketHistory, KeyedWindows, Recent, TimeWindow
 from spamwatch.model import Message, MessageUpdate, Severity, Signal, Stage
 from spamwatch.timeutil import format_duration
-from spamwatch.windows import BucketHistory, KeyedWindows, Recent, TimeWindow
 
 History = tuple[BucketHistory, BucketHistory]
 

@@ -18,12 +18,12 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from spamwatch.allow import domain_of, parse_ip
+from spamwatch.detectors.allow import domain_of, parse_ip
 from spamwatch.detectors.site import SiteDetector, grade, tally, top, user_of
+from spamwatch.detectors.windows import BucketHistory, KeyedWindows, SlidingMin
 from spamwatch.model import Message, MessageUpdate, Severity, Signal, Stage
-from spamwatch.queueprobe import QueueSnapshot, describe, probe_from_options
+from spamwatch.sources.queue import QueueSnapshot, describe, probe_from_options
 from spamwatch.timeutil import format_duration
-from spamwatch.windows import BucketHistory, KeyedWindows, SlidingMin
 
 INBOUND = "(inbound)"
 HOUR = timedelta(hours=1)
@@ -74,7 +74,7 @@ class QueueDetector(SiteDetector):
     finding is info only.
     ``max_messages`` (200000): queue entries tracked (oldest forgotten).
     ``probe`` (false): also ask Postfix (``postqueue -j``, see
-    spamwatch.queueprobe) for the true queue size and oldest message's age,
+    spamwatch.sources.queue) for the true queue size and oldest message's age,
     at most every ``probe_interval`` ("1m"); ``MAIL_CONFIG`` selects a
     non-default instance. Used only for live lines of a single-host log;
     when unavailable it is said once and the log-derived estimate stays.

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from spamwatch.allow import domain_of, in_domains
+from spamwatch.detectors.allow import domain_of, in_domains
 from spamwatch.detectors.site import (
     SAMPLE_IDS,
     SiteDetector,
@@ -26,9 +26,9 @@ from spamwatch.detectors.site import (
     top,
     user_of,
 )
+from spamwatch.detectors.windows import KeyedWindows, Recent
 from spamwatch.model import Message, MessageUpdate, Signal, Stage
 from spamwatch.timeutil import format_duration
-from spamwatch.windows import KeyedWindows, Recent
 
 
 class SenderMismatchDetector(SiteDetector):

@@ -14,10 +14,10 @@ from collections.abc import Hashable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from spamwatch.allow import Site
+from spamwatch.config.schema import duration
+from spamwatch.detectors.allow import Site
 from spamwatch.detectors.base import Detector
 from spamwatch.model import Message, MessageUpdate, Severity, Signal
-from spamwatch.options import duration
 
 TOP_N = 10
 """Evidence lists keep this many entries (most frequent first)."""

@@ -18,6 +18,9 @@ from typing import BinaryIO
 
 from spamwatch.errors import InputError
 
+DEFAULT_LOG = "/var/log/mail.log"
+"""The log every command reads when no FILE is named (Debian's and Ubuntu's Postfix log)."""
+
 BLOCK_SIZE = 1 << 20
 MAX_LINE = 1 << 20
 """A line longer than this is cut; the parser counts the remainder as malformed."""

@@ -32,10 +32,10 @@ from datetime import datetime
 from typing import BinaryIO, Protocol
 
 from spamwatch.errors import InputError
+from spamwatch.sources.base import FilePosition
 from spamwatch.sources.files import GZIP_MAGIC, MAX_LINE, open_failure
 from spamwatch.sources.rotated import rotated_siblings
 from spamwatch.sources.seek import find_offset, skip_before
-from spamwatch.state import FilePosition
 
 FP_LEN = 1024
 """Bytes of a file's head hashed into its fingerprint."""

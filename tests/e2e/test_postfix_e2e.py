@@ -32,7 +32,7 @@ from smtp_traffic import (
     send_unauthenticated,
 )
 
-from spamwatch.queueprobe import QueueProbe
+from spamwatch.sources.queue import QueueProbe
 
 pytestmark = pytest.mark.e2e
 

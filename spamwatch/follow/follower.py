@@ -27,7 +27,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from spamwatch.errors import InputError, SpamwatchError, StateError
-from spamwatch.live import LiveStats
+from spamwatch.follow.live import LiveStats
+from spamwatch.follow.state import AlertedKey, FollowState, StateFile
 from spamwatch.model import Event, Finding, FindingState, Severity
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
@@ -36,7 +37,6 @@ from spamwatch.sources.pipe import StdinSource
 from spamwatch.sources.rotated import files_for_range
 from spamwatch.sources.seek import first_time, read_from
 from spamwatch.sources.tail import DirectoryWatcher, TailFile, read_back, time_before
-from spamwatch.state import AlertedKey, FollowState, StateFile
 from spamwatch.timeutil import format_duration
 
 SAVE_EVERY = 5.0

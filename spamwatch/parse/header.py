@@ -28,7 +28,7 @@ from dateutil import tz
 
 QID = rb"(?:([0-9A-F]{5,32}(?:X+)?|(?=[0-9A-Za-z]*\d)[0-9A-Za-z]{5,32}): )?"
 """The queue id that starts most Postfix messages (group 5), read with the
-header; the same pattern as ``postfix_lines.QUEUE_ID``."""
+header; the same pattern as ``grammar.QUEUE_ID``."""
 
 HEADER = re.compile(
     rb"(?:(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"

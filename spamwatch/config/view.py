@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from spamwatch.allow import load_site
-from spamwatch.cli.common import PARSE_DEFAULTS, build_parse_options
-from spamwatch.cli.follow import FOLLOW_DEFAULTS, journal_matches
-from spamwatch.config import Config, check_top_level
+from spamwatch.config import Config
+from spamwatch.config.load import check_top_level
+from spamwatch.config.schema import check_options
 from spamwatch.correlate import Correlator
 from spamwatch.detectors import build_detectors, detector_classes
-from spamwatch.findings import FindingTracker
-from spamwatch.options import check_options
+from spamwatch.detectors.allow import load_site
+from spamwatch.follow.options import FOLLOW_DEFAULTS, journal_matches
+from spamwatch.incidents.tracker import FindingTracker
+from spamwatch.parse.options import PARSE_DEFAULTS, build_parse_options
 from spamwatch.sinks import check_alerts, default_alert_uris
 from spamwatch.sinks.secrets import redact
 

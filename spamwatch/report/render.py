@@ -20,9 +20,9 @@ from rich.table import Table
 from rich.text import Text
 
 from spamwatch.model import Finding, FindingState, Severity
+from spamwatch.report.summary import TrafficSummary
+from spamwatch.report.timerange import TimeRange
 from spamwatch.sinks.text import clean, finding_json
-from spamwatch.summary import TrafficSummary
-from spamwatch.timerange import TimeRange
 
 TOP = 5
 """Entries shown per evidence item and per summary list."""

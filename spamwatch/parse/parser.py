@@ -2,9 +2,9 @@
 
 The parser is the only stage that sees raw bytes written by strangers, so it
 never raises: every line lands in exactly one ``ParseStats`` counter. The
-work is split three ways: ``spamwatch.header`` cuts the syslog header and
+work is split three ways: ``spamwatch.parse.header`` cuts the syslog header and
 keeps the clock (year inference, time zones, header-less lines),
-``spamwatch.postfix_lines`` reads the message text, and this module ties
+``spamwatch.parse.grammar`` reads the message text, and this module ties
 them together, decides what is Postfix, and keeps the counts.
 
 Speed: a mail log has millions of lines. The header is one anchored bytes
@@ -23,9 +23,9 @@ from datetime import datetime, tzinfo
 from operator import attrgetter
 from typing import Final
 
-from spamwatch.header import FAST_HEADER, HEADER, BadTimestamp, Clock
 from spamwatch.model import Event
-from spamwatch.postfix_lines import classify_body, skip_prefixes
+from spamwatch.parse.grammar import classify_body, skip_prefixes
+from spamwatch.parse.header import FAST_HEADER, HEADER, BadTimestamp, Clock
 from spamwatch.slots import builder
 
 MAX_LINE_BYTES: Final = 65536

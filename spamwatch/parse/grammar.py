@@ -11,7 +11,7 @@ then on fixed message prefixes; regexes run only once the prefix says which
 one applies, and when ``want`` (the kinds the caller uses) excludes the kind,
 the fields are never extracted (``fields`` is then None).
 
-The kinds and their fields are documented in ``spamwatch.kinds``.
+The kinds and their fields are documented in ``spamwatch.parse.kinds``.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from spamwatch.config import Config
+from spamwatch.config.schema import check_options, duration
 from spamwatch.model import Finding, FindingState, Signal
-from spamwatch.options import check_options, duration
 
 TrackKey = tuple[str, str, str]
 

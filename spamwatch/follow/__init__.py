@@ -1,0 +1,1 @@
+"""``spamwatch follow``: the live loop (follower), its state file and the live view."""

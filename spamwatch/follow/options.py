@@ -1,0 +1,30 @@
+"""The ``[follow]`` config table and the checks ``follow`` and ``config check`` share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from spamwatch.errors import ConfigError, UsageError
+from spamwatch.sources.journal import DEFAULT_IDENTIFIERS, DEFAULT_MATCHES, bad_match
+
+FOLLOW_DEFAULTS: Mapping[str, Any] = {
+    "warmup": "1h",
+    "poll": 0.0,
+    "state": "",
+    "journal_matches": list(DEFAULT_MATCHES),
+    "journal_identifiers": list(DEFAULT_IDENTIFIERS),
+}
+"""The ``[follow]`` config table: every option with its default."""
+
+
+def journal_matches(given: tuple[str, ...], table: Mapping[str, Any]) -> tuple[str, ...]:
+    """--journal-match, else ``[follow] journal_matches``, else the postfix units; checked."""
+    matches = given or tuple(table.get("journal_matches", DEFAULT_MATCHES))
+    for match in matches:
+        problem = bad_match(match)
+        if problem and given:
+            raise UsageError(f"--journal-match: {problem}")
+        if problem:
+            raise ConfigError(f"follow.journal_matches: {problem}")
+    return matches

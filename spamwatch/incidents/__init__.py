@@ -1,0 +1,1 @@
+"""Incidents: Signals from the detectors -> Findings with a lifecycle (raised .. resolved)."""

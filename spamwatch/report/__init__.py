@@ -1,0 +1,1 @@
+"""``spamwatch report``: read a span of the log once and report findings and traffic."""

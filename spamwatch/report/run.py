@@ -1,0 +1,186 @@
+"""What ``spamwatch report`` does once its options are read: plan, read, run, judge.
+
+``plan_files`` picks the files (rotated ones too when the range reaches back
+before the current file), ``events_in`` reads the events of the range plus the
+warm-up before it, ``run`` feeds them through the pipeline and opens the alerts
+at the range start (``alerts_from_range_start``), ``say_why_empty`` explains an
+empty report and ``exit_status`` turns the findings into the exit status. The
+command (``spamwatch.cli.report``) only parses options and wires these.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+
+import click
+
+from spamwatch.model import Event, Finding, Severity
+from spamwatch.parse import Parser
+from spamwatch.pipeline import Emit, Pipeline
+from spamwatch.report.timerange import TimeRange, iso
+from spamwatch.sinks import Fanout
+from spamwatch.sources.files import file_anchor
+from spamwatch.sources.rotated import files_for_range, rotated_siblings
+from spamwatch.sources.seek import first_time, last_time, read_from
+
+
+def begin(parser: Parser, path: str) -> None:
+    """Tell the parser a new source starts; its mtime anchors year-less dates."""
+    parser.begin_source(file_anchor(path))
+
+
+def plan_files(paths: tuple[str, ...], span: TimeRange, parser: Parser) -> list[str]:
+    """Every file to read, oldest first per named file, each real file once."""
+
+    def head_time(path: str) -> datetime | None:
+        begin(parser, path)
+        return first_time(path, parser.line_time)
+
+    plan: list[str] = []
+    seen: set[str] = set()
+    for path in paths:
+        for part in files_for_range(path, span.since, head_time):
+            real = part if part == "-" else os.path.realpath(part)
+            if real not in seen:
+                seen.add(real)
+                plan.append(part)
+    return plan
+
+
+def log_end(parser: Parser, newest: str) -> datetime | None:
+    """The time of the log's last line: ``newest``, else the rotated files before it.
+
+    Just after a rotation the current file may hold no line yet, so the
+    rotated ones are looked at too, newest first.
+    """
+    for path in [newest, *reversed(rotated_siblings(newest))]:
+        begin(parser, path)
+        end = last_time(path, parser.line_time)
+        if end is not None:
+            return end
+    return None
+
+
+def alerts_from_range_start(pipeline: Pipeline, alerts: Fanout | None) -> Callable[[], None]:
+    """What happens when the range starts (after the warm-up): alerts go out from then.
+
+    During the warm-up findings reach only the report. At the range start the
+    findings still open are sent once as they stand, and from then on every
+    record (``with_alerts``), so sinks see what the report shows.
+    """
+
+    def start_range() -> None:
+        if alerts is not None:
+            for finding in pipeline.tracker.open_findings():
+                alerts.send(finding)
+        pipeline.emit = with_alerts(pipeline.emit, alerts)
+
+    return start_range
+
+
+def with_alerts(emit: Emit, alerts: Fanout | None) -> Emit:
+    """``emit`` that also sends every finding record to ``alerts`` (if any)."""
+    if alerts is None:
+        return emit
+
+    def both(finding: Finding) -> None:
+        emit(finding)
+        alerts.send(finding)
+
+    return both
+
+
+def run(
+    pipeline: Pipeline,
+    events: Iterable[Event],
+    since: datetime | None,
+    start_range: Callable[[], None],
+) -> None:
+    """Feed the events through the pipeline (calling ``start_range`` at ``since``), flush it."""
+    warming = since is not None
+    if not warming:
+        start_range()
+    for event in events:
+        if warming and event.time >= since:  # type: ignore[operator]
+            warming = False
+            start_range()
+        pipeline.feed_event(event)
+    pipeline.finish()
+
+
+def events_in(parser: Parser, plan: list[str], reading: TimeRange) -> Iterator[Event]:
+    """The events of each file within ``reading``; a file is left at its first past --until.
+
+    The next file is still entered (by bisection, so a newer rotated part
+    costs a few probes): it may be another host's log with its own times.
+    """
+    for path in plan:
+        begin(parser, path)
+        for line in read_from(path, reading.since, parser.line_time):
+            event = parser.parse(line)
+            if event is None or (reading.since is not None and event.time < reading.since):
+                continue
+            if reading.until is not None and event.time >= reading.until:
+                break
+            yield event
+
+
+def say_why_empty(plan: list[str], span: TimeRange, parser: Parser) -> None:
+    """Nothing in the range: say why on stderr, so an empty report is not an all-clear.
+
+    The log ends before the range or starts after it, or the file holds no
+    Postfix line at all (the wrong file, or Postfix logging under another
+    syslog name). Printed even with --quiet: a log that stopped being written
+    or the wrong file is trouble a cron job should mail about, not silence.
+    """
+    lines, events = parser.stats.lines, parser.stats.events
+    if _range_misses_the_log(plan, span, parser) or not lines or events:
+        return
+    click.echo(
+        f"spamwatch: warning: {', '.join(plan)}: no Postfix line among {lines} lines read "
+        "(not a mail log? another syslog name needs --syslog-name)",
+        err=True,
+    )
+
+
+def _range_misses_the_log(plan: list[str], span: TimeRange, parser: Parser) -> bool:
+    """Say so and return True when the log ends before the range or starts after it."""
+    newest, oldest = plan[-1], plan[0]
+    if newest == "-":  # cannot be read back: say only that nothing came in range
+        if span.since is None or parser.stats.lines:
+            return False
+        click.echo(
+            f"spamwatch: warning: standard input has no line from {iso(span.since)} on:"
+            " nothing to report",
+            err=True,
+        )
+        return True
+    begin(parser, newest)
+    end = last_time(newest, parser.line_time)
+    if end is not None and span.since is not None and end < span.since:
+        click.echo(
+            f"spamwatch: warning: {newest} ends at {iso(end)}, before the range "
+            f"starts ({iso(span.since)}): nothing to report",
+            err=True,
+        )
+        return True
+    begin(parser, oldest)
+    start = first_time(oldest, parser.line_time)
+    if start is not None and span.until is not None and start >= span.until:
+        click.echo(
+            f"spamwatch: warning: {oldest} starts at {iso(start)}, after the range "
+            f"ends ({iso(span.until)}): nothing to report",
+            err=True,
+        )
+        return True
+    return False
+
+
+def exit_status(severities: list[Severity], fail_on: str) -> int:
+    """1 when a finding in the range reached --fail-on (its highest severity), else 0."""
+    worst = max(severities, default=None)
+    if fail_on == "never" or worst is None:
+        return 0
+    return 1 if worst >= Severity.parse(fail_on) else 0
