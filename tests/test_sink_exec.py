@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -143,3 +145,45 @@ def test_the_command_does_not_inherit_spamwatchs_secrets(
     assert "MAILPASS" not in env
     assert "SPAMWATCH_WEBHOOK_TOKEN" not in env
     assert "hunter2" not in done.with_suffix(".env").read_text()
+
+
+FLOOD = """import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from sinkutil import make_finding
+from spamwatch.sinks.exec import ExecFailed, ExecSink
+sink = ExecSink({command!r}, {{"timeout": "60s"}})
+try:
+    sink.deliver([make_finding()])
+except ExecFailed as exc:
+    print("FAILED", exc)
+status = Path("/proc/self/status").read_text().splitlines()
+print("MAXRSS_KB", next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+"""
+
+
+@pytest.mark.parametrize("stream", ["stdout", "stderr"])
+def test_a_command_flooding_its_output_costs_bounded_memory(tmp_path: Path, stream: str) -> None:
+    """Issue 14 §5: 400 MB on stderr grew follow by as much; only a tail is kept."""
+    redirect = ">&2" if stream == "stderr" else ""
+    command = script(
+        tmp_path,
+        "flood.sh",
+        f"#!/bin/sh\ncat >/dev/null\nhead -c 400000000 /dev/zero {redirect}\n"
+        f"echo 'the pager is down' {redirect}\nexit 4\n",
+    )
+    code = FLOOD.format(tests=str(Path(__file__).parent), command=str(command))
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines())
+    assert "exit status 4" in lines["FAILED"] and "the pager is down" in lines["FAILED"]
+    # VmHWM: this process's peak (ru_maxrss would carry pytest's across exec)
+    assert int(lines["MAXRSS_KB"]) < 150_000, done.stdout
+
+
+def test_a_command_that_does_not_read_stdin_still_counts_by_its_exit(tmp_path: Path) -> None:
+    command = script(tmp_path, "deaf.sh", "#!/bin/sh\nexit 0\n")
+    sink = build_one(f"exec:{command}", tmp_path / "spool", [], exec=FAST)
+    sink.deliver([make_finding(summary="x" * 300_000)])  # more than a pipe holds
+    sink.close()

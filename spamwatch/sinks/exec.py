@@ -10,15 +10,21 @@ directly, never through a shell, so a username like ``$(rm -rf /)`` is only
 ever a string; values are cleaned (no NUL, no control characters). It runs in
 its own process group and is killed with the whole group after ``timeout``
 (default 30s). A non-zero exit status is a failure: retried, then spooled.
+Whatever the command writes, spamwatch keeps only the last ``OUTPUT_TAIL``
+bytes of its stdout and of its stderr (a command that prints gigabytes costs
+no memory); the failure message quotes the end of stderr (else of stdout).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import shutil
 import signal
 import subprocess
+import time
+from dataclasses import dataclass
 
 from spamwatch.errors import SinkError
 from spamwatch.model import Finding
@@ -26,7 +32,8 @@ from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
 from spamwatch.sinks.secrets import is_secret_variable
 from spamwatch.sinks.text import clean, finding_json
 
-OUTPUT_LIMIT = 200  # characters of the command's stderr quoted in a failure
+OUTPUT_LIMIT = 200  # characters of the command's output quoted in a failure
+OUTPUT_TAIL = 64 << 10  # bytes kept of each of the command's stdout and stderr
 
 
 class ExecFailed(Exception):
@@ -55,25 +62,92 @@ class ExecSink(QueuedSink):
         process = subprocess.Popen(
             [self.command],
             stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=environment(finding),
             start_new_session=True,  # its own process group, killed as a whole
             close_fds=True,
         )
         try:
-            _, err = process.communicate(
-                (finding_json(finding) + "\n").encode("utf-8"), timeout=self.timeout
-            )
-        except subprocess.TimeoutExpired:
-            _kill_group(process)
-            raise ExecFailed(f"{self.command}: killed after {self.timeout:g}s timeout") from None
+            result = talk(process, (finding_json(finding) + "\n").encode("utf-8"), self.timeout)
         except BaseException:
             _kill_group(process)
             raise
+        finally:
+            _close_pipes(process)
+        if result.timed_out:
+            _kill_group(process)
+            raise ExecFailed(f"{self.command}: killed after {self.timeout:g}s timeout")
         if process.returncode != 0:
-            detail = clean(err.decode("utf-8", "replace").strip(), limit=OUTPUT_LIMIT)
+            said = (result.err or result.out).decode("utf-8", "replace").strip()
+            detail = clean(said[-OUTPUT_LIMIT:])
             raise ExecFailed(f"{self.command}: exit status {process.returncode} {detail}".strip())
+
+
+@dataclass
+class Talk:
+    """What a command said: the tails of its output, and whether it ran out of time."""
+
+    out: bytes = b""
+    err: bytes = b""
+    timed_out: bool = False
+
+
+def talk(process: subprocess.Popen[bytes], data: bytes, timeout: float) -> Talk:
+    """Feed ``data`` to stdin and read stdout/stderr until exit or ``timeout``.
+
+    Unlike ``communicate``, only the last ``OUTPUT_TAIL`` bytes of each stream
+    are kept, so memory stays bounded whatever the command writes. On timeout
+    the caller kills the process group; the result says so.
+    """
+    assert process.stdin and process.stdout and process.stderr
+    deadline = time.monotonic() + timeout
+    tails = {process.stdout.fileno(): bytearray(), process.stderr.fileno(): bytearray()}
+    pending = memoryview(data)
+    with selectors.DefaultSelector() as selector:
+        for fd in tails:
+            selector.register(fd, selectors.EVENT_READ)
+        os.set_blocking(process.stdin.fileno(), False)
+        selector.register(process.stdin.fileno(), selectors.EVENT_WRITE)
+        while selector.get_map():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return Talk(bytes(tails[process.stdout.fileno()]), b"", timed_out=True)
+            for key, _ in selector.select(left):
+                if key.fd in tails:
+                    _read_tail(selector, key.fd, tails[key.fd])
+                else:
+                    pending = _write_some(selector, process, pending)
+    try:
+        process.wait(max(deadline - time.monotonic(), 0.01))
+    except subprocess.TimeoutExpired:
+        return Talk(timed_out=True)
+    return Talk(bytes(tails[process.stdout.fileno()]), bytes(tails[process.stderr.fileno()]))
+
+
+def _read_tail(selector: selectors.BaseSelector, fd: int, tail: bytearray) -> None:
+    chunk = os.read(fd, 65536)
+    if not chunk:
+        selector.unregister(fd)
+        return
+    tail += chunk
+    if len(tail) > OUTPUT_TAIL:
+        del tail[: len(tail) - OUTPUT_TAIL]
+
+
+def _write_some(
+    selector: selectors.BaseSelector, process: subprocess.Popen[bytes], pending: memoryview
+) -> memoryview:
+    """Write what stdin takes now; close it when all is written or the command left."""
+    assert process.stdin
+    try:
+        pending = pending[os.write(process.stdin.fileno(), pending) :]
+    except BrokenPipeError:  # the command does not read its stdin: not our failure
+        pending = pending[:0]
+    if not pending:
+        selector.unregister(process.stdin.fileno())
+        process.stdin.close()
+    return pending
 
 
 def environment(finding: Finding) -> dict[str, str]:
@@ -95,13 +169,18 @@ def environment(finding: Finding) -> dict[str, str]:
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL the command and anything it started, then reap it."""
+    """SIGKILL the command and anything it started, then reap it (output unread)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    try:
-        process.communicate(timeout=5)
-    except subprocess.TimeoutExpired:  # a grandchild left the group, keeping our pipe
-        process.wait()
+    _close_pipes(process)
+    process.wait()
+
+
+def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+    for stream in (process.stdin, process.stdout, process.stderr):
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
 
 
 def _find(target: str) -> str:
