@@ -1,5 +1,6 @@
-"""The real-world corpus (../shared/corpus): every line counted, and agreement
-with what other parsers' test suites expect of the same lines.
+"""The real-world corpus (tests/data/corpus, a copy of the team's ../shared/corpus):
+every line counted, and agreement with what other parsers' test suites expect
+of the same lines.
 
 Each ``*.expected.jsonl`` uses its source's own field names; a mapper per
 source turns a record into ``{our key: their value}`` (our key is an Event
@@ -437,3 +438,24 @@ def test_zentyal_cases_per_line_facts(corpus_dir: Path) -> None:
 @pytest.mark.parametrize("source", sorted(MAPPERS))
 def test_every_source_with_expectations_has_a_mapper(corpus_dir: Path, source: str) -> None:
     assert (corpus_dir / f"{source}.expected.jsonl").is_file()
+
+
+def test_the_bundled_corpus_is_in_step_with_the_shared_one() -> None:
+    """tests/data/corpus is a copy of ../shared/corpus: same files, same bytes.
+
+    The copy makes the suite whole on a fresh clone; when the master copy is
+    beside the checkout (the team's machines, CI) a line added there and not
+    here, or the other way round, fails. Refresh: ``cp ../shared/corpus/*
+    tests/data/corpus/``.
+    """
+    from tests.conftest import ROOT, SHARED_CORPUS
+
+    if not SHARED_CORPUS.is_dir():
+        pytest.skip(f"no shared corpus at {SHARED_CORPUS} to compare with")
+    bundled = ROOT / "tests" / "data" / "corpus"
+    theirs = {p.name: p.read_bytes() for p in SHARED_CORPUS.iterdir() if p.is_file()}
+    ours = {p.name: p.read_bytes() for p in bundled.iterdir() if p.is_file()}
+    assert sorted(ours) == sorted(theirs)
+    changed = sorted(name for name in theirs if ours[name] != theirs[name])
+    assert not changed, f"differ from {SHARED_CORPUS}: {changed}"
+    assert "SOURCES.md" in ours  # the origins and licences travel with the lines

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from builders import T0
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,6 +14,8 @@ from spamwatch.config import Config
 from spamwatch.detectors import build_detectors
 from spamwatch.incidents.tracker import FindingTracker
 from spamwatch.model import Event, Message, MessageUpdate, Recipient, Stage
+
+pytestmark = pytest.mark.slow  # a large share of the suite's time: CI runs it, daily work not
 
 TEXT = st.text(max_size=40) | st.sampled_from(["", "alice@example.com", "ALICE@Example.com", "a@"])
 IP = st.sampled_from(["192.0.2.1", "2001:db8::1", "IPv6:2001:db8::2", "unknown", "", "300.1.1.1"])

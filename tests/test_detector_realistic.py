@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import synthlog
 
 from spamwatch.config import Config
@@ -21,6 +22,8 @@ from spamwatch.incidents.tracker import FindingTracker
 from spamwatch.model import Finding, Severity
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
+
+pytestmark = pytest.mark.slow  # a large share of the suite's time: CI runs it, daily work not
 
 START = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 

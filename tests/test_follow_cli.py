@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -292,7 +293,7 @@ def test_bad_poll_and_warmup_are_usage_errors(tmp_path: Path) -> None:
 
 def test_help_mentions_signals() -> None:
     result = subprocess.run(
-        ["python3", "-m", "spamwatch", "follow", "--help"],
+        [sys.executable, "-m", "spamwatch", "follow", "--help"],
         capture_output=True,
         text=True,
         check=False,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import site
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -131,16 +132,29 @@ def test_a_broken_plugin_is_listed_with_its_error(tmp_path: Path, monkeypatch) -
     assert "pager" in result.stdout and "LOAD ERROR: ModuleNotFoundError" in result.stdout
 
 
+def see_this_environment(python: str) -> None:
+    """Let the venv of ``python`` import what the tests run with (spamwatch, pip).
+
+    A ``.pth`` file adds this interpreter's site directories, editable install
+    included; ``--system-site-packages`` would give the base Python's instead,
+    which on a fresh machine has neither spamwatch nor its dependencies.
+    """
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    lines = [f"import site; site.addsitedir({path!r})" for path in site.getsitepackages()]
+    (Path(purelib) / "tests-parent-environment.pth").write_text("\n".join(lines) + "\n")
+
+
 def test_pip_install_into_a_venv(tmp_path: Path) -> None:
     """The example's pyproject.toml, installed for real, registers both entry points."""
     source = tmp_path / "plugin"
     shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     venv = tmp_path / "venv"
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--system-site-packages", "--without-pip", str(venv)],
-        check=True,
-    )
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = str(venv / "bin" / "python")
+    see_this_environment(python)
     install = subprocess.run(
         [python, "-m", "pip", "install", "--quiet", "--no-deps", str(source)],
         capture_output=True, text=True, timeout=300, check=False,

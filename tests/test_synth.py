@@ -1,7 +1,7 @@
 """synthlog writes lines shaped like real Postfix lines, reproducibly, streaming.
 
 The shape patterns below are checked twice: every pattern must match at least
-one real line of ../shared/corpus (so the patterns describe real Postfix, not
+one real line of tests/data/corpus (so the patterns describe real Postfix, not
 our own guess), and every Postfix line the generator writes must match one of
 them.
 """

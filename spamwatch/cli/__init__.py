@@ -43,13 +43,22 @@ class SpamwatchGroup(click.Group):
     """A click group whose ``main`` maps every exception to an exit status."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Catch a vanished stdout reader or a full disk before click turns them into status 1."""
+        """Catch a vanished stdout reader or a full disk before click turns them into status 1.
+
+        stdout is flushed here, inside the handling: when it is a pipe or a
+        file it is block-buffered, and what the interpreter flushes at exit
+        fails outside any handler (``> /dev/full`` exit 1 with no message,
+        ``| true`` exit 120).
+        """
+        status: Any = EXIT_OK
         try:
-            return super().invoke(ctx)
+            status = super().invoke(ctx)
+            sys.stdout.flush()
+            return status
         except BrokenPipeError:
-            # The reader of our stdout went away (``| head``): not an error.
+            # The reader of our stdout went away (``| head``): not an error, the verdict stands.
             silence_stdout()
-            return EXIT_OK
+            return status
         except OSError as exc:
             if exc.errno not in OUTPUT_ERRNOS:
                 raise

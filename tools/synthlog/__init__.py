@@ -1,7 +1,7 @@
 """Synthetic Postfix 3.x mail logs: a normal server's traffic, incidents and look-alikes.
 
 Why: the detectors, the benches and the golden samples need logs with the shape of
-real ones (the line formats in ../shared/corpus) at any size, reproducible from a
+real ones (the line formats in tests/data/corpus) at any size, reproducible from a
 seed, without shipping anybody's real mail log.
 
 The model is a set of time-ordered *record streams*. A record is
