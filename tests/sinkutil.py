@@ -128,9 +128,15 @@ class Received:
 
 @dataclass
 class WebhookServer:
-    """A real HTTP server on loopback whose behaviour a test switches: ok, fail, hang."""
+    """A real HTTP server on loopback whose behaviour a test switches.
+
+    Modes: ok (200), fail (500), hang (no answer), redirect (302 to
+    ``redirect_to``), drip (200, one byte every ``drip_every`` seconds).
+    """
 
     mode: str = "ok"
+    redirect_to: str = "http://127.0.0.1:9/elsewhere"
+    drip_every: float = 0.3
     requests: list[Received] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     server: ThreadingHTTPServer | None = None
@@ -155,11 +161,37 @@ class WebhookServer:
                 if owner.mode == "hang":
                     owner.release.wait(30)
                     return
+                if owner.mode == "drip":
+                    self._drip(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    return
+                if owner.mode == "redirect":
+                    self.send_response(302)
+                    self.send_header("Location", owner.redirect_to)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 status = 200 if owner.mode == "ok" else 500
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
+
+            def do_GET(self) -> None:  # only a client that followed a redirect sends one
+                headers = dict(self.headers.items())
+                owner.requests.append(Received(self.path, headers, b"", time.monotonic(), "GET"))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def _drip(self, answer: bytes) -> None:
+                for byte in answer:
+                    if owner.release.wait(owner.drip_every):
+                        return
+                    try:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    except OSError:
+                        return
 
             def log_message(self, *args: Any) -> None:
                 pass

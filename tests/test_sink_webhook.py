@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -101,7 +102,7 @@ def test_hanging_endpoint_times_out_and_spools(server: WebhookServer, tmp_path: 
     wait_until(lambda: spool.pending(), what="the finding in the spool")
     sink.close()
     assert len(server.requests) == 2
-    assert len(warnings) == 1 and "timed out" in warnings[0].lower()
+    assert len(warnings) == 1 and "no answer within 0.3s" in warnings[0]
 
 
 def test_recovery_replays_the_spool(server: WebhookServer, tmp_path: Path) -> None:
@@ -170,3 +171,62 @@ def test_https_verifies_the_server_certificate(tmp_path: Path) -> None:
         server.stop()
     assert server.delivered() == ["trusted"]
     assert "CERTIFICATE_VERIFY_FAILED" in warnings[0]
+
+
+def test_a_redirect_is_a_failure_not_followed_and_no_credentials_leave(
+    server: WebhookServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 §2: a 302 to another host turned the POST into a bodiless GET counted as sent."""
+    elsewhere = WebhookServer().start()
+    try:
+        server.mode = "redirect"
+        server.redirect_to = elsewhere.url + "/collect"
+        monkeypatch.setenv("HOOK_TOKEN", "s3cret-token")
+        warnings: list[str] = []
+        options = {**FAST, "retries": 1, "token_env": "HOOK_TOKEN"}
+        sink = build_one(hook_uri(server), tmp_path, warnings, webhook=options)
+        sink.send(make_finding(id="r1"))
+        spool = Spool(tmp_path)
+        wait_until(lambda: spool.pending(), what="the redirected finding spooled")
+        sink.close()
+    finally:
+        elsewhere.stop()
+    assert elsewhere.requests == []  # nothing, and no token, reached the other host
+    assert [r.mode for r in server.requests] == ["redirect", "redirect"]
+    assert [f.id for _, f in spool.pending()] == ["r1"]
+    assert len(warnings) == 1
+    assert f"HTTP 302 redirect to {elsewhere.url}/collect (not followed)" in warnings[0]
+
+
+def test_a_drip_feeding_server_is_cut_off_at_the_total_deadline(
+    server: WebhookServer, tmp_path: Path
+) -> None:
+    """One byte every 0.3 s never trips a per-read timeout of 1 s; the total deadline does."""
+    server.mode = "drip"
+    server.drip_every = 0.3
+    warnings: list[str] = []
+    sink = build_one(
+        hook_uri(server), tmp_path, warnings, webhook={**FAST, "retries": 0, "timeout": 1}
+    )
+    started = time.monotonic()
+    sink.send(make_finding(id="d1"))
+    spool = Spool(tmp_path)
+    wait_until(lambda: spool.pending(), timeout=10, what="the finding spooled")
+    elapsed = time.monotonic() - started
+    sink.close()
+    assert elapsed < 3, elapsed  # the answer would take 40 bytes x 0.3 s = 12 s
+    assert len(warnings) == 1 and "no answer within 1s" in warnings[0]
+
+
+def test_text_escapes_slack_markup_from_the_log(server: WebhookServer, tmp_path: Path) -> None:
+    """A hostile username must not become @channel or a disguised link in chat."""
+    hostile = "<!channel> <http://evil.example/|click here> & co"
+    sink = build_one(hook_uri(server), tmp_path, [], webhook=FAST)
+    sink.send(make_finding(key=hostile, summary=f"{hostile} sent 480 messages"))
+    wait_until(lambda: server.requests)
+    sink.close()
+    body = server.requests[0].json()
+    text = body["text"]
+    assert "<" not in text and ">" not in text
+    assert "&lt;!channel&gt; &lt;http://evil.example/|click here&gt; &amp; co" in text
+    assert body["key"] == hostile  # the JSON fields stay as they were

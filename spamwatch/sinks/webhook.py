@@ -2,22 +2,34 @@
 
 The body is the finding's JSON form plus a ``text`` field (the headline and
 summary, cleaned), which Slack- and Mattermost-compatible endpoints display.
-An optional auth header comes from ``header = "Name: value"`` or from
-``token_env`` (``Authorization: Bearer $TOKEN``); neither is ever printed, and
-messages name the sink by scheme and host only, since webhook paths often
-carry a token themselves. Any answer but 2xx, a timeout or a refused
-connection is a failure: retried, then spooled (spamwatch.sinks.delivery).
+In ``text``, ``&``, ``<`` and ``>`` are written ``&amp;``, ``&lt;``, ``&gt;``
+as Slack's message format asks, so a username such as ``<!channel>`` or
+``<http://evil.example/|click here>`` is shown as typed, never as a mention
+or a disguised link. An optional auth header comes from ``header = "Name:
+value"`` or from ``token_env`` (``Authorization: Bearer $TOKEN``); neither is
+ever printed, and messages name the sink by scheme and host only, since
+webhook paths often carry a token themselves.
+
+Any answer but 2xx is a failure: retried, then spooled
+(spamwatch.sinks.delivery). A redirect (3xx) is never followed: following it
+would turn the POST into a bodiless GET and could carry the auth header to
+another host, so it is a failure naming where it pointed. ``timeout`` is a
+total deadline for the whole request (connect, TLS, send, answer): a server
+that answers one byte at a time cannot hold delivery up beyond it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import socket
 import ssl
-import urllib.error
-import urllib.request
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from spamwatch import __version__
 from spamwatch.errors import ConfigError
@@ -27,7 +39,7 @@ from spamwatch.sinks.text import clean, headline
 
 
 class WebhookError(Exception):
-    """The endpoint answered with a status other than 2xx."""
+    """The endpoint answered with a status other than 2xx, or not within the deadline."""
 
 
 class WebhookSink(QueuedSink):
@@ -68,6 +80,7 @@ class WebhookSink(QueuedSink):
         }
         self.headers.update(self._auth_header())
         self.cafile = self.opts.string("cafile")
+        self.tls = _tls_context(self.cafile) if parts.scheme == "https" else None
 
     @property
     def label(self) -> str:
@@ -90,20 +103,117 @@ class WebhookSink(QueuedSink):
             self._post(payload(finding))
 
     def _post(self, data: bytes) -> None:
-        request = urllib.request.Request(self.url, data=data, headers=self.headers, method="POST")
-        context = ssl.create_default_context(cafile=self.cafile) if self.cafile else None
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout, context=context) as reply:
-                reply.read(65536)
-                status = reply.status
-        except urllib.error.HTTPError as exc:
-            raise WebhookError(f"HTTP {exc.code} {clean(exc.reason, limit=80)}") from None
+        parts = urlsplit(self.url)
+        with Deadline(self.timeout) as deadline:
+            try:
+                status, reason, location = _request(parts, data, self.headers, deadline, self.tls)
+            except (OSError, http.client.HTTPException) as exc:
+                if deadline.expired:
+                    raise WebhookError(f"no answer within {self.timeout:g}s") from None
+                raise WebhookError(f"{type(exc).__name__}: {clean(exc, limit=120)}") from None
+        if 300 <= status < 400:
+            where = clean(location, limit=120) if location else "nowhere"
+            raise WebhookError(f"HTTP {status} redirect to {where} (not followed)")
         if not 200 <= status < 300:
-            raise WebhookError(f"HTTP {status}")
+            raise WebhookError(f"HTTP {status} {clean(reason, limit=80)}".strip())
+
+
+def _tls_context(cafile: str | None) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"sinks.webhook.cafile: cannot read {cafile}: {clean(exc)}") from None
+
+
+class Deadline:
+    """A total time limit for one request: when it passes, the socket is shut down.
+
+    Socket timeouts bound each read, not the request: a server that sends one
+    byte every few seconds never trips them. The timer thread shuts the socket
+    down at the deadline, which ends whatever read or write is blocked on it.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+        self.expired = False
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def left(self) -> float:
+        """Seconds until the deadline (at least a little, for socket timeouts)."""
+        return max(self.end - time.monotonic(), 0.001)
+
+    def guard(self, sock: socket.socket) -> None:
+        """Shut ``sock`` down at the deadline (at once if it has passed)."""
+        with self._lock:
+            self._sock = sock
+            if not self.expired:
+                return
+        self._shutdown(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sock = self._sock
+        if sock is not None:
+            self._shutdown(sock)
+
+    @staticmethod
+    def _shutdown(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _request(
+    parts: SplitResult,
+    data: bytes,
+    headers: Mapping[str, str],
+    deadline: Deadline,
+    tls: ssl.SSLContext | None,
+) -> tuple[int, str, str | None]:
+    """One POST, no redirect followed; returns (status, reason, Location)."""
+    https = tls is not None
+    port = parts.port or (443 if https else 80)
+    host = parts.hostname or ""
+    raw = socket.create_connection((host, port), timeout=deadline.left())
+    deadline.guard(raw)
+    sock: socket.socket = raw
+    if tls is not None:
+        sock = tls.wrap_socket(raw, server_hostname=host)
+    conn_class = http.client.HTTPSConnection if https else http.client.HTTPConnection
+    conn = conn_class(host, port, timeout=deadline.left())
+    conn.sock = sock  # already connected (and verified): http.client uses it as is
+    try:
+        path = parts.path or "/"
+        conn.request("POST", f"{path}?{parts.query}" if parts.query else path, data, dict(headers))
+        reply = conn.getresponse()
+        reply.read(65536)
+        return reply.status, reply.reason, reply.getheader("Location")
+    finally:
+        conn.close()
 
 
 def payload(finding: Finding) -> bytes:
     """The POST body: finding JSON plus ``text`` for chat endpoints."""
     data = finding.to_json()
-    data["text"] = clean(f"{headline(finding)}: {finding.summary}", limit=2000)
+    data["text"] = chat_escape(clean(f"{headline(finding)}: {finding.summary}", limit=2000))
     return json.dumps(data, ensure_ascii=True).encode("ascii")
+
+
+def chat_escape(text: str) -> str:
+    """Slack's message-format escapes: ``&`` ``<`` ``>`` as entities, nothing else.
+
+    ``<...>`` is how Slack (and Mattermost in Slack mode) write mentions and
+    links; with these three escaped, log text can only ever be shown.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
