@@ -127,7 +127,7 @@ def test_the_command_does_not_inherit_spamwatchs_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A password named by password_env, or any *_PASSWORD/*_TOKEN, stays with spamwatch."""
-    from spamwatch.sinks.options import Options
+    from spamwatch.config.schema import Options
 
     monkeypatch.setenv("MAILPASS", "hunter2")
     monkeypatch.setenv("SPAMWATCH_WEBHOOK_TOKEN", "t0ken")
@@ -136,7 +136,8 @@ def test_the_command_does_not_inherit_spamwatchs_secrets(
     out = tmp_path / "out"
     out.mkdir()
     command = script(tmp_path, "record.sh", RECORDER.format(out=out))
-    sink = build_one(f"exec:{command}", tmp_path / "spool", [], exec=FAST)
+    mailto = {"password_env": "MAILPASS"}
+    sink = build_one(f"exec:{command}", tmp_path / "spool", [], exec=FAST, mailto=mailto)
     sink.send(make_finding())
     (done,) = wait_until(lambda: list(out.glob("*.json")), what="the command's output")
     sink.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import click
@@ -33,21 +33,38 @@ from spamwatch.sources.files import DEFAULT_LOG
 from spamwatch.sources.journal import DEFAULT_IDENTIFIERS
 
 
+@dataclass(frozen=True)
+class CommandLine:
+    """What the ``follow`` command line said; kept to rebuild the wiring on SIGHUP."""
+
+    config_path: str | None
+    timezone: str | None
+    year: int | None
+    syslog_names: tuple[str, ...]
+    alert_uris: tuple[str, ...]
+    journal: bool
+    journal_matches: tuple[str, ...]
+    from_start: bool
+    poll: float | None
+    warmup: str | None
+    output_format: str
+    files: tuple[str, ...]
+
+
 class Wiring:
     """Builds what one configuration needs: parsers, the pipeline, the sinks.
 
     Rebuilt on SIGHUP (``reload``) from the config file named at start.
     """
 
-    def __init__(self, config_path: str | None, cli: Mapping[str, Any]) -> None:
-        self.config_path = config_path
+    def __init__(self, cli: CommandLine) -> None:
         self.cli = cli
-        self.alert_uris: tuple[str, ...] = cli["alert_uris"]
-        self.output_format: str = cli["output_format"]
-        self.config: Config = load(config_path)
+        self.alert_uris = cli.alert_uris
+        self.output_format = cli.output_format
+        self.config: Config = load(cli.config_path)
         self.follow = check_options("follow", self.config.section("follow"), FOLLOW_DEFAULTS)
         self.parse_options = build_parse_options(
-            self.config, cli["timezone"], cli["year"], cli["syslog_names"]
+            self.config, cli.timezone, cli.year, cli.syslog_names
         )
         self.detectors = build_detectors(self.config)  # a ConfigError now, not later
         self._fanout: Fanout | None = None
@@ -55,23 +72,23 @@ class Wiring:
     def options(self) -> FollowOptions:
         """The command line over the ``[follow]`` table (re-read on SIGHUP)."""
         cli, table = self.cli, self.follow
-        warmup = cli["warmup"]
+        warmup = cli.warmup
         try:
             window = duration(warmup if warmup is not None else table.get("warmup", "1h"))
         except ValueError as exc:
             raise UsageError(f"--warmup: {exc}") from None
-        files: tuple[str, ...] = cli["files"]
+        files: tuple[str, ...] = cli.files
         if files.count("-") > 1:
             raise UsageError("'-' (stdin) can be given once")
         configured_poll = float(table.get("poll", 0.0)) or None
-        matches = journal_matches(cli["journal_matches"], table)
+        matches = journal_matches(cli.journal_matches, table)
         return FollowOptions(
-            files=files or (() if cli["journal"] else (DEFAULT_LOG,)),
-            journal=cli["journal"],
+            files=files or (() if cli.journal else (DEFAULT_LOG,)),
+            journal=cli.journal,
             journal_matches=matches,
             journal_identifiers=tuple(table.get("journal_identifiers", DEFAULT_IDENTIFIERS)),
-            from_start=cli["from_start"],
-            poll=cli["poll"] if cli["poll"] is not None else configured_poll,
+            from_start=cli.from_start,
+            poll=cli.poll if cli.poll is not None else configured_poll,
             warmup=window,
         )
 
@@ -107,7 +124,7 @@ class Wiring:
 
     def reload(self) -> Wiring:
         """A fresh wiring from the config file (ConfigError keeps the old one)."""
-        fresh = Wiring(self.config_path, self.cli)
+        fresh = Wiring(self.cli)
         self.close()
         return fresh
 
@@ -192,8 +209,22 @@ def follow(
     it resumes exactly where the last run stopped. SIGTERM/SIGINT stop
     cleanly (state saved, exit 0); SIGHUP reloads the config and reopens files.
     """
-    params = dict(locals())
-    wiring = Wiring(config_path, params)
+    wiring = Wiring(
+        CommandLine(
+            config_path=config_path,
+            timezone=timezone,
+            year=year,
+            syslog_names=syslog_names,
+            alert_uris=alert_uris,
+            journal=journal,
+            journal_matches=journal_matches,
+            from_start=from_start,
+            poll=poll,
+            warmup=warmup,
+            output_format=output_format,
+            files=files,
+        )
+    )
     notices = Notices()
     options = _with_state(wiring.options(), state_path or wiring.follow.get("state"), notices)
     rich = output_format == "auto" and use_rich_view()

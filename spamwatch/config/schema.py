@@ -1,14 +1,17 @@
-"""Check a config table against a flat mapping of option -> default value.
+"""What a config table may hold: one place that checks option values, for every stage.
 
-Detectors and the finding tracker declare their options as ``defaults``; the
-type of each default says what a user may write (a duration string like
-"10m", a number, a boolean, a list of strings). One checker for all of them,
-so ``[detectors.burst]``, ``[users."x".detectors.burst]`` and ``[findings]``
-fail the same way: a ConfigError naming the full key.
+Detectors, the correlator and the finding tracker declare their options as
+``defaults``; the type of each default says what a user may write (a duration
+string like "10m", a number, a boolean, a list of strings) and
+``check_options`` checks a whole table against them. Sinks read their
+``[sinks.SCHEME]`` table one typed value at a time through ``Options``. Both
+fail the same way: one ConfigError naming the full key
+(``detectors.burst.window: not a duration: 'soon'``), exit 3.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
@@ -31,8 +34,7 @@ def is_duration_default(value: Any) -> bool:
 def check_value(where: str, value: Any, default: Any) -> Any:
     """Validate one value against its default's type; returns it unchanged."""
     if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        _check_bool(where, value)
     elif isinstance(default, int | float):
         _check_number(where, value, default)
     elif is_duration_default(default):
@@ -43,6 +45,12 @@ def check_value(where: str, value: Any, default: Any) -> Any:
     elif isinstance(default, str) and not isinstance(value, str):
         raise ConfigError(f"{where}: expected a string, got {value!r}")
     return value
+
+
+def _check_bool(where: str, value: Any) -> None:
+    """TOML booleans only: "yes" is a typo, not true."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
 
 
 def _check_duration(where: str, value: Any) -> None:
@@ -89,3 +97,68 @@ def check_options(
 def duration(value: Any) -> timedelta:
     """An option value already checked as a duration, as a timedelta."""
     return parse_duration(value)
+
+
+class Options:
+    """Typed reads of one table's options (a sink's ``[sinks.SCHEME]``); ``section`` names it.
+
+    For tables read key by key rather than declared as ``defaults``; the
+    errors read like ``check_options``'s.
+    """
+
+    def __init__(self, values: Mapping[str, Any], section: str) -> None:
+        self.values = values
+        self.section = section
+
+    def error(self, key: str, problem: str) -> ConfigError:
+        """A ConfigError naming ``section.key``."""
+        return ConfigError(f"{self.section}.{key}: {problem}")
+
+    def string(self, key: str, default: str | None = None) -> str | None:
+        """A text option; CR, LF and NUL are refused (they end up in headers)."""
+        value = self.values.get(key, default)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.error(key, f"expected a string, got {type(value).__name__}")
+        if any(ch in value for ch in "\r\n\x00"):
+            raise self.error(key, "must not contain line breaks or NUL")
+        return value
+
+    def boolean(self, key: str, default: bool) -> bool:
+        """A true/false option (TOML booleans only: "yes" is a typo, not true)."""
+        value = self.values.get(key, default)
+        _check_bool(f"{self.section}.{key}", value)
+        return bool(value)
+
+    def integer(self, key: str, default: int, minimum: int = 0) -> int:
+        """A whole number at or above ``minimum``."""
+        value = self.values.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.error(key, f"expected a whole number >= {minimum}, got {value!r}")
+        return value
+
+    def seconds(self, key: str, default: str | float | None) -> float | None:
+        """A duration ("10s", "5m", or a number of seconds) as float seconds."""
+        value = self.values.get(key, default)
+        if value is None:
+            return None
+        try:
+            return parse_duration(value).total_seconds()
+        except (ValueError, TypeError) as exc:
+            raise self.error(key, str(exc)) from None
+
+    def secret(self, key: str) -> str | None:
+        """A secret from ``key`` in the config or the variable named by ``key_env``.
+
+        The environment wins when both are set, so a packaged config can carry
+        a placeholder. A named variable that is unset is an error: a silently
+        missing password only shows up later as a confusing auth failure.
+        """
+        env_name = self.string(f"{key}_env")
+        if env_name:
+            value = os.environ.get(env_name)
+            if value is None:
+                raise self.error(f"{key}_env", f"environment variable {env_name} is not set")
+            return value
+        return self.string(key)

@@ -27,12 +27,15 @@ class SinkContext:
 
     ``uri`` is the alert URI without its ``min`` query (the spool's key);
     ``spool`` keeps what could not be delivered; ``warn`` reports a problem
-    on stderr (one line, the caller decides how often).
+    on stderr (one line, the caller decides how often); ``secret_variables``
+    names the environment variables the config reads secrets from (a sink
+    that starts programs keeps them from the children).
     """
 
     uri: str
     spool: Spool
     warn: Callable[[str], None]
+    secret_variables: frozenset[str] = frozenset()
 
 
 class Sink:

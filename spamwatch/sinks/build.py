@@ -15,12 +15,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from spamwatch.config import Config
+from spamwatch.config.schema import Options
 from spamwatch.errors import ConfigError, SinkError, SpamwatchError
 from spamwatch.model import Severity
 from spamwatch.plugins import SINKS, Plugin, discover
 from spamwatch.sinks.base import Sink, SinkContext
 from spamwatch.sinks.delivery import QueuedSink, RetryPolicy, Warn, warn_stderr
-from spamwatch.sinks.options import Options
+from spamwatch.sinks.secrets import secret_variables
 from spamwatch.sinks.spool import Spool
 from spamwatch.sinks.text import clean
 from spamwatch.sinks.uri import AlertUri, default_spool_dir, parse_alert_uri
@@ -42,11 +43,12 @@ def build_sinks(
     parsed = _unique(parse_alert_uri(uri) for uri in uris)
     available = discover(SINKS) if plugins is None else plugins
     spool = Spool(spool_dir)
+    hidden = secret_variables(config.section("sinks"))
     sinks: list[Sink] = []
     try:
         for alert in parsed:
             sink = _construct(alert, config, available)
-            sink.start(SinkContext(alert.uri, spool, warn))
+            sink.start(SinkContext(alert.uri, spool, warn, hidden))
             sinks.append(sink)
     except BaseException:
         for sink in sinks:

@@ -24,10 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from spamwatch.config.schema import Options
 from spamwatch.model import Finding
 from spamwatch.sinks.base import Sink, SinkContext
-from spamwatch.sinks.options import Options, section_for
 from spamwatch.sinks.spool import Spool
+from spamwatch.sinks.uri import section_for
 
 Deliver = Callable[[list[Finding]], None]
 Warn = Callable[[str], None]

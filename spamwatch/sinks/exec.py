@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from spamwatch.errors import SinkError
 from spamwatch.model import Finding
+from spamwatch.sinks.base import SinkContext
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
 from spamwatch.sinks.secrets import is_secret_variable
 from spamwatch.sinks.text import clean, finding_json
@@ -52,6 +53,12 @@ class ExecSink(QueuedSink):
         super().setup()
         self.command = _find(self.target)
         self.timeout = self.opts.seconds("timeout", "30s") or 30.0
+        self.hidden: frozenset[str] = frozenset()
+
+    def start(self, context: SinkContext) -> None:
+        """Learn which variables hold secrets (kept from the command), then start the queue."""
+        self.hidden = context.secret_variables
+        super().start(context)
 
     def deliver(self, findings: list[Finding]) -> None:
         """Run the command once per finding; raise when it fails or hangs."""
@@ -64,7 +71,7 @@ class ExecSink(QueuedSink):
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=environment(finding),
+            env=environment(finding, self.hidden),
             start_new_session=True,  # its own process group, killed as a whole
             close_fds=True,
         )
@@ -150,9 +157,13 @@ def _write_some(
     return pending
 
 
-def environment(finding: Finding) -> dict[str, str]:
-    """spamwatch's environment without its secrets, plus the cleaned ``SPAMWATCH_*``."""
-    env = {k: v for k, v in os.environ.items() if not is_secret_variable(k)}
+def environment(finding: Finding, hidden: frozenset[str] = frozenset()) -> dict[str, str]:
+    """spamwatch's environment without its secrets, plus the cleaned ``SPAMWATCH_*``.
+
+    Secrets: the variables in ``hidden`` (named by ``*_env`` options) and any
+    whose name says it is one.
+    """
+    env = {k: v for k, v in os.environ.items() if not is_secret_variable(k, hidden)}
     env.update(
         {
             "SPAMWATCH_ID": clean(finding.id),

@@ -24,17 +24,29 @@ def is_secret(key: str) -> bool:
     return name in SECRET_KEYS or name.endswith(_SECRET_SUFFIXES)
 
 
-SECRET_VARIABLES: set[str] = set()
-"""Environment variables a sink read a secret from (``password_env`` ...), this process."""
+def secret_variables(sinks: Mapping[str, Any]) -> frozenset[str]:
+    """The environment variables the ``[sinks.*]`` tables read secrets from (``password_env``...).
+
+    Computed from the config, so which variables are secret does not depend
+    on which sinks happened to be built first in this process.
+    """
+    names: set[str] = set()
+    for table in sinks.values():
+        if isinstance(table, Mapping):
+            names.update(
+                v for k, v in table.items() if str(k).endswith("_env") and isinstance(v, str)
+            )
+    return frozenset(names)
 
 
-def is_secret_variable(name: str) -> bool:
+def is_secret_variable(name: str, named: frozenset[str] = frozenset()) -> bool:
     """An environment variable a child process (``exec:``) must not inherit.
 
-    Those named by a ``*_env`` option, and any whose name says it is a secret
-    (``SPAMWATCH_SMTP_PASSWORD``, ``WEBHOOK_TOKEN`` ...).
+    Those named by a ``*_env`` option (``named``, see ``secret_variables``),
+    and any whose name says it is a secret (``SPAMWATCH_SMTP_PASSWORD``,
+    ``WEBHOOK_TOKEN`` ...).
     """
-    return name in SECRET_VARIABLES or is_secret(name)
+    return name in named or is_secret(name)
 
 
 def redact(mapping: Mapping[str, Any]) -> dict[str, Any]:

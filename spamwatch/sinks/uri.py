@@ -78,3 +78,8 @@ def default_spool_dir(config: Config) -> Path:
         return system / "spool"
     state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
     return Path(state) / "spamwatch" / "spool"
+
+
+def section_for(scheme: str) -> str:
+    """The config table of a scheme: ``webhook+https`` reads ``[sinks.webhook]``."""
+    return f"sinks.{scheme.partition('+')[0]}"
