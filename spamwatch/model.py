@@ -151,6 +151,39 @@ class Severity(enum.IntEnum):
             raise ValueError(f"unknown severity {text!r} (info, warning, critical)") from None
 
 
+FACTS: Mapping[str, str] = MappingProxyType(
+    {
+        # burst
+        "volume": "many single-recipient messages from one login in the window",
+        "above_usual": "well above this login's usual volume for this hour (per its profile)",
+        "no_history": "too little history for this login to judge against its profile",
+        # addresses
+        "many_networks": "the login submitted from many client networks in the window",
+        "new_network": "a client network this login never used before (per its profile)",
+        # sender
+        "foreign_sender": "envelope senders outside the login's own and the local domains",
+        "new_sender_domain": "an envelope-sender domain this login never used (per its profile)",
+        # bounces
+        "bounces": "many of the login's recipients bounced or were deferred",
+        # auth
+        "brute_force": "many failed SASL logins against one login or from one address",
+        "spray": "SASL failures from many addresses (site-wide)",
+        "success_after_failures": "a SASL login succeeded after failures against it",
+        # queue
+        "queue_growth": "the host's active/deferred queue grew abnormally",
+        "deferrals": "many deliveries deferred on the host",
+        # reputation
+        "blocklisted": "a receiving provider refused mail naming a blocklist",
+    }
+)
+"""The vocabulary of ``Signal.facts``: what a detector established, by name.
+
+The incident engine derives an incident's severity from the union of its
+signals' facts (man/spamwatch.1, INCIDENT SEVERITY), not from any one
+detector's own severity; a fact outside this list is a programming error.
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class Signal:
     """A detector's statement "this key is abnormal right now, this much".
@@ -158,6 +191,11 @@ class Signal:
     Detectors emit a Signal every time they re-evaluate a key above threshold;
     the FindingTracker turns the stream into raised / escalated / resolved
     findings, so detectors never deduplicate themselves.
+
+    ``facts`` names what the detector established (vocabulary: ``FACTS``), so
+    the incident engine can weigh combinations of signals about one login
+    ("volume" alone is not "volume" with "new_network") instead of trusting
+    each detector's severity alone.
     """
 
     detector: str
@@ -170,6 +208,12 @@ class Signal:
     host: str | None = None
     counts: Mapping[str, int | float] = field(default_factory=_empty)
     evidence: Mapping[str, Any] = field(default_factory=_empty)
+    facts: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        unknown = self.facts - FACTS.keys()
+        if unknown:
+            raise ValueError(f"unknown signal facts {sorted(unknown)} (see model.FACTS)")
 
 
 class FindingState(enum.StrEnum):

@@ -106,8 +106,13 @@ class SiteDetector(Detector):
         counts: Mapping[str, int | float],
         evidence: Mapping[str, Any],
         key_kind: str | None = None,
+        facts: Iterable[str] = (),
     ) -> Signal:
-        """A Signal from this detector, with its name and key kind filled in."""
+        """A Signal from this detector, with its name and key kind filled in.
+
+        ``facts`` names what was established (vocabulary: ``model.FACTS``);
+        the incident engine grades the incident from them.
+        """
         return Signal(
             detector=self.name,
             key=key,
@@ -119,6 +124,7 @@ class SiteDetector(Detector):
             host=host,
             counts=counts,
             evidence=evidence,
+            facts=frozenset(facts),
         )
 
 
