@@ -27,20 +27,31 @@ class Plugin:
     error: str | None = None
 
 
+def sink_scheme(entry_point_name: str) -> str:
+    """The URI scheme of a ``spamwatch.sinks`` entry point: ``webhook_http`` is ``webhook+http``.
+
+    Packaging tools want entry point names to match ``[\\w.-]+``, and a URI
+    scheme's ``+`` does not; ``_`` never occurs in a URI scheme (RFC 3986), so
+    writing ``+`` as ``_`` in the name is unambiguous. A name that still holds
+    ``+`` (an older plugin) serves that scheme as it is.
+    """
+    return entry_point_name.replace("_", "+").lower()
+
+
 def discover(group: str) -> dict[str, Plugin]:
     """Load every entry point of ``group``; a broken plugin is reported, not raised.
 
     A plugin that fails to import must not take spamwatch down with it: its
-    ``error`` says why, and ``spamwatch plugins`` shows it.
+    ``error`` says why, and ``spamwatch plugins`` shows it. Sinks are keyed by
+    the URI scheme they serve (see ``sink_scheme``).
     """
     found: dict[str, Plugin] = {}
     for ep in entry_points(group=group):
+        name = sink_scheme(ep.name) if group == SINKS else ep.name
         dist = ep.dist.name if ep.dist is not None else None
         try:
             obj = ep.load()
-            found[ep.name] = Plugin(group, ep.name, ep.value, dist, obj=obj)
+            found[name] = Plugin(group, name, ep.value, dist, obj=obj)
         except Exception as exc:  # a third party's bug is data here
-            found[ep.name] = Plugin(
-                group, ep.name, ep.value, dist, error=f"{type(exc).__name__}: {exc}"
-            )
+            found[name] = Plugin(group, name, ep.value, dist, error=f"{type(exc).__name__}: {exc}")
     return dict(sorted(found.items()))
