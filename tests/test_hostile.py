@@ -31,7 +31,7 @@ from sinkutil import (
 )
 
 from spamwatch.model import Finding
-from spamwatch.sinks.text import clean
+from spamwatch.textsafe import clean
 
 CONTROL = re.compile(rb"[\x00-\x09\x0b-\x1f\x7f]")  # any control byte but LF
 

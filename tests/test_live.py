@@ -9,12 +9,13 @@ import pytest
 from rich.console import Console
 
 from spamwatch.follow import live
-from spamwatch.follow.live import LiveStats, LiveView, sanitize, use_rich_view
+from spamwatch.follow.live import LiveStats, LiveView, use_rich_view
 from spamwatch.model import Event, FindingState, Severity
+from spamwatch.textsafe import clean
 from tests.followutil import finding_record
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
-HOSTILE = "[bold red]evil[/] \x1b[2J\x1b]0;owned\x07\r\x9b31m"
+HOSTILE = "[bold red]evil[/] \x1b[2J\x1b]0;owned\x07\r\x9b31m \u202egpj.exe"
 
 
 class Clock:
@@ -66,7 +67,7 @@ def test_open_findings_by_severity() -> None:
 
 
 def test_log_text_is_never_markup_nor_control_codes() -> None:
-    assert "\x1b" not in sanitize(HOSTILE) and "\x9b" not in sanitize(HOSTILE)
+    assert "\x1b" not in clean(HOSTILE) and "\x9b" not in clean(HOSTILE)
     stats = LiveStats(Clock())
     stats.on_event(login(HOSTILE))
     stats.on_finding(finding_record(HOSTILE, FindingState.RAISED, Severity.CRITICAL))
@@ -77,6 +78,7 @@ def test_log_text_is_never_markup_nor_control_codes() -> None:
     assert "[bold red]evil[/]" in text  # shown literally, not as style
     assert "\x1b[2J" not in text and "\x1b]0;" not in text and "\x07" not in text
     assert "\r" not in text and "\x9b" not in text
+    assert "\u202e" not in text  # a bidi override would reorder what the admin reads
 
 
 def test_no_rich_view_without_a_terminal_or_with_no_color(

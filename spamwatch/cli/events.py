@@ -24,8 +24,8 @@ from spamwatch.model import Stage
 from spamwatch.parse import Parser
 from spamwatch.parse.options import build_parse_options
 from spamwatch.parse.parser import Explanation, ParseStats
-from spamwatch.sinks.text import clean
 from spamwatch.sources.files import DEFAULT_LOG, file_anchor, iter_blocks, iter_lines, open_binary
+from spamwatch.textsafe import clean
 
 MESSAGE_STATES = ("done", "expired", "rejected", "discarded", "deleted", "incomplete")
 

@@ -16,7 +16,7 @@ import click
 
 from spamwatch.errors import EXIT_OK
 from spamwatch.plugins import DETECTORS, SINKS, Plugin, discover
-from spamwatch.sinks.text import clean
+from spamwatch.textsafe import clean
 
 GROUPS = (("detectors", DETECTORS), ("sinks", SINKS))
 

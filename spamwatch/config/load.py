@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spamwatch.errors import ConfigError
+from spamwatch.textsafe import toml_string
 
 DEFAULT_PATH = "/etc/spamwatch/spamwatch.toml"
 ENV_VAR = "SPAMWATCH_CONFIG"
@@ -127,13 +128,7 @@ def _dump_table(table: Mapping[str, Any], path: tuple[str, ...], out: list[str])
 def _toml_key(key: str) -> str:
     if key and all(c.isalnum() or c in "-_" for c in key):
         return key
-    return _toml_string(key)
-
-
-def _toml_string(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped)
-    return f'"{escaped}"'
+    return toml_string(key)
 
 
 def _toml_value(value: Any) -> str:
@@ -142,9 +137,9 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        return _toml_string(value)
+        return toml_string(value)
     if isinstance(value, list | tuple | set | frozenset):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if value is None:
         return '""'
-    return _toml_string(str(value))
+    return toml_string(str(value))

@@ -4,7 +4,7 @@
 of users per minute); ``LiveView`` draws it with rich on a terminal and
 ``PlainView`` draws nothing (findings reach stdout through the output). Log
 text shown here (user names, finding summaries) always goes through
-``rich.text.Text`` after ``sanitize``, so it is never read as markup and never
+``rich.text.Text`` after ``textsafe.clean``, so it is never read as markup and never
 reaches the terminal as a control code.
 """
 
@@ -17,18 +17,12 @@ import time
 from typing import Any
 
 from spamwatch.model import Event, Finding, FindingState, MessageUpdate, Severity, Stage
+from spamwatch.textsafe import clean
 
 RATE_SECONDS = 10
 USER_MINUTES = 10
 MAX_USERS_PER_MINUTE = 5_000
 """Cap of distinct users counted per minute (a botnet guessing names cannot grow it)."""
-
-_CONTROL = {c: "\ufffd" for c in [*range(0, 32), 127, *range(0x80, 0xA0)]}
-
-
-def sanitize(text: str) -> str:
-    """Replace control characters (ESC, CR, BEL, C1...) so log text cannot drive the terminal."""
-    return text.translate(_CONTROL)
 
 
 class LiveStats:
@@ -166,7 +160,7 @@ class LiveView:
         stats = self.stats
         head = Text()
         head.append("spamwatch follow ", style="bold")
-        head.append(sanitize(", ".join(self._sources)))
+        head.append(clean(", ".join(self._sources)))
         head.append(
             f"   {stats.lines_per_second():,.0f} lines/s   "
             f"{stats.messages_per_minute():,} messages/min   {stats.lines:,} lines"
@@ -175,7 +169,7 @@ class LiveView:
         users.add_column("user")
         users.add_column("messages", justify="right")
         for user, count in stats.busiest_users():
-            users.add_row(Text(sanitize(user)), str(count))
+            users.add_row(Text(clean(user)), str(count))
         return Group(head, users, self._findings_table())
 
     def _findings_table(self) -> Any:
@@ -194,8 +188,8 @@ class LiveView:
         for finding in ordered[:10]:
             table.add_row(
                 Text(str(finding.severity), style=styles.get(finding.severity, "")),
-                Text(sanitize(finding.detector)),
-                Text(sanitize(finding.key)),
-                Text(sanitize(finding.summary)),
+                Text(clean(finding.detector)),
+                Text(clean(finding.key)),
+                Text(clean(finding.summary)),
             )
         return table

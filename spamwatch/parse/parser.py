@@ -27,6 +27,7 @@ from spamwatch.model import Event
 from spamwatch.parse.grammar import classify_body, skip_prefixes
 from spamwatch.parse.header import FAST_HEADER, HEADER, BadTimestamp, Clock
 from spamwatch.slots import builder
+from spamwatch.textsafe import clean
 
 MAX_LINE_BYTES: Final = 65536
 """Longer lines are counted malformed unread: Postfix never logs that much in
@@ -352,7 +353,7 @@ class Parser:
                 return SKIPPED
         text = line[body:].decode("utf-8", "backslashreplace")
         if not text.isprintable():
-            text = _escape_controls(text)
+            text = clean(text)
         result = classify_body(program[1], text, qid and qid.decode("ascii"), kinds)
         if result.__class__ is str:
             self._why = ("line looks like a known form but is not: {}", result)
@@ -425,9 +426,4 @@ def _header_state(line: bytes) -> tuple[bytes | None, bytes | None] | None:
 def _text(raw: bytes) -> str:
     """Decode header bytes; invalid UTF-8 and control codes become escapes."""
     text = raw.decode("utf-8", "backslashreplace")
-    return text if text.isprintable() else _escape_controls(text)
-
-
-def _escape_controls(text: str) -> str:
-    """Show control characters as ``\\xNN`` so log text never drives a terminal."""
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return text if text.isprintable() else clean(text)

@@ -22,7 +22,8 @@ from rich.text import Text
 from spamwatch.model import Finding, FindingState, Severity
 from spamwatch.report.summary import TrafficSummary
 from spamwatch.report.timerange import TimeRange
-from spamwatch.sinks.text import clean, finding_json
+from spamwatch.sinks.text import finding_json
+from spamwatch.textsafe import clean
 
 TOP = 5
 """Entries shown per evidence item and per summary list."""

@@ -23,8 +23,8 @@ from spamwatch.sinks.base import Sink, SinkContext
 from spamwatch.sinks.delivery import QueuedSink, RetryPolicy, Warn, warn_stderr
 from spamwatch.sinks.secrets import secret_variables
 from spamwatch.sinks.spool import Spool
-from spamwatch.sinks.text import clean
 from spamwatch.sinks.uri import AlertUri, default_spool_dir, parse_alert_uri
+from spamwatch.textsafe import clean
 
 
 def build_sinks(

@@ -16,7 +16,8 @@ from rich.text import Text
 from spamwatch.errors import ConfigError
 from spamwatch.model import Finding, FindingState, Severity
 from spamwatch.sinks.base import Sink
-from spamwatch.sinks.text import clean, log_console
+from spamwatch.sinks.text import log_console
+from spamwatch.textsafe import clean
 
 STYLES = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red"}
 

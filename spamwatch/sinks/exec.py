@@ -31,7 +31,8 @@ from spamwatch.model import Finding
 from spamwatch.sinks.base import SinkContext
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
 from spamwatch.sinks.secrets import is_secret_variable
-from spamwatch.sinks.text import clean, finding_json
+from spamwatch.sinks.text import finding_json
+from spamwatch.textsafe import clean
 
 OUTPUT_LIMIT = 200  # characters of the command's output quoted in a failure
 OUTPUT_TAIL = 64 << 10  # bytes kept of each of the command's stdout and stderr

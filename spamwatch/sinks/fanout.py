@@ -9,7 +9,7 @@ from spamwatch.model import Finding
 from spamwatch.sinks.base import Sink
 from spamwatch.sinks.build import close_quietly
 from spamwatch.sinks.delivery import Warn, warn_stderr
-from spamwatch.sinks.text import clean
+from spamwatch.textsafe import clean
 
 
 class Fanout:

@@ -26,7 +26,8 @@ from spamwatch import __version__
 from spamwatch.errors import ConfigError
 from spamwatch.model import Finding
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
-from spamwatch.sinks.text import clean, describe, finding_json, headline
+from spamwatch.sinks.text import describe, finding_json, headline
+from spamwatch.textsafe import clean
 
 SUBJECT_LIMIT = 180
 

@@ -26,7 +26,7 @@ from typing import Any
 from spamwatch.errors import SinkError
 from spamwatch.model import Finding, FindingState
 from spamwatch.sinks.base import Sink
-from spamwatch.sinks.text import clean
+from spamwatch.textsafe import clean
 
 MAX_OPEN = 10_000  # open findings tracked; the oldest are forgotten beyond this
 MAX_STATS = 50  # counter names accepted through update_stats

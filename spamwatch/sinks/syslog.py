@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 from spamwatch.errors import ConfigError, SinkError
 from spamwatch.model import Finding, FindingState, Severity
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
-from spamwatch.sinks.text import clean, headline
+from spamwatch.sinks.text import headline
+from spamwatch.textsafe import clean
 
 FACILITIES = {
     "kern": 0, "user": 1, "mail": 2, "daemon": 3, "auth": 4, "syslog": 5, "lpr": 6,

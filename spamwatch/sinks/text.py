@@ -1,44 +1,21 @@
-"""Make log text safe to show: every sink renders findings through these helpers.
+"""How sinks word a finding: its JSON line, a headline, a description, a console.
 
 Senders, HELO names, usernames and reasons come from the log, so from whoever
-talks to the mail server. Control characters in them (ANSI escapes, CR/LF, NUL,
-C1 codes, bidi overrides) are replaced by visible ``\\xNN`` escapes, so a
-terminal, syslog daemon or mail header never sees one; rich markup is escaped
-where rich renders (console.py).
+talks to the mail server: everything here goes through ``spamwatch.textsafe``
+(control characters shown as visible escapes); rich markup is escaped where
+rich renders (console.py).
 """
 
 from __future__ import annotations
 
 import errno
 import json
-import re
-from collections.abc import Mapping
 from typing import Any, TextIO
 
 from rich.console import Console
 
 from spamwatch.model import Finding
-
-# C0 controls, DEL, C1 controls, line/paragraph separators, bidi embeddings,
-# overrides and isolates: invisible or interpreted by terminals and viewers.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def clean(text: object, limit: int | None = None) -> str:
-    """``text`` as one printable line: control characters shown as ``\\xNN``.
-
-    ``limit`` cuts the result to that many characters (with "..." at the end),
-    for places with a size budget such as a mail subject or a syslog packet.
-    """
-    out = _UNSAFE.sub(_escape, str(text))
-    if limit is not None and len(out) > limit:
-        out = out[: max(limit - 3, 0)] + "..."
-    return out
+from spamwatch.textsafe import clean, json_line
 
 
 def finding_json(finding: Finding) -> str:
@@ -49,12 +26,6 @@ def finding_json(finding: Finding) -> str:
     (still valid JSON that decodes back to the original text).
     """
     return json_line(finding.to_json())
-
-
-def json_line(data: Mapping[str, Any]) -> str:
-    """Any JSON object on one safe line (see ``finding_json``)."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), sort_keys=False)
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def headline(finding: Finding) -> str:

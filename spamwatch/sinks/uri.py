@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 from spamwatch.config import Config
 from spamwatch.errors import ConfigError
 from spamwatch.model import Severity
-from spamwatch.sinks.text import clean
+from spamwatch.textsafe import clean
 
 
 @dataclass(frozen=True, slots=True)

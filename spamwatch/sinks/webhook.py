@@ -35,7 +35,8 @@ from spamwatch import __version__
 from spamwatch.errors import ConfigError
 from spamwatch.model import Finding, Severity
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
-from spamwatch.sinks.text import clean, headline
+from spamwatch.sinks.text import headline
+from spamwatch.textsafe import clean
 
 
 class WebhookError(Exception):

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 
+from spamwatch.textsafe import clean
 from spamwatch.timeutil import parse_duration
 
 SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
@@ -193,11 +194,11 @@ class QueueProbe:
 
 
 def _first_line(text: str) -> str:
-    """The first non-empty line of a command's stderr, stripped of control characters."""
+    """The first non-empty line of a command's stderr, control characters escaped."""
     for line in text.splitlines():
-        clean = "".join(ch for ch in line if ch.isprintable()).strip()
-        if clean:
-            return clean[:200]
+        shown = clean(line.strip())
+        if shown:
+            return shown[:200]
     return ""
 
 

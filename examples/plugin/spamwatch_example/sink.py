@@ -16,7 +16,7 @@ from typing import TextIO
 from spamwatch.errors import SinkError
 from spamwatch.model import Finding
 from spamwatch.sinks.base import Sink
-from spamwatch.sinks.text import clean
+from spamwatch.textsafe import clean
 
 COLUMNS = ("time", "severity", "state", "detector", "key_kind", "key", "host", "summary")
 
