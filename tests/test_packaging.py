@@ -70,12 +70,15 @@ def test_the_build_warns_of_nothing(built: dict) -> None:
     assert warnings == []
 
 
-def test_the_wheel_carries_the_man_page_the_licence_and_the_sink_schemes(built: dict) -> None:
+def test_the_wheel_carries_man_page_completion_licence_and_sink_schemes(built: dict) -> None:
     with zipfile.ZipFile(built["wheel"]) as wheel:
         names = wheel.namelist()
         metadata = wheel.read(next(n for n in names if n.endswith(".dist-info/METADATA")))
         entry_points = wheel.read(next(n for n in names if n.endswith("entry_points.txt")))
-    assert any(n.endswith(".data/data/share/man/man1/spamwatch.1") for n in names)
+    shared = ["man/man1/spamwatch.1", "bash-completion/completions/spamwatch"]
+    shared += ["zsh/site-functions/_spamwatch", "fish/vendor_completions.d/spamwatch.fish"]
+    for data in shared:
+        assert any(n.endswith(f".data/data/share/{data}") for n in names), data
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert b"License-Expression: MIT" in metadata
     sinks = entry_points.decode().partition("[spamwatch.sinks]")[2].partition("[")[0]
