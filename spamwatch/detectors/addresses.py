@@ -104,5 +104,12 @@ class AddressesDetector(SiteDetector):
             "window": format_duration(span),
         }
         return self.signal(
-            user, severity, now, nets.first_time, summary, event.host, counts, evidence
+            key=user,
+            severity=severity,
+            time=now,
+            first_seen=nets.first_time,
+            summary=summary,
+            host=event.host,
+            counts=counts,
+            evidence=evidence,
         )

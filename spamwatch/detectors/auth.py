@@ -148,14 +148,14 @@ class AuthFailureDetector(SiteDetector):
         counts = {"failures": len(window), "usernames": len(names)}
         evidence = {"usernames": top(names), "window": format_duration(self.span("window"))}
         return self.signal(
-            addr,
-            severity,
-            event.time,
-            window.first_time,
-            summary,
-            event.host,
-            counts,
-            evidence,
+            key=addr,
+            severity=severity,
+            time=event.time,
+            first_seen=window.first_time,
+            summary=summary,
+            host=event.host,
+            counts=counts,
+            evidence=evidence,
             key_kind="client_ip",
         )
 
@@ -179,14 +179,14 @@ class AuthFailureDetector(SiteDetector):
         counts = {"addresses": addrs.distinct, "failures": len(addrs), "usernames": len(names)}
         evidence = {"client_addresses": top(addrs.counts), "usernames": top(names), "window": span}
         return self.signal(
-            event.host,
-            severity,
-            event.time,
-            addrs.first_time,
-            summary,
-            event.host,
-            counts,
-            evidence,
+            key=event.host,
+            severity=severity,
+            time=event.time,
+            first_seen=addrs.first_time,
+            summary=summary,
+            host=event.host,
+            counts=counts,
+            evidence=evidence,
             key_kind="host",
         )
 
@@ -261,4 +261,13 @@ class AuthFailureDetector(SiteDetector):
             "window": span,
         }
         first = window.first_time if window is not None else None
-        return self.signal(name, severity, event.time, first, summary, event.host, counts, evidence)
+        return self.signal(
+            key=name,
+            severity=severity,
+            time=event.time,
+            first_seen=first,
+            summary=summary,
+            host=event.host,
+            counts=counts,
+            evidence=evidence,
+        )

@@ -120,4 +120,13 @@ class BounceRatioDetector(SiteDetector):
             "reasons": top(tally(failed.counts.items(), 2), 5),
             "window": span,
         }
-        return self.signal(user, severity, now, failed.first_time, summary, host, counts, evidence)
+        return self.signal(
+            key=user,
+            severity=severity,
+            time=now,
+            first_seen=failed.first_time,
+            summary=summary,
+            host=host,
+            counts=counts,
+            evidence=evidence,
+        )

@@ -209,7 +209,16 @@ class BurstDetector(SiteDetector):
             "addresses": len(by_address),
         }
         first = worst.window.first_time
-        return self.signal(user, severity, now, first, summary, message.host, counts, evidence)
+        return self.signal(
+            key=user,
+            severity=severity,
+            time=now,
+            first_seen=first,
+            summary=summary,
+            host=message.host,
+            counts=counts,
+            evidence=evidence,
+        )
 
     def _new_history(self, user: str) -> History:
         keep = self.span("history", user)

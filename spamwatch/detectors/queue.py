@@ -266,4 +266,13 @@ class QueueDetector(SiteDetector):
             "inbound_share": round(share, 2),
             "window": span,
         }
-        return self.signal(host, severity, now, now, summary, host, counts, evidence)
+        return self.signal(
+            key=host,
+            severity=severity,
+            time=now,
+            first_seen=now,
+            summary=summary,
+            host=host,
+            counts=counts,
+            evidence=evidence,
+        )

@@ -122,5 +122,12 @@ class SenderMismatchDetector(SiteDetector):
             "window": format_duration(span),
         }
         return self.signal(
-            user, severity, now, window.first_time, summary, message.host, counts, evidence
+            key=user,
+            severity=severity,
+            time=now,
+            first_seen=window.first_time,
+            summary=summary,
+            host=message.host,
+            counts=counts,
+            evidence=evidence,
         )

@@ -97,6 +97,7 @@ class SiteDetector(Detector):
 
     def signal(
         self,
+        *,
         key: str,
         severity: Severity,
         time: datetime,
@@ -110,6 +111,8 @@ class SiteDetector(Detector):
     ) -> Signal:
         """A Signal from this detector, with its name and key kind filled in.
 
+        Keyword-only: eight values of like types (two times, two strings that
+        both name a host or a login) are too easy to pass in the wrong order.
         ``facts`` names what was established (vocabulary: ``model.FACTS``);
         the incident engine grades the incident from them.
         """
