@@ -112,4 +112,5 @@ class AddressesDetector(SiteDetector):
             host=event.host,
             counts=counts,
             evidence=evidence,
+            facts=("many_networks",),
         )

@@ -157,6 +157,7 @@ class AuthFailureDetector(SiteDetector):
             counts=counts,
             evidence=evidence,
             key_kind="client_ip",
+            facts=("brute_force",),
         )
 
     def _spray(self, addr: str, name: str, event: Event) -> Signal | None:
@@ -188,6 +189,7 @@ class AuthFailureDetector(SiteDetector):
             counts=counts,
             evidence=evidence,
             key_kind="host",
+            facts=("spray",),
         )
 
     def _user(self, name: str, addr: str, event: Event, explained: bool) -> Signal | None:
@@ -260,6 +262,9 @@ class AuthFailureDetector(SiteDetector):
             "logins_after_failures": dict(breach.addresses) if breach else {},
             "window": span,
         }
+        facts = ["success_after_failures"] if breach is not None else []
+        if failures >= self.number("per_user", name):
+            facts.append("brute_force")
         first = window.first_time if window is not None else None
         return self.signal(
             key=name,
@@ -270,4 +275,5 @@ class AuthFailureDetector(SiteDetector):
             host=event.host,
             counts=counts,
             evidence=evidence,
+            facts=facts,
         )

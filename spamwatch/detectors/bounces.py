@@ -129,4 +129,5 @@ class BounceRatioDetector(SiteDetector):
             host=host,
             counts=counts,
             evidence=evidence,
+            facts=("bounces",),
         )

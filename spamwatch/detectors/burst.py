@@ -208,6 +208,7 @@ class BurstDetector(SiteDetector):
             "messages_long": len(long.window),
             "addresses": len(by_address),
         }
+        facts = ("volume", "no_history" if usual is None else "above_usual")
         first = worst.window.first_time
         return self.signal(
             key=user,
@@ -218,6 +219,7 @@ class BurstDetector(SiteDetector):
             host=message.host,
             counts=counts,
             evidence=evidence,
+            facts=facts,
         )
 
     def _new_history(self, user: str) -> History:

@@ -204,9 +204,13 @@ class QueueDetector(SiteDetector):
         by_owner = tally(deferred_counts.items(), 2)
         inbound = owners.get(INBOUND, 0) + by_owner.get(INBOUND, 0)
         share = inbound / max(1, size + n_deferred)
+        facts = [] if grades[0] is None and grades[1] is None else ["queue_growth"]
+        if grades[2] is not None:
+            facts.append("deferrals")
         if share >= self.number("inbound_share"):
-            severity = Severity.INFO
+            severity, facts = Severity.INFO, []  # inbound mail waiting is nobody's abuse
         signal = self._signal(host, now, severity, size, growth, owners, deferred_counts, share)
+        signal = replace(signal, facts=frozenset(facts))
         if real is None:
             return signal
         return replace(signal, evidence={**signal.evidence, "real_queue": describe(real)})

@@ -130,4 +130,5 @@ class SenderMismatchDetector(SiteDetector):
             host=message.host,
             counts=counts,
             evidence=evidence,
+            facts=("foreign_sender",),
         )
