@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from spamwatch.sources import journal as journal_mod
+from spamwatch.sources.base import JournalPosition
 from spamwatch.sources.journal import JournalSource, entry_line
 from tests.followutil import VICTIM, FollowProcess, attack_lines, until
 
@@ -157,10 +158,10 @@ def test_follows_postfix_entries_and_keeps_the_cursor(fake: FakeJournal) -> None
     finally:
         source.close()
     assert got == [SAMPLE[0].encode(), SAMPLE[2].encode()]  # dovecot is not Postfix
-    assert source.position() == (
-        fake.entries[2]["__CURSOR"],
-        int(fake.entries[2]["__REALTIME_TIMESTAMP"]),
-    )  # type: ignore[arg-type]
+    assert source.position() == JournalPosition(
+        fake.entries[2]["__CURSOR"],  # type: ignore[arg-type]
+        int(fake.entries[2]["__REALTIME_TIMESTAMP"]),  # type: ignore[arg-type]
+    )
     (call,) = fake.calls()
     assert call[:4] == ["-o", "json", "--no-pager", "--no-tail"]
     assert "-f" in call

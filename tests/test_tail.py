@@ -19,9 +19,11 @@ from pathlib import Path
 import pytest
 
 from spamwatch.errors import InputError
-from spamwatch.sources import tail as tail_mod
+from spamwatch.sources import files as files_mod
+from spamwatch.sources.backwards import read_back, time_before
 from spamwatch.sources.base import FilePosition
-from spamwatch.sources.tail import DirectoryWatcher, TailFile, read_back, time_before
+from spamwatch.sources.tail import TailFile
+from spamwatch.sources.watch import DirectoryWatcher
 from tests.followutil import open_dir
 
 
@@ -115,7 +117,7 @@ def test_rename_old_file_last_line_without_newline_is_kept(tmp_path: Path) -> No
     os.rename(log, tmp_path / "mail.log.1")
     log.write_bytes(lines("new"))
     assert read(tail) == ["complete", "new"]
-    assert list(tail.finish_retired()) == [b"unterminated last line"]
+    assert list(tail.finish()) == [b"unterminated last line"]
 
 
 def test_copytruncate(tmp_path: Path) -> None:
@@ -311,10 +313,10 @@ def test_a_monster_line_is_cut_and_memory_stays_bounded(tmp_path: Path) -> None:
     log = tmp_path / "mail.log"
     log.write_bytes(b"")
     tail, _ = started(log)
-    monster = b"x" * (tail_mod.MAX_LINE * 2 + 10)
+    monster = b"x" * (files_mod.MAX_LINE * 2 + 10)
     append(log, monster + b"\nafter\n")
     got = list(tail.read())
-    assert got == [b"x" * tail_mod.MAX_LINE, b"after"]
+    assert got == [b"x" * files_mod.MAX_LINE, b"after"]
     assert tail.position().offset == len(monster) + len(b"\nafter\n")  # type: ignore[union-attr]
 
 

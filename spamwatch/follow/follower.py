@@ -15,28 +15,27 @@ The loop is single-threaded: watchdog's thread and the pipe readers only set
 from __future__ import annotations
 
 import heapq
-import itertools
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
-from spamwatch.errors import InputError, SpamwatchError, StateError
+from spamwatch.errors import SpamwatchError, StateError
 from spamwatch.follow.live import LiveStats
 from spamwatch.follow.state import AlertedKey, FollowState, StateFile
 from spamwatch.model import Event, Finding, FindingState, Severity
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
+from spamwatch.sources.base import Source
 from spamwatch.sources.journal import JournalSource
 from spamwatch.sources.pipe import StdinSource
-from spamwatch.sources.rotated import files_for_range
-from spamwatch.sources.seek import first_time, read_from
-from spamwatch.sources.tail import DirectoryWatcher, TailFile, read_back, time_before
+from spamwatch.sources.tail import TailFile
+from spamwatch.sources.watch import DirectoryWatcher
 from spamwatch.timeutil import format_duration
 
 SAVE_EVERY = 5.0
@@ -193,7 +192,7 @@ class Follower:
         self.flags = _Flags()
         self.state_file = StateFile(options.state_path)
         self.state = FollowState()
-        self.sources: list[Any] = []
+        self.sources: list[Source] = []
         self.parsers: dict[int, Parser] = {}
         self.errors = 0
         self._carried = {"lines": 0, "events": 0}
@@ -236,9 +235,9 @@ class Follower:
             raise self._broken  # the CLI points stdout at /dev/null and exits 0
         return 0
 
-    def _build_sources(self) -> list[Any]:
+    def _build_sources(self) -> list[Source]:
         opts = self.options
-        sources: list[Any] = []
+        sources: list[Source] = []
         for path in opts.files:
             if path == "-":
                 sources.append(StdinSource(self.wake))
@@ -274,7 +273,7 @@ class Follower:
     def _start_watcher(self) -> DirectoryWatcher | None:
         if self.options.poll is not None:
             return None
-        paths = [s.path for s in self.sources if isinstance(s, TailFile)]
+        paths = [path for source in self.sources for path in source.watched]
         if not paths:
             return None
         watcher = DirectoryWatcher(paths, self.wake, self.notify)
@@ -312,50 +311,14 @@ class Follower:
         self._warm_note = f"warm-up read {count} events of the last {window} of log"
 
     def _names(self) -> str:
-        return ", ".join(getattr(s, "name", "?") for s in self.sources)
+        return ", ".join(source.name for source in self.sources)
 
-    def _warm_events(self, source: Any) -> Iterator[Event]:
+    def _warm_events(self, source: Source) -> Iterator[Event]:
         parser = self.wiring.parser()
-        for line in self._warm_lines(source, parser):
+        for line in source.warmup(self.options.warmup, parser.line_time):
             event = parser.parse(line)
             if event is not None:
                 yield event
-
-    def _warm_lines(self, source: Any, parser: Parser) -> Iterable[bytes]:
-        window = self.options.warmup
-        if isinstance(source, JournalSource):
-            return source.warmup(window)
-        if source.boundary is None:
-            return ()
-        path, offset = source.boundary
-        if offset == 0:
-            return ()
-        anchor = time_before(path, offset, parser.line_time)
-        if anchor is None:
-            return ()
-        since = anchor - window
-        older = self._rotated_parts(source, path, since, parser) if path == source.path else []
-        return itertools.chain(
-            *(self._guard(read_from(part, since, parser.line_time)) for part in older),
-            read_back(path, offset, since, parser.line_time),
-        )
-
-    def _rotated_parts(
-        self, source: TailFile, path: str, since: datetime, parser: Parser
-    ) -> list[str]:
-        """Rotated files (oldest first) holding the window's start, as ``report`` finds them."""
-        try:
-            return files_for_range(path, since, lambda p: first_time(p, parser.line_time))[:-1]
-        except InputError as exc:
-            self.notify(f"warmup:{path}", f"warm-up: rotated files of {source.name} skipped: {exc}")
-            return []
-
-    def _guard(self, lines: Iterator[bytes]) -> Iterator[bytes]:
-        """A rotated file that cannot be read costs the warm-up its lines, not the run."""
-        try:
-            yield from lines
-        except InputError as exc:
-            self.notify(f"warmup:{exc}", f"warm-up: {exc}")
 
     # -- the loop ------------------------------------------------------------
 
@@ -368,7 +331,7 @@ class Follower:
             busy = self._pump()
             self._maybe_save()
             self.view.refresh()
-            if self.sources and all(getattr(s, "ended", False) for s in self.sources):
+            if self.sources and all(source.ended for source in self.sources):
                 break
             if not busy:
                 self.wake.wait(timeout)
@@ -419,16 +382,11 @@ class Follower:
         self._dirty_alert = True
 
     def _collect_positions(self) -> None:
-        """Positions of the files followed now (files no longer named are forgotten)."""
-        files = {}
+        """Positions of the sources followed now (files no longer named are forgotten)."""
+        self.state.files = {}
         for source in self.sources:
-            if isinstance(source, TailFile):
-                pos = source.position()
-                if pos is not None:
-                    files[source.path] = pos
-            elif isinstance(source, JournalSource):
-                self.state.journal_cursor, self.state.journal_time = source.position()
-        self.state.files = files
+            if source.key is not None:
+                self.state.keep(source.key, source.position())
 
     def _maybe_save(self) -> None:
         now = time.monotonic()
@@ -457,12 +415,15 @@ class Follower:
     def _finish(self) -> None:
         """Stop: finish renamed-away files, end the pipeline's input, save the state."""
         for source in self.sources:
-            if isinstance(source, TailFile):
-                parser = self.parsers[id(source)]
-                for line in source.finish_retired():
-                    self._feed_line(parser, line)
+            self._drain(source)
         self._collect_positions()
         self.state_file.save(self.state)
+
+    def _drain(self, source: Source) -> None:
+        """Feed what ``source`` still holds in files going away (before a stop or reopen)."""
+        parser = self.parsers[id(source)]
+        for line in source.finish():
+            self._feed_line(parser, line)
 
     # -- signals ----------------------------------------------------------------
 
@@ -511,19 +472,9 @@ class Follower:
         )
 
     def _reopen_files(self) -> None:
-        for index, source in enumerate(self.sources):
-            if isinstance(source, TailFile):
-                parser = self.parsers[id(source)]
-                for line in source.finish_retired():
-                    self._feed_line(parser, line)
-                position = source.position()
-                source.close()
-                # No position: the file never existed so far; when it appears, read it all.
-                fresh = TailFile(source.name, self.notify, position, from_start=position is None)
-                fresh.start()
-                self.sources[index] = fresh
-            elif isinstance(source, JournalSource):
-                source.reopen()
+        for source in self.sources:
+            self._drain(source)
+            source.reopen()
 
     def _summary(self) -> None:
         counts = self._counters()

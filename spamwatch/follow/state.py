@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from spamwatch.errors import StateError
-from spamwatch.sources.base import FilePosition
+from spamwatch.sources.base import FilePosition, JournalPosition, Position
 
 STATE_VERSION = 1
 DEFAULT_DIR = "/var/lib/spamwatch"
@@ -93,6 +93,13 @@ class FollowState:
     journal_cursor: str | None = None
     journal_time: int | None = None  # __REALTIME_TIMESTAMP (µs) of the cursor's entry
     alerted: dict[tuple[str, str | None, str], AlertedKey] = field(default_factory=dict)
+
+    def keep(self, key: str, position: Position) -> None:
+        """Record where the source kept under ``key`` stopped (a file's path, "journal")."""
+        if isinstance(position, FilePosition):
+            self.files[key] = position
+        elif isinstance(position, JournalPosition):
+            self.journal_cursor, self.journal_time = position.cursor, position.realtime
 
     def remember_alert(self, entry: AlertedKey) -> None:
         """Record a sent finding record; a resolved one is forgotten (it is over)."""

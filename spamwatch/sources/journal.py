@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from spamwatch.errors import InputError
+from spamwatch.sources.base import JournalPosition, LineTime, Notify
 from spamwatch.sources.pipe import PipeReader
-from spamwatch.sources.tail import Notify
 
 DEFAULT_MATCHES = ("_SYSTEMD_UNIT=postfix@-.service", "_SYSTEMD_UNIT=postfix.service")
 """Debian runs ``postfix@-.service``; others ``postfix.service`` (OR-ed)."""
@@ -87,6 +87,8 @@ class JournalSource:
     """Follow the journal through a ``journalctl -f -o json`` child process."""
 
     name = "journal"
+    key = "journal"
+    watched: tuple[str, ...] = ()  # the child's output wakes the loop
 
     def __init__(
         self,
@@ -111,7 +113,6 @@ class JournalSource:
         self._reader: PipeReader | None = None
         self._started_at = time.time()
         self._restart_after = 0.0
-        self.boundary = None
         self.ended = False
 
     # -- process ----------------------------------------------------------
@@ -157,7 +158,7 @@ class JournalSource:
         self._reader = PipeReader(proc.stdout.fileno(), self._wake, "journalctl")
         self._reader.start()
 
-    def warmup(self, window: timedelta) -> Iterator[bytes]:
+    def warmup(self, window: timedelta, line_time: LineTime | None = None) -> Iterator[bytes]:
         """The ``window`` of entries before the resume point (the saved cursor, or now).
 
         Streamed from a non-following journalctl, so an hour of a busy journal
@@ -254,8 +255,12 @@ class JournalSource:
         self._reap()
         self._reader = None
 
-    def position(self) -> tuple[str | None, int | None]:
-        return self.cursor, self.realtime
+    def position(self) -> JournalPosition:
+        return JournalPosition(self.cursor, self.realtime)
+
+    def finish(self) -> Iterator[bytes]:
+        """Nothing is left behind: the cursor moves with every entry read."""
+        return iter(())
 
     def close(self) -> None:
         self._reap()

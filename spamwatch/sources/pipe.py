@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
 
+from spamwatch.sources.base import LineTime, Position
 from spamwatch.sources.files import MAX_LINE
 
 CHUNK = 1 << 16
@@ -84,10 +86,14 @@ class PipeReader:
 
 
 class StdinSource:
-    """``-``: lines from standard input (a syslog pipe); ends when the pipe closes."""
+    """``-``: lines from standard input (a syslog pipe); ends when the pipe closes.
+
+    A pipe cannot be read back or resumed: no warm-up, no position.
+    """
 
     name = "-"
-    boundary = None
+    key = None
+    watched: tuple[str, ...] = ()  # the reading thread wakes the loop
 
     def __init__(self, wake: threading.Event) -> None:
         self._reader = PipeReader(0, wake, "stdin")
@@ -99,8 +105,20 @@ class StdinSource:
     def ended(self) -> bool:
         return self._reader.ended
 
+    def warmup(self, window: timedelta, line_time: LineTime) -> Iterable[bytes]:
+        return ()
+
     def read(self, budget: int = 4 << 20) -> Iterator[bytes]:
         return self._reader.lines(budget)
+
+    def position(self) -> Position:
+        return None
+
+    def finish(self) -> Iterator[bytes]:
+        return iter(())
+
+    def reopen(self) -> None:
+        """Nothing to reopen: a pipe stays what it is."""
 
     def close(self) -> None:
         """Nothing to release: the reading thread dies with the process."""

@@ -16,14 +16,13 @@ garbage) is stepped over to the next line that has one.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import BinaryIO
 
 from spamwatch.errors import InputError
+from spamwatch.sources.base import LineTime
 from spamwatch.sources.files import GZIP_MAGIC, iter_lines, open_binary
-
-LineTime = Callable[[bytes], datetime | None]
 
 PROBE_BYTES = 64 * 1024
 """How far one probe reads looking for a line with a timestamp."""

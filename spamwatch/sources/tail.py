@@ -1,10 +1,8 @@
 """Follow growing log files through every rotation style, never losing place.
 
-A log file is identified by device + inode + a fingerprint (SHA-256) of its
-first bytes, because inodes are reused the moment a file is deleted. Reading
-is by byte offset (``pread``), and only complete lines are handed on: a line
-without its newline waits for the rest. Each poll notices, by comparing the
-path with the open file:
+A file is recognised by its identity (``spamwatch.sources.reader``: device,
+inode, fingerprint of its first bytes) and read by byte offset, complete lines
+only. Each poll notices, by comparing the path with the open file:
 
 - rename + create (logrotate's default): the old file is read to its end
   first, and kept open for a grace period because the writer may go on
@@ -13,159 +11,41 @@ path with the open file:
 - delete and recreate later: the open file is drained, the new one read from 0;
 - missing at start: waited for, said once.
 
-The reader never sleeps itself: a ``DirectoryWatcher`` (watchdog/inotify on the
-directories, not the files, so a rename is seen) or a poll interval wakes it.
+The reader never sleeps itself: a ``DirectoryWatcher`` (spamwatch.sources.watch)
+or a poll interval wakes it. ``TailFile.warmup`` reads back the window before
+the start point (spamwatch.sources.backwards) to refill the detectors.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+import itertools
 import os
-import stat
-import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol
 
 from spamwatch.errors import InputError
-from spamwatch.sources.base import FilePosition
-from spamwatch.sources.files import GZIP_MAGIC, MAX_LINE, open_failure
-from spamwatch.sources.rotated import rotated_siblings
-from spamwatch.sources.seek import find_offset, skip_before
+from spamwatch.sources.backwards import read_back, time_before
+from spamwatch.sources.base import FilePosition, LineTime, Notify
+from spamwatch.sources.files import GZIP_MAGIC
+from spamwatch.sources.reader import (
+    FP_LEN,
+    READ_BLOCK,
+    Identity,
+    LineReader,
+    head_identity,
+    open_log,
+    same_head,
+)
+from spamwatch.sources.rotated import files_for_range, rotated_siblings
+from spamwatch.sources.seek import first_time, read_from
 
-FP_LEN = 1024
-"""Bytes of a file's head hashed into its fingerprint."""
-READ_BLOCK = 1 << 18
 RETIRE_GRACE = 30.0
 """Seconds a renamed-away file is still read (the writer may not have reopened yet)."""
-
-Notify = Callable[[str, str], None]
-"""``notify(key, message)``: tell the user once per key (the runner deduplicates)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    """Which file an open descriptor is: device, inode, and its head's fingerprint."""
-
-    dev: int
-    ino: int
-    fp: str
-    fp_len: int
-
-    def position(self, offset: int) -> FilePosition:
-        return FilePosition(self.dev, self.ino, self.fp, self.fp_len, offset)
-
-
-def head_identity(fd: int, st: os.stat_result) -> Identity:
-    """Identity of the open file ``fd`` from its first ``FP_LEN`` bytes."""
-    head = os.pread(fd, FP_LEN, 0)
-    return Identity(st.st_dev, st.st_ino, hashlib.sha256(head).hexdigest(), len(head))
-
-
-def same_head(fd: int, fp: str, fp_len: int) -> bool:
-    """True when the first ``fp_len`` bytes of ``fd`` still hash to ``fp``."""
-    head = os.pread(fd, fp_len, 0)
-    return len(head) == fp_len and hashlib.sha256(head).hexdigest() == fp
-
-
-def open_log(path: str) -> tuple[int, os.stat_result]:
-    """Open a plain log file for following; InputError for what cannot be followed.
-
-    FileNotFoundError passes through: a missing file is waited for.
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise open_failure(path, exc) from None
-    st = os.fstat(fd)
-    problem = _unfollowable(fd, st)
-    if problem:
-        os.close(fd)
-        raise InputError(f"{path}: {problem}")
-    return fd, st
-
-
-def _unfollowable(fd: int, st: os.stat_result) -> str | None:
-    if stat.S_ISDIR(st.st_mode):
-        return "is a directory, not a log file"
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file (use '-' to read a pipe)"
-    try:
-        magic = os.pread(fd, 2, 0)
-    except OSError as exc:
-        return f"cannot read: {exc.strerror or exc}"
-    if magic == GZIP_MAGIC:
-        return "is gzip-compressed: follow reads the live log (use 'spamwatch report' for archives)"
-    return None
-
-
-class LineReader:
-    """Complete lines from one open file, with the byte offset after the last one.
-
-    ``read_at(pos, n)`` is ``os.pread`` for a plain file, or a sequential read of
-    a decompressed gzip stream (a file compressed while spamwatch was stopped).
-    A line longer than MAX_LINE is cut: its head is handed on (the parser counts
-    it malformed) and its rest skipped, so memory stays bounded.
-    """
-
-    def __init__(
-        self, path: str, read_at: Callable[[int, int], bytes], ident: Identity, offset: int
-    ) -> None:
-        self.path = path
-        self.identity = ident
-        self.offset = offset
-        self._read_at = read_at
-        self._buf = b""
-        self._skipping = False
-
-    @property
-    def read_pos(self) -> int:
-        return self.offset + len(self._buf)
-
-    def lines(self, budget: int) -> Iterator[bytes]:
-        """Yield complete lines until EOF or about ``budget`` bytes were read."""
-        read = 0
-        while read < budget:
-            block = self._read_at(self.read_pos, READ_BLOCK)
-            if not block:
-                return
-            read += len(block)
-            yield from self._split(block)
-
-    def _split(self, block: bytes) -> Iterator[bytes]:
-        parts = (self._buf + block).split(b"\n")
-        self._buf = parts.pop()
-        for part in parts:
-            self.offset += len(part) + 1
-            if self._skipping:
-                self._skipping = False
-                continue
-            yield part
-        if len(self._buf) > MAX_LINE:
-            head = self._buf[:MAX_LINE]
-            self.offset += len(self._buf)
-            self._buf = b""
-            if not self._skipping:
-                self._skipping = True
-                yield head
-
-    def rest(self) -> Iterator[bytes]:
-        """The final line without newline of a file that will not grow any more."""
-        if self._buf and not self._skipping:
-            line, self._buf = self._buf, b""
-            self.offset += len(line)
-            yield line
-
-    def drop_partial(self) -> None:
-        """Forget a half line (its file was truncated under it)."""
-        self._buf = b""
-        self._skipping = False
 
 
 class _Open:
@@ -211,7 +91,11 @@ class TailFile:
     ) -> None:
         self.path = os.path.abspath(path)
         self.name = path
+        self.key: str | None = self.path
         self._notify = notify
+        self._reset(position, from_start)
+
+    def _reset(self, position: FilePosition | None, from_start: bool) -> None:
         self._current: _Open | None = None
         self._retired: list[_Open] = []
         self._pending: list[tuple[LineReader, _Closer]] = []  # rotated while stopped
@@ -220,6 +104,15 @@ class TailFile:
         self._from_start = from_start
         self.boundary: tuple[str, int] | None = None
         """(path, offset) of the first byte read live; warm-up reads back from it."""
+
+    @property
+    def ended(self) -> bool:
+        """Never: a followed file may always grow again."""
+        return False
+
+    @property
+    def watched(self) -> tuple[str, ...]:
+        return (self.path,)
 
     # -- start -----------------------------------------------------------
 
@@ -272,6 +165,40 @@ class TailFile:
         self._pending.append((reader, closer))
         compressed = reader.identity.ino == 0
         self.boundary = None if compressed else (path, pos.offset)
+
+    # -- warm-up -------------------------------------------------------------
+
+    def warmup(self, window: timedelta, line_time: LineTime) -> Iterable[bytes]:
+        """The ``window`` of log before the first byte read live, rotated files included."""
+        if self.boundary is None:
+            return ()
+        path, offset = self.boundary
+        if offset == 0:
+            return ()
+        anchor = time_before(path, offset, line_time)
+        if anchor is None:
+            return ()
+        since = anchor - window
+        older = self._rotated_parts(path, since, line_time) if path == self.path else []
+        return itertools.chain(
+            *(self._guard(read_from(part, since, line_time)) for part in older),
+            read_back(path, offset, since, line_time),
+        )
+
+    def _rotated_parts(self, path: str, since: datetime, line_time: LineTime) -> list[str]:
+        """Rotated files (oldest first) holding the window's start, as ``report`` finds them."""
+        try:
+            return files_for_range(path, since, lambda p: first_time(p, line_time))[:-1]
+        except InputError as exc:
+            self._notify(f"warmup:{path}", f"warm-up: rotated files of {self.name} skipped: {exc}")
+            return []
+
+    def _guard(self, lines: Iterator[bytes]) -> Iterator[bytes]:
+        """A rotated file that cannot be read costs the warm-up its lines, not the run."""
+        try:
+            yield from lines
+        except InputError as exc:
+            self._notify(f"warmup:{exc}", f"warm-up: {exc}")
 
     # -- reading ----------------------------------------------------------
 
@@ -387,13 +314,25 @@ class TailFile:
             return old.identity.position(old.offset)
         return self._position
 
-    def finish_retired(self) -> Iterator[bytes]:
-        """Read renamed-away files to their end now (at exit, or after SIGHUP)."""
+    def finish(self) -> Iterator[bytes]:
+        """Read renamed-away files to their end now (at exit, or before a reopen)."""
         for old in list(self._retired):
             if self._current is None and old is self._retired[-1]:
                 continue  # nothing replaced it yet: it is still "the" file
             old.retire_at = 0.0
             yield from self._read_retired(old, 1 << 62)
+
+    def reopen(self) -> None:
+        """SIGHUP: close, then open the path again where reading stopped.
+
+        Call ``finish`` first, so renamed-away files are read to their end.
+        Without a position (the file never existed so far) it is read from its
+        start when it appears.
+        """
+        position = self.position()
+        self.close()
+        self._reset(position, from_start=position is None)
+        self.start()
 
     def close(self) -> None:
         for old in self._retired:
@@ -506,120 +445,3 @@ def _gzip_reader(
 
     ident = Identity(0, 0, pos.fp, pos.fp_len)
     return candidate, LineReader(candidate, read_at, ident, pos.offset), handle
-
-
-class DirectoryWatcher:
-    """Wake the reader when anything happens to the followed paths.
-
-    watchdog (inotify) watches the *directories*, so a rename or a delete and
-    re-create of the file is seen. Without inotify (``--poll``, or no inotify
-    watches left) the reader simply polls; either way it also wakes every
-    ``safety`` seconds, so a lost event can only delay, never stall, reading.
-    """
-
-    def __init__(self, paths: list[str], wake: threading.Event, notify: Notify) -> None:
-        self._paths = {os.path.abspath(p) for p in paths}
-        self._wake = wake
-        self._notify = notify
-        self._observer = None
-
-    def start(self) -> bool:
-        """Start watching; False (after a notice) when inotify is not available."""
-        try:
-            from watchdog.events import FileSystemEventHandler
-            from watchdog.observers import Observer
-        except ImportError as exc:  # pragma: no cover - watchdog is a dependency
-            self._notify("watchdog", f"watchdog unavailable ({exc}); polling")
-            return False
-        watcher = self
-
-        class _Handler(FileSystemEventHandler):
-            def on_any_event(self, event: object) -> None:
-                watcher.on_event(event)
-
-        observer = Observer()
-        try:
-            for directory in sorted({os.path.dirname(p) for p in self._paths}):
-                if os.path.isdir(directory):
-                    observer.schedule(_Handler(), directory, recursive=False)
-            observer.daemon = True
-            observer.start()
-        except OSError as exc:
-            self._notify("inotify", f"cannot watch directories ({exc}); polling every second")
-            return False
-        self._observer = observer
-        return True
-
-    def on_event(self, event: object) -> None:
-        """Wake only for events about a followed path (a busy /var/log is noisy)."""
-        for attr in ("src_path", "dest_path"):
-            value = getattr(event, attr, None)
-            if value:
-                text = os.fsdecode(value)
-                if text in self._paths:
-                    self._wake.set()
-                    return
-
-    def stop(self) -> None:
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(timeout=5)
-            self._observer = None
-
-
-TimeOf = Callable[[bytes], datetime | None]
-
-
-def read_back(path: str, end: int, since: datetime, time_of: TimeOf) -> Iterator[bytes]:
-    """The lines of ``path`` before byte ``end`` from the first one at ``since`` or later.
-
-    The warm-up after a start: it refills the detectors' windows. The first
-    line is found by bisecting on timestamps (spamwatch.sources.seek, as
-    ``report --since`` does), so the cost depends on the window, not on the
-    file's length. Nothing is yielded when the file is gone.
-    """
-    try:
-        fd, _ = open_log(path)
-    except (FileNotFoundError, InputError):
-        return
-    try:
-        with os.fdopen(os.dup(fd), "rb") as stream:
-            start = min(find_offset(stream, since, time_of), end)
-        reader = LineReader(path, lambda pos, size: os.pread(fd, size, pos), _NO_IDENT, start)
-        yield from skip_before(_until(reader, end), since, time_of)
-    finally:
-        os.close(fd)
-
-
-_NO_IDENT = Identity(0, 0, "", 0)
-_PROBE = 1 << 16
-
-
-def _until(reader: LineReader, end: int) -> Iterator[bytes]:
-    """The reader's lines up to byte ``end``."""
-    for line in reader.lines(1 << 62):
-        if reader.offset > end:
-            return
-        yield line
-
-
-def time_before(path: str, end: int, time_of: TimeOf) -> datetime | None:
-    """The log time of the last timed line before byte ``end`` (the resume point)."""
-    try:
-        fd, _ = open_log(path)
-    except (FileNotFoundError, InputError):
-        return None
-    try:
-        pos = end
-        while pos > 0:
-            start = max(0, pos - _PROBE)
-            block = os.pread(fd, pos - start, start)
-            cut = block.find(b"\n") + 1 if start > 0 else 0  # skip a line's tail
-            for line in reversed(block[cut:].split(b"\n")):
-                when = time_of(line) if line else None
-                if when is not None:
-                    return when
-            pos = start + cut if cut and start + cut < pos else start
-        return None
-    finally:
-        os.close(fd)
