@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from spamwatch.detectors.windows import BucketHistory, KeyedWindows, TimeWindow
+from spamwatch.detectors.windows import BucketHistory, KeyedWindows, Ranked, TimeWindow
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 
@@ -88,3 +90,44 @@ def test_bucket_history_excludes_the_window_being_judged_and_forgets_old_buckets
     assert history.baseline(at(4 * 3600 + 5), timedelta(hours=1), min_buckets=4) is None
     history.add(at(40 * 3600), 1)
     assert len(history) == 1  # everything older than 24 h is gone
+
+
+def test_ranked_agrees_with_a_counter_through_random_adds_and_discards() -> None:
+    rng = random.Random(11)
+    ranked: Ranked[str] = Ranked()
+    counts: Counter[str] = Counter()
+    for step in range(20_000):
+        key = f"k{int(rng.expovariate(0.2))}"
+        if rng.random() < 0.45:
+            ranked.discard(key)
+            if counts[key] > 0:
+                counts[key] -= 1
+            counts += Counter()  # drop zeros, as Ranked forgets them
+        else:
+            ranked.add(key)
+            counts[key] += 1
+        if step % 97 == 0:
+            listed = ranked.top(len(ranked))
+            assert dict(listed) == dict(counts) and len(ranked) == len(counts)
+            assert [c for _, c in listed] == sorted(counts.values(), reverse=True)
+            assert [c for _, c in ranked.top(3)] == [c for _, c in counts.most_common(3)]
+
+
+def test_ranked_built_from_a_counter_keeps_most_common_order() -> None:
+    counts = Counter({"b": 2, "a": 5, "c": 2, "d": 1})
+    assert Ranked(counts).top(4) == counts.most_common(4)
+    assert Ranked(counts) == {"a": 5, "b": 2, "c": 2, "d": 1}
+
+
+def test_ranked_view_of_a_window_follows_adds_and_expiry() -> None:
+    window: TimeWindow[tuple[str, str]] = TimeWindow(timedelta(minutes=10))
+    window.add(T0, ("1.1.1.1", "a.example"))
+    window.add(T0 + timedelta(minutes=1), ("2.2.2.2", ""))
+    addresses, domains = window.ranked(0), window.ranked(1)
+    assert addresses.top(5) == [("1.1.1.1", 1), ("2.2.2.2", 1)]
+    assert domains.top(5) == [("a.example", 1)]  # "" is no domain
+    window.add(T0 + timedelta(minutes=3), ("2.2.2.2", "b.example"))
+    window.add(T0 + timedelta(minutes=10, seconds=30), ("3.3.3.3", "b.example"))
+    assert addresses.top(5) == [("2.2.2.2", 2), ("3.3.3.3", 1)]  # 1.1.1.1 expired
+    assert domains.top(5) == [("b.example", 2)]
+    assert window.ranked(0) is addresses  # kept, not rebuilt

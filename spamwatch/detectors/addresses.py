@@ -98,8 +98,8 @@ class AddressesDetector(SiteDetector):
         )
         counts = {"networks": nets.distinct, "addresses": ips.distinct, "messages": len(nets)}
         evidence = {
-            "client_networks": top(nets.counts),
-            "client_addresses": top(ips.counts),
+            "client_networks": top(nets.ranked()),
+            "client_addresses": top(ips.ranked()),
             "sample_queue_ids": list(self._samples.peek(user) or ()),
             "window": format_duration(span),
         }

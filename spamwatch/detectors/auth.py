@@ -139,7 +139,7 @@ class AuthFailureDetector(SiteDetector):
         severity = grade(len(window), limit, self.number("critical_factor"))
         if severity is None:
             return None
-        names = {k: v for k, v in window.counts.items() if k}
+        names = window.ranked()  # "" (no username logged) is not one
         summary = (
             f"{addr} failed SASL authentication {len(window)} times in"
             f" {format_duration(self.span('window'))}"
@@ -169,7 +169,7 @@ class AuthFailureDetector(SiteDetector):
             return None
         episode = self._sprays.get(event.host, event.time, lambda: [event.time, event.time])
         episode[1] = event.time
-        names = {k: v for k, v in users.counts.items() if k}
+        names = users.ranked()
         span = format_duration(self.span("window"))
         summary = (
             f"{event.host}: SASL failures from {plural(addrs.distinct, 'address')} in {span}"
@@ -178,7 +178,11 @@ class AuthFailureDetector(SiteDetector):
             + ": password spraying"
         )
         counts = {"addresses": addrs.distinct, "failures": len(addrs), "usernames": len(names)}
-        evidence = {"client_addresses": top(addrs.counts), "usernames": top(names), "window": span}
+        evidence = {
+            "client_addresses": top(addrs.ranked()),
+            "usernames": top(names),
+            "window": span,
+        }
         return self.signal(
             key=event.host,
             severity=severity,
@@ -258,7 +262,7 @@ class AuthFailureDetector(SiteDetector):
             "logins_after_failures": breach.count if breach else 0,
         }
         evidence = {
-            "failing_addresses": top(window.counts) if window is not None else {},
+            "failing_addresses": top(window.ranked()) if window is not None else {},
             "logins_after_failures": dict(breach.addresses) if breach else {},
             "window": span,
         }

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from spamwatch.detectors.allow import domain_of, parse_ip
 from spamwatch.detectors.queue import reason_key
-from spamwatch.detectors.site import SiteDetector, grade, plural, tally, top, user_of
+from spamwatch.detectors.site import SiteDetector, grade, plural, top, user_of
 from spamwatch.detectors.windows import KeyedWindows, TimeWindow
 from spamwatch.model import MessageUpdate, Severity, Signal, Stage
 from spamwatch.timeutil import format_duration
@@ -105,19 +105,19 @@ class BounceRatioDetector(SiteDetector):
         host: str,
     ) -> Signal:
         bad = len(failed)
-        statuses = tally(failed.counts.items(), 0)
+        statuses = failed.ranked(0)
         span = format_duration(self.span("window", user))
         summary = (
             f"{user}: {bad} of {plural(total, 'delivery')} in {span} bounced or deferred"
             f" ({bad * 100 // total}%: "
-            + ", ".join(f"{n} {s}" for s, n in statuses.most_common())
+            + ", ".join(f"{n} {s}" for s, n in statuses.top(len(statuses)))
             + ")"
         )
-        counts = {"deliveries": total, "failed": bad, **{s: n for s, n in statuses.items()}}
+        counts = {"deliveries": total, "failed": bad, **dict(statuses.top(len(statuses)))}
         evidence = {
             "statuses": top(statuses),
-            "destinations": top(tally(failed.counts.items(), 1)),
-            "reasons": top(tally(failed.counts.items(), 2), 5),
+            "destinations": top(failed.ranked(1)),
+            "reasons": top(failed.ranked(2), 5),
             "window": span,
         }
         return self.signal(

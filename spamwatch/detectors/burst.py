@@ -26,7 +26,6 @@ from spamwatch.detectors.site import (
     grade,
     plain,
     plural,
-    tally,
     top,
     user_of,
 )
@@ -182,7 +181,7 @@ class BurstDetector(SiteDetector):
     ) -> Signal:
         """Say who, how many, from where; evidence to act on without grepping."""
         long = checks[-1]
-        by_address = tally(long.window.counts.items(), 0)
+        by_address = long.window.ranked(0)
         addresses = len(by_address) if worst is long else worst.window.distinct
         summary = (
             f"{user} sent {len(worst.window)} single-recipient messages in"
@@ -194,7 +193,7 @@ class BurstDetector(SiteDetector):
             summary += f" (usually {usual:g} an hour)"
         evidence = {
             "client_addresses": top(by_address),
-            "sender_domains": top(tally(long.window.counts.items(), 1), 5),
+            "sender_domains": top(long.window.ranked(1), 5),
             "recipient_domains": top(self._rcpt_counts(user, now)),
             "sample_queue_ids": list(self._samples.peek(user) or ()),
             "thresholds": {
@@ -237,4 +236,4 @@ class BurstDetector(SiteDetector):
 
     def _rcpt_counts(self, user: str, now: datetime) -> Mapping[str, int]:
         window = self._rcpt.get(user, now)
-        return window.counts if window is not None else {}
+        return window.ranked() if window is not None else {}

@@ -9,7 +9,7 @@ sites do not set, so the log shows it plainly: an authenticated login, a
 
 from __future__ import annotations
 
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
@@ -22,7 +22,6 @@ from spamwatch.detectors.site import (
     grade,
     login,
     plural,
-    tally,
     top,
     user_of,
 )
@@ -63,7 +62,9 @@ class SenderMismatchDetector(SiteDetector):
 
     def setup(self) -> None:
         cap = int(self.options["max_users"])
-        self._foreign: KeyedWindows[str, tuple[str, str]] = KeyedWindows(self.span("window"), cap)
+        self._foreign: KeyedWindows[str, tuple[str, str, str]] = KeyedWindows(
+            self.span("window"), cap
+        )
         self._samples: Recent[str, deque[str]] = Recent(cap)
 
     def on_update(self, update: MessageUpdate) -> Iterable[Signal]:
@@ -97,27 +98,25 @@ class SenderMismatchDetector(SiteDetector):
 
     def _count(self, user: str, sender: str, message: Message, now: datetime) -> Signal | None:
         span = self.span("window", user)
-        window = self._foreign.add(user, now, (sender, message.client_ip or "unknown"), span)
+        value = (sender, message.client_ip or "unknown", domain_of(sender))
+        window = self._foreign.add(user, now, value, span)
         self._samples.get(user, now, lambda: deque(maxlen=SAMPLE_IDS)).append(message.queue_id)
         severity = grade(
             len(window), self.number("threshold", user), self.number("critical_factor", user)
         )
         if severity is None:
             return None
-        senders = tally(window.counts.items(), 0)
-        domains: Counter[str] = Counter()
-        for address, count in senders.items():
-            domains[domain_of(address)] += count
+        senders, domains = window.ranked(0), window.ranked(2)
         summary = (
             f"{user} sent {plural(len(window), 'message')} with a foreign envelope sender"
             f" in {format_duration(span)} ({plural(len(domains), 'domain')},"
-            f" most {domains.most_common(1)[0][0]})"
+            f" most {domains.top(1)[0][0]})"
         )
         counts = {"messages": len(window), "sender_domains": len(domains), "senders": len(senders)}
         evidence = {
             "sender_domains": top(domains),
             "senders": top(senders, 5),
-            "client_addresses": top(tally(window.counts.items(), 1)),
+            "client_addresses": top(window.ranked(1)),
             "sample_queue_ids": list(self._samples.peek(user) or ()),
             "window": format_duration(span),
         }

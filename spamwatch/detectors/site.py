@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from spamwatch.config.schema import duration
 from spamwatch.detectors.allow import Site
 from spamwatch.detectors.base import Detector
+from spamwatch.detectors.windows import Ranked
 from spamwatch.model import Message, MessageUpdate, Severity, Signal
 
 TOP_N = 10
@@ -161,9 +162,19 @@ def grade(value: float, threshold: float, critical_factor: float) -> Severity | 
     return Severity.WARNING
 
 
-def top(counts: Counter[Any] | Mapping[Any, int], n: int = TOP_N) -> dict[str, int]:
-    """The ``n`` largest entries as an ordered JSON object {value: count}."""
-    items = counts.most_common(n) if isinstance(counts, Counter) else _largest(counts, n)
+def top(counts: Ranked[Any] | Counter[Any] | Mapping[Any, int], n: int = TOP_N) -> dict[str, int]:
+    """The ``n`` largest entries as an ordered JSON object {value: count}.
+
+    Evidence built on every Signal should come from a ``Ranked`` view
+    (``TimeWindow.ranked``): O(n). A Counter or a plain mapping is sorted
+    whole, which is fine for a handful of entries only.
+    """
+    if isinstance(counts, Ranked):
+        items = counts.top(n)
+    elif isinstance(counts, Counter):
+        items = counts.most_common(n)
+    else:
+        items = _largest(counts, n)
     return {str(k): int(v) for k, v in items}
 
 
