@@ -75,6 +75,12 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = 
         time.sleep(0.02)
 
 
+def down(sink: Sink) -> bool:
+    """True once a queued sink gave up and reported an outage (its records wait in the spool)."""
+    delivery = getattr(sink, "delivery", None)
+    return bool(delivery is not None and delivery.down)
+
+
 def build_one(uri: str, spool: Path, warnings: list[str], **tables: Any) -> Sink:
     """build_sinks for one URI, with ``[sinks.X]`` tables given as keyword arguments."""
     config = Config(data={"sinks": tables})
@@ -131,12 +137,14 @@ class WebhookServer:
     """A real HTTP server on loopback whose behaviour a test switches.
 
     Modes: ok (200), fail (500), hang (no answer), redirect (302 to
-    ``redirect_to``), drip (200, one byte every ``drip_every`` seconds).
+    ``redirect_to``), drip (200, one byte every ``drip_every`` seconds), slow
+    (200 after ``slow_for`` seconds).
     """
 
     mode: str = "ok"
     redirect_to: str = "http://127.0.0.1:9/elsewhere"
     drip_every: float = 0.3
+    slow_for: float = 0.25
     requests: list[Received] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     server: ThreadingHTTPServer | None = None
@@ -157,20 +165,24 @@ class WebhookServer:
                 body = self.rfile.read(length)
                 now = time.monotonic()
                 headers = dict(self.headers.items())
-                owner.requests.append(Received(self.path, headers, body, now, owner.mode))
-                if owner.mode == "hang":
+                mode = owner.mode
+                if mode == "slow":
+                    owner.release.wait(owner.slow_for)
+                    mode = "ok"
+                owner.requests.append(Received(self.path, headers, body, now, mode))
+                if mode == "hang":
                     owner.release.wait(30)
                     return
-                if owner.mode == "drip":
+                if mode == "drip":
                     self._drip(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
                     return
-                if owner.mode == "redirect":
+                if mode == "redirect":
                     self.send_response(302)
                     self.send_header("Location", owner.redirect_to)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                status = 200 if owner.mode == "ok" else 500
+                status = 200 if mode == "ok" else 500
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
@@ -207,6 +219,10 @@ class WebhookServer:
     def delivered(self) -> list[str]:
         """Finding ids of the requests answered 200, in order."""
         return [r.json()["id"] for r in self.requests if r.mode == "ok"]
+
+    def delivered_alerts(self) -> list[str]:
+        """``alert_id`` of the requests answered 200, in order."""
+        return [r.json()["alert_id"] for r in list(self.requests) if r.mode == "ok"]
 
     def stop(self) -> None:
         self.release.set()

@@ -25,6 +25,8 @@ from spamwatch.sinks import (
 )
 from spamwatch.sinks.base import Sink
 from spamwatch.sinks.delivery import Delivery, QueuedSink, RetryPolicy
+from spamwatch.sinks.meter import SinkMeter
+from spamwatch.sinks.record import alert_id
 from spamwatch.sinks.spool import Spool
 
 QUICK = RetryPolicy(retries=1, backoff=0.01, max_backoff=0.05, drain_timeout=5)
@@ -84,19 +86,21 @@ def test_close_is_bounded_and_spools_the_rest_once(tmp_path: Path) -> None:
     assert spooled_ids(tmp_path) == [f"f{i}" for i in range(5)]
 
 
-def test_full_queue_spills_to_the_spool_without_blocking(tmp_path: Path) -> None:
+def test_beyond_queue_size_records_wait_on_disk_only(tmp_path: Path) -> None:
+    """queue_size bounds memory, not how many wait: the rest is read back from the spool."""
     target, warnings = Target(), []
     target.gate.clear()
-    worker = delivery(tmp_path, target, warnings, queue_size=3, drain_timeout=0.2)
+    worker = delivery(tmp_path, target, warnings, queue_size=3, drain_timeout=5)
     worker.start()
     started = time.monotonic()
-    for i in range(20):
-        worker.put(make_finding(id=f"f{i}"))
+    entries = [worker.put(make_finding(id=f"f{i}")) for i in range(20)]
     assert time.monotonic() - started < 2
-    assert len(spooled_ids(tmp_path)) >= 16
-    assert warnings == ["alert sink test:x: queue full, spooling findings"]
+    assert spooled_ids(tmp_path) == [f"f{i}" for i in range(20)]
+    assert sum(e is not None and e.record is not None for e in entries) == 3
     target.gate.set()
     worker.close()
+    assert target.got == [f"f{i}" for i in range(20)]
+    assert spooled_ids(tmp_path) == [] and warnings == []
 
 
 def test_outage_is_reported_once_and_recovery_once(tmp_path: Path) -> None:
@@ -106,7 +110,8 @@ def test_outage_is_reported_once_and_recovery_once(tmp_path: Path) -> None:
     worker.start()
     for i in range(30):
         worker.put(make_finding(id=f"down{i}"))
-    wait_until(lambda: len(spooled_ids(tmp_path)) == 30, what="30 spooled")
+    wait_until(lambda: worker.down, what="the outage")
+    assert len(spooled_ids(tmp_path)) == 30
     assert len(warnings) == 1 and "ConnectionRefusedError" in warnings[0]
     assert worker.down
     target.fail = False
@@ -117,6 +122,7 @@ def test_outage_is_reported_once_and_recovery_once(tmp_path: Path) -> None:
 
     wait_until(recovered, what="recovery")
     wait_until(lambda: {f"down{i}" for i in range(30)} <= set(target.got), what="replay")
+    assert target.got[:30] == [f"down{i}" for i in range(30)]  # in the order they were made
     worker.close()
     assert len(warnings) == 2 and "delivering again" in warnings[1]
     assert spooled_ids(tmp_path) == []
@@ -135,26 +141,77 @@ def test_digest_batches_until_the_interval_ends(tmp_path: Path) -> None:
     assert batches == [["f0", "f1", "f2", "f3"], ["later"]]
 
 
-def test_spool_take_keeps_other_sinks_and_drops_torn_lines(tmp_path: Path) -> None:
-    spool = Spool(tmp_path)
-    spool.append("a:1", [make_finding(id="x")], "test")
-    spool.append("b:2", [make_finding(id="y")], "test")
-    with spool.path.open("a") as handle:
-        handle.write('{"sink": "a:1", "finding": {"trunc\n')
-    assert [f.id for f in spool.take("a:1")] == ["x"]
-    assert [(uri, f.id) for uri, f in spool.pending()] == [("b:2", "y")]
-    assert spool.take("a:1") == []
+def leave_in_spool(directory: Path, uri: str, *findings: Finding) -> None:
+    """Records an earlier run of the sink ``uri`` left undelivered."""
+    queue = Spool(directory).for_sink(uri)
+    queue.open()
+    for finding in findings:
+        queue.write(finding, alert_id(finding))
+    queue.close()
 
 
-def test_full_spool_is_reported(tmp_path: Path) -> None:
+def test_a_sink_adopts_only_its_own_records_and_skips_torn_files(tmp_path: Path) -> None:
+    leave_in_spool(tmp_path, "a:1", make_finding(id="x1"), make_finding(id="x2"))
+    leave_in_spool(tmp_path, "b:2", make_finding(id="y"))
+    (run,) = Spool(tmp_path).sink_dir("a:1").glob("run-*")
+    (run / "99999999999999999999-torn.json").write_text('{"sink": "a:1", "record": {"tr')
+    (run / ".tmp-0123456789abcdef").write_text("half")
+    queue = Spool(tmp_path).for_sink("a:1")
+    adopted = queue.open()
+    assert [queue.load(e).id for e in adopted] == ["x1", "x2"]  # type: ignore[union-attr]
+    for entry in adopted:
+        queue.done(entry)
+    queue.close()
+    assert [(uri, f.id) for uri, f in Spool(tmp_path).pending()] == [("b:2", "y")]
+    assert Spool(tmp_path).for_sink("a:1").open() == []
+
+
+def test_a_live_runs_records_are_not_adopted_by_another(tmp_path: Path) -> None:
+    """Two processes with the same sink never deliver the same record."""
+    first = Spool(tmp_path).for_sink("a:1")
+    first.open()
+    first.write(make_finding(id="mine"), "id-mine")
+    second = Spool(tmp_path).for_sink("a:1")
+    assert second.open() == []
+    second.close()
+    first.close()
+    third = Spool(tmp_path).for_sink("a:1")
+    assert [e.alert_id for e in third.open()] == ["id-mine"]
+    third.close()
+
+
+def test_unsafe_spool_directories_are_refused(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    target, warnings = Target(), []
+    worker = Delivery("t", "t", target, QUICK, Spool(shared), warnings.append)
+    worker.start()
+    worker.put(make_finding(id="still-sent"))
+    worker.close()
+    assert target.got == ["still-sent"]
+    assert "writable by others (mode 0777)" in warnings[0]
+    assert "kept in memory only" in warnings[0]
+    assert list(shared.iterdir()) == []
+
+
+def test_a_full_spool_says_what_is_true_and_counts_losses(tmp_path: Path) -> None:
     target, warnings = Target(), []
     target.fail = True
-    worker = Delivery("t", "t", target, QUICK, Spool(tmp_path, max_bytes=100), warnings.append)
+    meter = SinkMeter("t")
+    worker = Delivery("t", "t", target, QUICK, Spool(tmp_path, max_bytes=100), warnings.append,
+                      meter)  # fmt: skip
     worker.start()
-    worker.put(make_finding())
-    wait_until(lambda: len(warnings) == 2, what="two warnings")
+    entry = worker.put(make_finding())
+    assert entry is not None and entry.path is None
+    wait_until(lambda: worker.down, what="the outage")
     worker.close()
-    assert "findings are being lost" in warnings[1]
+    assert "cannot write the spool" in warnings[0] and "kept in memory only" in warnings[0]
+    assert "spooled" not in " ".join(warnings)
+    assert "alerts wait in memory only and are lost if spamwatch stops first" in warnings[1]
+    assert "alerts are being lost" in warnings[2]
+    assert len(warnings) == 3
+    assert entry.outcome == "lost" and meter.lost == 1
 
 
 class Recorder(QueuedSink):
@@ -185,8 +242,8 @@ def plugins(**classes: Any) -> dict[str, Plugin]:
 
 
 def test_build_sinks_replays_the_spool_for_its_uri(tmp_path: Path) -> None:
-    Spool(tmp_path).append("rec:one", [make_finding(id="old")], "test")
-    Spool(tmp_path).append("rec:other", [make_finding(id="not-mine")], "test")
+    leave_in_spool(tmp_path, "rec:one", make_finding(id="old"))
+    leave_in_spool(tmp_path, "rec:other", make_finding(id="not-mine"))
     Recorder.delivered.clear()
     (sink,) = build_sinks(
         ["rec:one?min=critical"], Config(), tmp_path, plugins=plugins(rec=Recorder)
@@ -209,7 +266,10 @@ def test_fanout_isolates_failing_sinks(tmp_path: Path) -> None:
     fanout.send(make_finding(id="c2"))
     fanout.close()
     assert sorted(Recorder.delivered) == ["c1", "c1", "c2", "c2", "w1"]
-    assert warnings == ["alert sink boom failed: RuntimeError: sink bug"]
+    assert warnings == [
+        "alert sink boom failed: RuntimeError: sink bug;"
+        " what it is sent is being lost until it works again"
+    ]
 
 
 def test_fanout_reraises_broken_pipe_after_the_others(tmp_path: Path) -> None:
@@ -347,7 +407,7 @@ def test_new_findings_do_not_cut_the_backoff_short(tmp_path: Path) -> None:
     for i in range(20):  # each put() notifies the worker while it waits to retry
         worker.put(make_finding(id=f"more{i}"))
         time.sleep(0.01)
-    wait_until(lambda: spooled_ids(tmp_path)[:1] == ["first"], what="first spooled")
+    wait_until(lambda: worker.down, what="the outage")
     worker.close()
     assert len(calls) == 3
     assert calls[1] - calls[0] >= 0.2 * 0.95 and calls[2] - calls[1] >= 0.4 * 0.95
@@ -372,9 +432,9 @@ def test_fanout_close_drains_hung_sinks_side_by_side(tmp_path: Path) -> None:
     started = time.monotonic()
     fanout.close()
     took = time.monotonic() - started
+    pending = Spool(tmp_path).pending()
     gate.set()
     assert took < 3.5, took  # one drain_timeout of 1s, not four
-    pending = Spool(tmp_path).pending()
     assert sorted((uri, f.id) for uri, f in pending) == sorted(
         (uri, fid) for uri in uris for fid in ("a", "b")
     )

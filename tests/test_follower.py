@@ -89,3 +89,21 @@ def test_live_growth_at_the_same_severity_goes_out_but_a_replay_of_it_does_not()
     assert len(sent) == 2  # the warm-up re-derived what was already said
     restarted(with_counts(finding_record("u@example.com", FindingState.ESCALATED), messages=200))
     assert [f.counts["messages"] for f in sent] == [40, 90, 200]
+
+
+def test_the_state_remembers_an_alert_only_once_every_sink_has_it_safe() -> None:
+    """Write-ahead: a record a sink holds in memory only (no spool) is not yet 'sent'."""
+
+    class Receipt:
+        settled = False
+
+    receipt = Receipt()
+    state = FollowState()
+    gate = AlertGate(state, lambda finding: receipt, lambda: None)
+    gate(finding_record("held@example.com", FindingState.RAISED))
+    assert gate.sent == 1 and state.alerted == {}
+    gate.settle()
+    assert state.alerted == {}
+    receipt.settled = True
+    gate.settle()
+    assert ("burst", "mx1", "held@example.com") in state.alerted

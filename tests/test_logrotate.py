@@ -1,4 +1,4 @@
-"""contrib/logrotate.d/spamwatch, run by the real logrotate against a live jsonl sink and the spool.
+"""contrib/logrotate.d/spamwatch, run by the real logrotate against a live jsonl sink.
 
 The snippet is used as shipped but for its paths (moved into a temporary
 directory) and its ``su`` line (the user running the test instead of spamwatch).
@@ -15,7 +15,6 @@ from pathlib import Path
 
 from sinkutil import build_one, make_finding
 
-from spamwatch.sinks.spool import SPOOL_NAME, Spool
 from tests.conftest import ROOT
 from tests.programs import need
 
@@ -26,7 +25,7 @@ def rotate(tmp_path: Path) -> tuple[Path, Path]:
     """Force one rotation of the snippet moved under tmp_path; return (log dir, spool dir)."""
     logs, spool = tmp_path / "log" / "spamwatch", tmp_path / "lib" / "spamwatch" / "spool"
     text = SNIPPET.read_text(encoding="utf-8")
-    assert text.count("su spamwatch spamwatch") == 2
+    assert text.count("su spamwatch spamwatch") == 1
     me = pwd.getpwuid(os.getuid()).pw_name
     text = text.replace("/var/log/spamwatch", str(logs)).replace(
         "/var/lib/spamwatch/spool", str(spool)
@@ -66,16 +65,3 @@ def test_the_alert_file_rotates_under_a_sink_that_keeps_it_open(tmp_path: Path) 
     assert ids(logs / "findings.jsonl.1") == ["before-1", "before-2"]
     assert (logs / "findings.jsonl").read_bytes().startswith(b'{"')
     assert ids(logs / "findings.jsonl") == ["after"]
-
-
-def test_the_spool_is_moved_aside_and_started_afresh(tmp_path: Path) -> None:
-    spool_dir = tmp_path / "lib" / "spamwatch" / "spool"
-    spool = Spool(spool_dir)
-    assert spool.append("mailto:root", [make_finding(id="stuck")], "connection refused")
-    rotate(tmp_path)
-    assert not (spool_dir / SPOOL_NAME).exists()  # nocreate: spamwatch makes it, 0600
-    rotated = records(spool_dir / f"{SPOOL_NAME}.1.gz")
-    assert [record["finding"]["id"] for record in rotated] == ["stuck"]
-    assert spool.append("mailto:root", [make_finding(id="next")], "connection refused")
-    assert [f.id for _uri, f in spool.pending()] == ["next"]
-    assert oct((spool_dir / SPOOL_NAME).stat().st_mode & 0o777) == "0o600"

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sinkutil import FAST, build_one, make_finding, wait_until
+from sinkutil import FAST, build_one, down, make_finding, wait_until
 
 from spamwatch.errors import SinkError
 from spamwatch.model import Finding
@@ -67,7 +67,7 @@ def test_a_hanging_command_is_killed_and_the_finding_spooled(tmp_path: Path) -> 
     sink = build_one(f"exec:{command}", spool_dir, warnings, exec=options)
     started = time.monotonic()
     sink.send(make_finding())
-    wait_until(lambda: Spool(spool_dir).pending(), what="the finding spooled")
+    wait_until(lambda: down(sink), what="the outage")
     assert time.monotonic() - started < 10
     sink.close()
     assert "killed after 0.5s timeout" in warnings[0]
@@ -90,7 +90,7 @@ def test_non_zero_exit_is_a_failure_with_its_stderr(tmp_path: Path) -> None:
     warnings: list[str] = []
     sink = build_one(f"exec:{command}", tmp_path, warnings, exec={**FAST, "retries": 1})
     sink.send(make_finding())
-    wait_until(lambda: Spool(tmp_path).pending())
+    wait_until(lambda: down(sink), what="the outage")
     sink.close()
     assert "exit status 3 no route to pager" in warnings[0]
 
@@ -120,7 +120,7 @@ def test_a_name_is_looked_up_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyP
     sink.send(make_finding())
     wait_until(lambda: list(out.glob("*.json")), what="the command's output")
     sink.close()
-    assert warnings == [] and not (tmp_path / "spool").exists()
+    assert warnings == [] and Spool(tmp_path / "spool").pending() == []
 
 
 def test_the_command_does_not_inherit_spamwatchs_secrets(

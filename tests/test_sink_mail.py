@@ -15,6 +15,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from sinkutil import (
     FAST,
     build_one,
+    down,
     free_port,
     make_certificate,
     make_finding,
@@ -24,7 +25,6 @@ from sinkutil import (
 
 from spamwatch.errors import ConfigError
 from spamwatch.model import Finding, Severity
-from spamwatch.sinks.spool import Spool
 
 
 @dataclass
@@ -142,7 +142,7 @@ def test_starttls_and_auth_with_verified_certificate(
         spool_dir = tmp_path / "spool2"
         bad = build_one("mailto:admin@example.com", spool_dir, warnings, mailto=options)
         bad.send(make_finding(id="unsent"))
-        wait_until(lambda: Spool(spool_dir).pending(), what="the finding spooled")
+        wait_until(lambda: down(bad), what="the outage")
         bad.close()
         assert len(warnings) == 1 and "SMTPAuthenticationError" in warnings[0]
         assert "wrong" not in warnings[0]
@@ -163,7 +163,7 @@ def test_starttls_refuses_an_unverified_certificate(
         options = {"smarthost": smarthost(controller), "starttls": True, **FAST, "retries": 0}
         sink = build_one("mailto:admin@example.com", tmp_path, warnings, mailto=options)
         sink.send(make_finding())
-        wait_until(lambda: Spool(tmp_path).pending(), what="the finding spooled")
+        wait_until(lambda: down(sink), what="the outage")
         sink.close()
         assert inbox.mails == []
         assert "CERTIFICATE_VERIFY_FAILED" in warnings[0]

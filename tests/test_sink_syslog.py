@@ -12,6 +12,7 @@ from sinkutil import FAST, build_one, make_finding
 
 from spamwatch.errors import ConfigError, SinkError
 from spamwatch.model import FindingState, Severity
+from spamwatch.sinks.spool import Spool
 
 RFC3164 = re.compile(rb"<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d spamwatch\[\d+\]: (.*)")
 RFC5424 = re.compile(
@@ -128,7 +129,7 @@ def test_udp_sends_one_datagram_per_finding(udp: socket.socket, tmp_path: Path) 
     got = [udp.recv(65536) for _ in range(50)]
     sink.close()
     assert len({re.search(rb'id="([^"]+)"', d).group(1) for d in got}) == 50  # type: ignore[union-attr]
-    assert not (tmp_path / "alerts.spool.jsonl").exists()
+    assert Spool(tmp_path).pending() == []
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from sinkutil import (
     FAST,
     WebhookServer,
     build_one,
+    down,
     make_certificate,
     make_finding,
     server_context,
@@ -51,7 +52,7 @@ def test_posts_finding_json_with_text_and_auth_header(
     assert "CRITICAL raised burst" in body.pop("text")
     assert Finding.from_json(body) == finding
     assert warnings == []
-    assert not Spool(tmp_path).path.exists()
+    assert Spool(tmp_path).pending() == []
 
 
 def test_header_option_and_label_hides_path(server: WebhookServer, tmp_path: Path) -> None:
@@ -73,7 +74,7 @@ def test_failing_endpoint_retries_with_backoff_then_spools_and_warns_once(
     spool = Spool(tmp_path)
     first = make_finding(id="f1")
     sink.send(first)
-    wait_until(lambda: spool.pending(), what="the first finding in the spool")
+    wait_until(lambda: down(sink), what="the outage")
     # 1 attempt + 3 retries, each wait at least backoff * 2**n
     assert len(server.requests) == 4
     gaps = [b.at - a.at for a, b in zip(server.requests, server.requests[1:], strict=False)]
@@ -83,13 +84,15 @@ def test_failing_endpoint_retries_with_backoff_then_spools_and_warns_once(
     for i in range(2, 12):
         sink.send(make_finding(id=f"f{i}"))
     wait_until(lambda: len(spool.pending()) == 11, what="all findings spooled")
+    time.sleep(0.3)  # no request may follow while it is down
     assert len(server.requests) == 4
     sink.close()
     assert len(warnings) == 1, warnings
     assert "HTTP 500" in warnings[0] and "secretpart" not in warnings[0]
     assert [f.id for _, f in spool.pending()] == [f"f{i}" for i in range(1, 12)]
     assert {uri for uri, _ in spool.pending()} == {hook_uri(server)}
-    assert (spool.path.stat().st_mode & 0o777) == 0o600
+    assert all((p.stat().st_mode & 0o777) == 0o600 for p in spool.path.rglob("*.json"))
+    assert (spool.path.stat().st_mode & 0o777) == 0o700
 
 
 def test_hanging_endpoint_times_out_and_spools(server: WebhookServer, tmp_path: Path) -> None:
@@ -98,8 +101,7 @@ def test_hanging_endpoint_times_out_and_spools(server: WebhookServer, tmp_path: 
     options = {**FAST, "retries": 1, "timeout": 0.3}
     sink = build_one(hook_uri(server), tmp_path, warnings, webhook=options)
     sink.send(make_finding())
-    spool = Spool(tmp_path)
-    wait_until(lambda: spool.pending(), what="the finding in the spool")
+    wait_until(lambda: down(sink), what="the outage")
     sink.close()
     assert len(server.requests) == 2
     assert len(warnings) == 1 and "no answer within 0.3s" in warnings[0]
@@ -112,7 +114,7 @@ def test_recovery_replays_the_spool(server: WebhookServer, tmp_path: Path) -> No
     sink = build_one(hook_uri(server), tmp_path, warnings, webhook=options)
     spool = Spool(tmp_path)
     sink.send(make_finding(id="during-outage"))
-    wait_until(lambda: spool.pending(), what="spooled during the outage")
+    wait_until(lambda: down(sink), what="the outage")
     server.mode = "ok"
 
     def recovered() -> bool:
@@ -131,7 +133,7 @@ def test_spool_is_replayed_at_next_start(server: WebhookServer, tmp_path: Path) 
     uri = hook_uri(server)
     sink = build_one(uri, tmp_path, [], webhook={**FAST, "retries": 0})
     sink.send(make_finding(id="old"))
-    wait_until(lambda: Spool(tmp_path).pending())
+    wait_until(lambda: down(sink), what="the outage")
     sink.close()
     server.mode = "ok"
     again = build_one(uri + "?min=warning", tmp_path, [], webhook=FAST)
@@ -165,7 +167,7 @@ def test_https_verifies_the_server_certificate(tmp_path: Path) -> None:
         options = {**FAST, "retries": 0}
         untrusted = build_one(hook_uri(server), tmp_path / "b", warnings, webhook=options)
         untrusted.send(make_finding(id="untrusted"))
-        wait_until(lambda: Spool(tmp_path / "b").pending(), what="the finding spooled")
+        wait_until(lambda: down(untrusted), what="the outage")
         untrusted.close()
     finally:
         server.stop()
@@ -187,7 +189,7 @@ def test_a_redirect_is_a_failure_not_followed_and_no_credentials_leave(
         sink = build_one(hook_uri(server), tmp_path, warnings, webhook=options)
         sink.send(make_finding(id="r1"))
         spool = Spool(tmp_path)
-        wait_until(lambda: spool.pending(), what="the redirected finding spooled")
+        wait_until(lambda: down(sink), what="the outage")
         sink.close()
     finally:
         elsewhere.stop()
@@ -210,8 +212,7 @@ def test_a_drip_feeding_server_is_cut_off_at_the_total_deadline(
     )
     started = time.monotonic()
     sink.send(make_finding(id="d1"))
-    spool = Spool(tmp_path)
-    wait_until(lambda: spool.pending(), timeout=10, what="the finding spooled")
+    wait_until(lambda: down(sink), timeout=10, what="the outage")
     elapsed = time.monotonic() - started
     sink.close()
     assert elapsed < 3, elapsed  # the answer would take 40 bytes x 0.3 s = 12 s

@@ -112,6 +112,11 @@ class Wiring:
             self._fanout = open_alerts(self.config, self._uris(), interactive=self._interactive())
         return self._fanout.send
 
+    def sync(self) -> None:
+        """fsync what the sinks spooled or wrote, before the state says it was sent."""
+        if self._fanout is not None:
+            self._fanout.sync()
+
     def _uris(self) -> list[str]:
         if self.alert_uris:
             return list(self.alert_uris)

@@ -45,7 +45,10 @@ SAFETY_WAKE = 1.0
 BUDGET = 4 << 20
 """Bytes read from one source before the others (and signals) get a turn."""
 
-Output = Callable[[Finding], None]
+Output = Callable[[Finding], Any]
+"""Sends a record to the sinks; may return a receipt with ``settled`` (sinks.fanout.Receipt)."""
+MAX_UNSETTLED = 10_000
+"""Alerts held back from the state while a sink has them in memory only (beyond: remembered)."""
 
 
 class View(Protocol):
@@ -60,6 +63,7 @@ class Wiring(Protocol):
     def parser(self) -> Parser: ...
     def pipeline(self, emit: Output, stats: LiveStats) -> Pipeline: ...
     def output(self) -> Output: ...
+    def sync(self) -> None: ...
     def reload(self) -> Wiring: ...
     def stats(self, counters: dict[str, int]) -> None: ...
     def options(self) -> FollowOptions: ...
@@ -102,7 +106,10 @@ class AlertGate:
     kept. When the warm-up ends, a finding still open is sent only if it was
     not alerted before the restart at that severity (a restart in the middle
     of an attack neither misses it nor repeats it); a resolved one only if its
-    raise was sent. Every record sent is remembered in the state.
+    raise was sent. A record sent is remembered in the state once every sink
+    has it safe, delivered or written to the spool (write-ahead): one a sink
+    holds in memory only (its spool cannot be written) waits in ``settle``, so
+    a crash before it is delivered makes the next start send it again.
     """
 
     def __init__(self, state: FollowState, output: Output, on_sent: Callable[[], None]) -> None:
@@ -111,6 +118,7 @@ class AlertGate:
         self.on_sent = on_sent
         self.warming = False
         self._held: dict[tuple[str, str | None, str], Finding] = {}
+        self._unsettled: list[tuple[Any, Finding]] = []
         self.sent = 0
 
     def __call__(self, finding: Finding) -> None:
@@ -143,8 +151,24 @@ class AlertGate:
         return live and finding.state is FindingState.ESCALATED and _grown(finding, prior)
 
     def _send(self, finding: Finding) -> None:
-        self.output(finding)
+        receipt = self.output(finding)
         self.sent += 1
+        if receipt is not None and not receipt.settled:
+            self._unsettled.append((receipt, finding))
+            if len(self._unsettled) <= MAX_UNSETTLED:
+                return
+            receipt, finding = self._unsettled.pop(0)
+        self._remember(finding)
+
+    def settle(self) -> None:
+        """Remember the held-back records that every sink now has safe (or gave up)."""
+        waiting = self._unsettled
+        self._unsettled = [item for item in waiting if not item[0].settled]
+        for receipt, finding in waiting:
+            if receipt.settled:
+                self._remember(finding)
+
+    def _remember(self, finding: Finding) -> None:
         self.state.remember_alert(
             AlertedKey(
                 finding.detector,
@@ -285,9 +309,10 @@ class Follower:
         """Build the pipeline and warm it up on the last window before each source."""
         output = self.wiring.output()
 
-        def send(finding: Finding) -> None:
-            output(finding)
+        def send(finding: Finding) -> Any:
+            receipt = output(finding)
             self.stats.on_finding(finding)
+            return receipt
 
         self.gate = AlertGate(self.state, send, self._alerted)
         self.pipeline = self.wiring.pipeline(self.gate, self.stats)
@@ -393,6 +418,7 @@ class Follower:
         if not self._dirty_alert and now - self._last_save < SAVE_EVERY:
             return
         self._collect_positions()
+        self._sync_alerts()
         try:
             self.state_file.save(self.state)
         except StateError as exc:  # disk full for a while must not stop watching
@@ -417,6 +443,7 @@ class Follower:
         for source in self.sources:
             self._drain(source)
         self._collect_positions()
+        self._sync_alerts()
         self.state_file.save(self.state)
 
     def _drain(self, source: Source) -> None:
@@ -424,6 +451,11 @@ class Follower:
         parser = self.parsers[id(source)]
         for line in source.finish():
             self._feed_line(parser, line)
+
+    def _sync_alerts(self) -> None:
+        """Spooled alerts durable first, then the state may say they were sent."""
+        self.wiring.sync()
+        self.gate.settle()
 
     # -- signals ----------------------------------------------------------------
 

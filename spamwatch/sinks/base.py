@@ -4,9 +4,9 @@ A sink is chosen by an alert URI (``--alert jsonl:-``, ``--alert
 mailto:admin@example.com``); the URI's scheme names the entry point in the
 ``spamwatch.sinks`` group. Built-in and third-party sinks load the same way.
 
-``send`` must not block the pipeline for long: network sinks deliver from
-their own bounded queue (spamwatch.sinks.delivery) and spool what they cannot
-deliver, so no finding is silently lost.
+``send`` must not block the pipeline for long: network sinks write each
+record to the spool and deliver from there in their own thread
+(spamwatch.sinks.delivery), so no record is silently lost.
 """
 
 from __future__ import annotations
@@ -83,11 +83,15 @@ class Sink:
         """Called once by ``build_sinks`` before the first ``send`` (optional).
 
         Queued sinks (spamwatch.sinks.delivery.QueuedSink) start their worker
-        here and take back what the previous run spooled.
+        here and first deliver what earlier runs left in the spool.
         """
 
-    def send(self, finding: Finding) -> None:
-        """Deliver (or enqueue) one finding record."""
+    def send(self, finding: Finding) -> Any:
+        """Deliver one record (a synchronous sink returns None once it has it).
+
+        Queued sinks return their spool ``Entry`` (spamwatch.sinks.spool): the
+        record is on disk, or, when ``path`` is None, in memory only.
+        """
         raise NotImplementedError
 
     def close(self) -> None:

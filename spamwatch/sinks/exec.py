@@ -3,7 +3,7 @@
 The program gets the finding's JSON on stdin and these variables in its
 environment (on top of spamwatch's own, less its secrets: variables named by a
 ``*_env`` option or whose name ends in ``_PASSWORD``, ``_TOKEN``, ``_SECRET``...):
-``SPAMWATCH_ID``, ``SPAMWATCH_STATE``,
+``SPAMWATCH_ID``, ``SPAMWATCH_ALERT_ID`` (the record's ``alert_id``), ``SPAMWATCH_STATE``,
 ``SPAMWATCH_DETECTOR``, ``SPAMWATCH_SEVERITY``, ``SPAMWATCH_KEY``,
 ``SPAMWATCH_KEY_KIND``, ``SPAMWATCH_HOST``, ``SPAMWATCH_SUMMARY``. It is run
 directly, never through a shell, so a username like ``$(rm -rf /)`` is only
@@ -30,8 +30,9 @@ from spamwatch.errors import SinkError
 from spamwatch.model import Finding
 from spamwatch.sinks.base import SinkContext
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
+from spamwatch.sinks.record import alert_id
 from spamwatch.sinks.secrets import is_secret_variable
-from spamwatch.sinks.text import finding_json
+from spamwatch.sinks.text import alert_line
 from spamwatch.textsafe import clean
 
 OUTPUT_LIMIT = 200  # characters of the command's output quoted in a failure
@@ -77,7 +78,7 @@ class ExecSink(QueuedSink):
             close_fds=True,
         )
         try:
-            result = talk(process, (finding_json(finding) + "\n").encode("utf-8"), self.timeout)
+            result = talk(process, (alert_line(finding) + "\n").encode("utf-8"), self.timeout)
         except BaseException:
             _kill_group(process)
             raise
@@ -168,6 +169,7 @@ def environment(finding: Finding, hidden: frozenset[str] = frozenset()) -> dict[
     env.update(
         {
             "SPAMWATCH_ID": clean(finding.id),
+            "SPAMWATCH_ALERT_ID": alert_id(finding),
             "SPAMWATCH_STATE": str(finding.state),
             "SPAMWATCH_DETECTOR": clean(finding.detector),
             "SPAMWATCH_SEVERITY": str(finding.severity),

@@ -1,9 +1,13 @@
 """``jsonl:-`` / ``jsonl:/path``: one finding JSON object per line, flushed at once.
 
-The file is opened for appending (created 0640 when missing) and every line is
-written in a single ``write`` and flushed, so a reader tailing it never sees half
-a record and a crash loses nothing already sent. Control characters inside
-strings are escaped by JSON (see ``text.finding_json``).
+Each line is the record's JSON form plus its ``alert_id`` (the same record
+written again after a crash and restart has the same id, so a reader can
+drop the repeat). The file is opened for appending (created 0640 when
+missing) and every line is written in a single ``write`` and flushed, so a
+reader tailing it never sees half a record and a crash of spamwatch loses
+nothing already sent; ``sync`` (called before ``follow`` saves its state)
+makes the lines durable. Control characters inside strings are escaped by
+JSON (see ``text.json_line``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import TextIO
 from spamwatch.errors import SinkError
 from spamwatch.model import Finding
 from spamwatch.sinks.base import Sink
-from spamwatch.sinks.text import finding_json
+from spamwatch.sinks.text import alert_line
 
 
 class JsonlSink(Sink):
@@ -29,6 +33,7 @@ class JsonlSink(Sink):
         """Check the options; see the module docstring."""
         super().setup()
         self._own = False
+        self._unsynced = False
         self.stream: TextIO = sys.stdout
         if self.target not in ("", "-"):
             self.stream = _open_append(self.target)
@@ -36,8 +41,15 @@ class JsonlSink(Sink):
 
     def send(self, finding: Finding) -> None:
         """Write one line and flush."""
-        self.stream.write(finding_json(finding) + "\n")
+        self.stream.write(alert_line(finding) + "\n")
         self.stream.flush()
+        self._unsynced = True
+
+    def sync(self) -> None:
+        """fsync the file when lines were written since the last sync (never stdout)."""
+        if self._own and self._unsynced:
+            os.fsync(self.stream.fileno())
+            self._unsynced = False
 
     def close(self) -> None:
         """Close the file (never stdout)."""

@@ -26,7 +26,8 @@ from spamwatch import __version__
 from spamwatch.errors import ConfigError
 from spamwatch.model import Finding
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
-from spamwatch.sinks.text import describe, finding_json, headline
+from spamwatch.sinks.record import alert_id
+from spamwatch.sinks.text import alert_line, describe, headline
 from spamwatch.textsafe import clean
 
 SUBJECT_LIMIT = 180
@@ -88,7 +89,11 @@ class MailSink(QueuedSink):
         message["To"] = ", ".join(self.recipients)
         message["Subject"] = subject(findings)
         message["Date"] = formatdate(localtime=True)
-        message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2] or None)
+        domain = self.sender.rpartition("@")[2] or None
+        if len(findings) == 1:  # the same alert sent again is the same mail: clients drop it
+            message["Message-ID"] = f"<{alert_id(findings[0])}.spamwatch@{domain or 'localhost'}>"
+        else:
+            message["Message-ID"] = make_msgid(domain=domain)
         message["Auto-Submitted"] = "auto-generated"
         message["X-Mailer"] = f"spamwatch {__version__}"
         message.set_content(body(findings))
@@ -142,5 +147,5 @@ def body(findings: list[Finding]) -> str:
         out.extend(describe(finding))
         out.append("")
     out.append("-- JSON records (one per line):")
-    out.extend(finding_json(f) for f in findings)
+    out.extend(alert_line(f) for f in findings)
     return "\n".join(out) + "\n"

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from rich.console import Console
 
 from spamwatch.model import Finding
+from spamwatch.sinks.record import alert_json
 from spamwatch.textsafe import clean, json_line
 
 
@@ -26,6 +27,11 @@ def finding_json(finding: Finding) -> str:
     (still valid JSON that decodes back to the original text).
     """
     return json_line(finding.to_json())
+
+
+def alert_line(record: Any) -> str:
+    """What alert sinks write: the record's JSON form plus its ``alert_id``, on one safe line."""
+    return json_line(alert_json(record))
 
 
 def headline(finding: Finding) -> str:

@@ -1,6 +1,6 @@
 """``webhook+https://host/path`` / ``webhook+http://...``: POST each finding as JSON.
 
-The body is the finding's JSON form plus a ``text`` field (the headline and
+The body is the finding's JSON form with its ``alert_id`` and a ``text`` field (the headline and
 summary, cleaned), which Slack- and Mattermost-compatible endpoints display.
 In ``text``, ``&``, ``<`` and ``>`` are written ``&amp;``, ``&lt;``, ``&gt;``
 as Slack's message format asks, so a username such as ``<!channel>`` or
@@ -35,6 +35,7 @@ from spamwatch import __version__
 from spamwatch.errors import ConfigError
 from spamwatch.model import Finding, Severity
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
+from spamwatch.sinks.record import alert_json
 from spamwatch.sinks.text import headline
 from spamwatch.textsafe import clean
 
@@ -205,8 +206,8 @@ def _request(
 
 
 def payload(finding: Finding) -> bytes:
-    """The POST body: finding JSON plus ``text`` for chat endpoints."""
-    data = finding.to_json()
+    """The POST body: finding JSON with ``alert_id``, plus ``text`` for chat endpoints."""
+    data = alert_json(finding)
     data["text"] = chat_escape(clean(f"{headline(finding)}: {finding.summary}", limit=2000))
     return json.dumps(data, ensure_ascii=True).encode("ascii")
 
