@@ -132,6 +132,24 @@ class MessageUpdate:
     recipient: Recipient | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class QueueSample:
+    """The real queue as Postfix reported it (``postqueue -j``) at ``time`` (the wall clock).
+
+    Fed into the pipeline by the queue source (spamwatch.sources.queue) while
+    the log is live, so a detector can weigh the true queue without running a
+    command or reading the clock itself. ``oldest_age`` is in seconds (None for
+    an empty queue); ``by_queue`` counts messages per Postfix queue (incoming,
+    active, deferred, hold, maildrop).
+    """
+
+    time: datetime
+    size: int
+    recipients: int
+    oldest_age: float | None
+    by_queue: Mapping[str, int] = field(default_factory=_empty)
+
+
 class Severity(enum.IntEnum):
     """Finding severity; ordered so ``>=`` compares with a sink's minimum."""
 

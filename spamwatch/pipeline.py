@@ -9,15 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from spamwatch.config import Config
 from spamwatch.correlate import Correlator
 from spamwatch.detectors.base import Detector
 from spamwatch.incidents.tracker import FindingTracker
-from spamwatch.model import Event, Finding, MessageUpdate, Signal
+from spamwatch.model import Event, Finding, MessageUpdate, QueueSample, Signal
 from spamwatch.parse import Parser
+from spamwatch.sources.queue import queue_probe
 
 Emit = Callable[[Finding], None]
+
+
+class Samples(Protocol):
+    """A source of real-queue samples (spamwatch.sources.queue.QueueProbe)."""
+
+    def poll_live(self, log_time: datetime) -> QueueSample | None:
+        """A sample for a line at ``log_time``: None unless that line is live."""
+        ...
 
 
 class Pipeline:
@@ -25,7 +35,9 @@ class Pipeline:
 
     ``on_event`` and ``on_update`` are optional taps for commands that print
     events or messages themselves (``spamwatch events``) or keep statistics
-    (the report summary, the live view).
+    (the report summary, the live view). ``samples`` (optional) is asked, as
+    each event arrives, for a new sample of the real queue, which goes to the
+    detectors before the event.
     """
 
     def __init__(
@@ -37,6 +49,7 @@ class Pipeline:
         emit: Emit,
         on_event: Callable[[Event], None] | None = None,
         on_update: Callable[[MessageUpdate], None] | None = None,
+        samples: Samples | None = None,
     ) -> None:
         self.parser = parser
         self.correlator = correlator
@@ -45,6 +58,8 @@ class Pipeline:
         self.emit = emit
         self.on_event = on_event
         self.on_update = on_update
+        self.samples = samples
+        self._sample: QueueSample | None = None
         self._last_tick: datetime | None = None
 
     @classmethod
@@ -61,7 +76,8 @@ class Pipeline:
 
         One constructor for both commands is what makes "the same lines give
         the same findings" true by construction: ``[correlate]`` and
-        ``[findings]`` apply alike.
+        ``[findings]`` apply alike, and so does the real-queue probe
+        (``[detectors.queue] probe``).
         """
         return cls(
             parser=parser,
@@ -71,6 +87,7 @@ class Pipeline:
             emit=emit,
             on_event=on_event,
             on_update=on_update,
+            samples=queue_probe(config),
         )
 
     @property
@@ -89,6 +106,8 @@ class Pipeline:
     def feed_event(self, event: Event) -> None:
         """Push an already parsed event (the journal source parses its own)."""
         self._advance(event.time)
+        if self.samples is not None:
+            self._take_sample(event.time)
         if self.on_event is not None:
             self.on_event(event)
         for detector in self.detectors:
@@ -100,6 +119,15 @@ class Pipeline:
         """End of input: flush incomplete messages; open findings stay open."""
         for update in self.correlator.flush():
             self._update(update)
+
+    def _take_sample(self, log_time: datetime) -> None:
+        """Hand a new real-queue sample to every detector (the source says if the line is live)."""
+        sample = self.samples.poll_live(log_time)  # type: ignore[union-attr]
+        if sample is None or sample is self._sample:
+            return
+        self._sample = sample
+        for detector in self.detectors:
+            self._signals(detector.on_sample(sample))
 
     def _update(self, update: MessageUpdate) -> None:
         if self.on_update is not None:

@@ -24,6 +24,7 @@ from spamwatch.incidents.tracker import FindingTracker
 from spamwatch.model import Event, Finding, Message, MessageUpdate, Recipient, Stage
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
+from spamwatch.sources.queue import queue_probe
 
 T0 = datetime(2026, 11, 28, 3, 0, 0, tzinfo=UTC)
 HOST = "mail.example.com"
@@ -221,6 +222,7 @@ def run(
         detectors if detectors is not None else detectors_for(config, only),
         FindingTracker.from_config(Config(data=config or {})),
         records.append,
+        samples=queue_probe(Config(data=config or {})),  # as Pipeline.from_config
     )
     for event, _ in ordered:
         pipeline.feed_event(event)

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from builders import Stream, at, raised, run
 
-from spamwatch.sources.queue import QueueProbe, describe, parse_queue, probe_from_options
+from spamwatch.config import Config
+from spamwatch.detectors.queue import describe
+from spamwatch.sources.queue import QueueProbe, parse_queue, probe_from_options, queue_probe
 
 RECORDS = [
     {
@@ -142,6 +144,13 @@ def test_probe_from_options(options: dict, interval: float) -> None:
 def test_probe_is_off_unless_asked_for() -> None:
     assert probe_from_options({}) is None
     assert probe_from_options({"probe": False, "probe_interval": "1m"}) is None
+
+
+def test_no_probe_when_the_queue_detector_is_off() -> None:
+    table = {"probe": True, "probe_interval": "2m"}
+    assert queue_probe(Config(data={"detectors": {"queue": table}})) is not None
+    off = {"detectors": {"queue": {**table, "enabled": False}}}
+    assert queue_probe(Config(data=off)) is None
 
 
 # --- in the queue detector (stand-in postqueue on PATH) ---------------------------

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from spamwatch.model import Event, MessageUpdate, Signal
+from spamwatch.model import Event, MessageUpdate, QueueSample, Signal
 
 
 class Detector:
@@ -56,6 +56,14 @@ class Detector:
 
     def on_update(self, update: MessageUpdate) -> Iterable[Signal]:
         """Called for every message milestone from the correlator."""
+        return ()
+
+    def on_sample(self, sample: QueueSample) -> Iterable[Signal]:
+        """Called with each new sample of the real queue (only while the log is live).
+
+        Samples come from a source (``postqueue -j``), never from a detector's
+        own I/O; ``sample.time`` is when it was taken, to compare with log time.
+        """
         return ()
 
     def tick(self, now: datetime) -> Iterable[Signal]:

@@ -21,14 +21,15 @@ from typing import Any, ClassVar
 from spamwatch.detectors.allow import domain_of, parse_ip
 from spamwatch.detectors.site import SiteDetector, grade, tally, top, user_of
 from spamwatch.detectors.windows import BucketHistory, KeyedWindows, SlidingMin
-from spamwatch.model import Message, MessageUpdate, Severity, Signal, Stage
-from spamwatch.sources.queue import QueueSnapshot, describe, probe_from_options
+from spamwatch.model import Message, MessageUpdate, QueueSample, Severity, Signal, Stage
 from spamwatch.timeutil import format_duration
 
 INBOUND = "(inbound)"
 HOUR = timedelta(hours=1)
 REPEAT = timedelta(minutes=1)
 MAX_HOSTS = 1000
+LIVE_LAG = timedelta(minutes=5)
+"""A real-queue sample describes log lines written at most this far from when it was taken."""
 _ADDRESS = re.compile(r"\[[0-9A-Fa-f.:]+\](?::\d+)?")
 
 
@@ -76,8 +77,9 @@ class QueueDetector(SiteDetector):
     ``probe`` (false): also ask Postfix (``postqueue -j``, see
     spamwatch.sources.queue) for the true queue size and oldest message's age,
     at most every ``probe_interval`` ("1m"); ``MAIL_CONFIG`` selects a
-    non-default instance. Used only for live lines of a single-host log;
-    when unavailable it is said once and the log-derived estimate stays.
+    non-default instance. The source feeds the samples in (``on_sample``);
+    they are used only for live lines of a single-host log; when unavailable
+    it is said once and the log-derived estimate stays.
     """
 
     name: ClassVar[str] = "queue"
@@ -98,7 +100,7 @@ class QueueDetector(SiteDetector):
     }
 
     def setup(self) -> None:
-        self._probe = probe_from_options(self.options)
+        self._real: QueueSample | None = None  # the latest real-queue sample
         self._queued: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._owners: dict[str, Counter[str]] = {}
         self._counts: Counter[str] = Counter()  # messages queued per host
@@ -129,6 +131,11 @@ class QueueDetector(SiteDetector):
             return ()
         signal = self._evaluate(message.host, now)
         return () if signal is None else (signal,)
+
+    def on_sample(self, sample: QueueSample) -> Iterable[Signal]:
+        """Keep the latest real-queue sample; it is weighed with the next messages."""
+        self._real = sample
+        return ()
 
     def sweep(self, now: datetime) -> None:
         self._deferred.expire(now)
@@ -215,11 +222,12 @@ class QueueDetector(SiteDetector):
             return signal
         return replace(signal, evidence={**signal.evidence, "real_queue": describe(real)})
 
-    def _real_queue(self, now: datetime) -> QueueSnapshot | None:
+    def _real_queue(self, now: datetime) -> QueueSample | None:
         """The true queue (option ``probe``), when the log is live and of one host."""
-        if self._probe is None or len(self._owners) > 1:
+        sample = self._real
+        if sample is None or len(self._owners) > 1 or abs(sample.time - now) > LIVE_LAG:
             return None
-        return self._probe.poll_live(now)
+        return sample
 
     def _level(self, host: str, now: datetime) -> float:
         """``level``, raised to a multiple of the host's usual queue size when known."""
@@ -280,3 +288,14 @@ class QueueDetector(SiteDetector):
             counts=counts,
             evidence=evidence,
         )
+
+
+def describe(sample: QueueSample) -> dict[str, object]:
+    """Evidence fields for a finding: the true size and the oldest message's age."""
+    return {
+        "queue_size": sample.size,
+        "queue_recipients": sample.recipients,
+        "oldest_age_seconds": None if sample.oldest_age is None else round(sample.oldest_age),
+        "by_queue": dict(sample.by_queue),
+        "source": "postqueue -j",
+    }

@@ -1,11 +1,13 @@
-"""The real Postfix queue, read with ``postqueue -j`` (optional, live only).
+"""The real Postfix queue, read with ``postqueue -j``: a source of queue samples (live only).
 
 Why: the queue detector estimates the queue from the log (queued minus
 removed), which is blind to mail queued before spamwatch started and to
 messages removed with ``postsuper``. On the mail server itself the true size
 and the age of the oldest message are one command away. The probe runs that
 command at most every ``interval`` seconds of wall-clock time (the queue is
-live state, so wall time is right here) and returns a ``QueueSnapshot``.
+live state, so wall time is right here) and returns a ``QueueSample``, which
+the pipeline hands to the detectors (``Detector.on_sample``): no detector runs
+a command or reads the clock.
 
 When the command is missing or not permitted, the probe says so once through
 ``warn`` and returns None from then on, so the caller keeps its log-derived
@@ -27,30 +29,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 
+from spamwatch.config import Config
+from spamwatch.model import QueueSample
 from spamwatch.textsafe import clean
 from spamwatch.timeutil import parse_duration
 
 SBIN_DIRS = ("/usr/sbin", "/usr/local/sbin", "/sbin")
 """Where postqueue lives when it is not on a service's PATH."""
-
-
-@dataclass(frozen=True, slots=True)
-class QueueSnapshot:
-    """The queue as ``postqueue -j`` reported it at wall-clock ``taken_at``.
-
-    ``oldest_age`` is in seconds (None for an empty queue); ``by_queue`` counts
-    messages per Postfix queue (incoming, active, deferred, hold, maildrop).
-    """
-
-    taken_at: float
-    size: int
-    recipients: int
-    oldest_age: float | None
-    by_queue: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def _warn_stderr(message: str) -> None:
@@ -69,7 +57,7 @@ def find_postqueue() -> str | None:
     return None
 
 
-def parse_queue(lines: Iterable[str], now: float) -> QueueSnapshot:
+def parse_queue(lines: Iterable[str], now: float) -> QueueSample:
     """Summarise ``postqueue -j`` output (JSON Lines); malformed lines are skipped."""
     size = recipients = 0
     oldest: float | None = None
@@ -90,7 +78,8 @@ def parse_queue(lines: Iterable[str], now: float) -> QueueSnapshot:
         if isinstance(arrival, int | float) and not isinstance(arrival, bool):
             oldest = arrival if oldest is None else min(oldest, arrival)
     age = None if oldest is None else max(0.0, now - oldest)
-    return QueueSnapshot(now, size, recipients, age, MappingProxyType(by_queue))
+    when = datetime.fromtimestamp(now, tz=UTC)
+    return QueueSample(when, size, recipients, age, MappingProxyType(by_queue))
 
 
 class QueueProbe:
@@ -119,7 +108,7 @@ class QueueProbe:
         self.warn = warn
         self.clock = clock
         self.unavailable: str | None = None
-        self.last: QueueSnapshot | None = None
+        self.last: QueueSample | None = None
         self._warned_slow = False
         self._next_run = float("-inf")
 
@@ -131,7 +120,7 @@ class QueueProbe:
         extra = ["-c", self.config_directory] if self.config_directory else []
         return [command, *extra, "-j"]
 
-    def poll(self) -> QueueSnapshot | None:
+    def poll(self) -> QueueSample | None:
         """The latest snapshot, refreshed when ``interval`` has passed since the last."""
         if self.unavailable is not None:
             return None
@@ -141,7 +130,7 @@ class QueueProbe:
         self._next_run = now + self.interval
         return self.take(now)
 
-    def poll_live(self, log_time: datetime, max_lag: float = 300.0) -> QueueSnapshot | None:
+    def poll_live(self, log_time: datetime, max_lag: float = 300.0) -> QueueSample | None:
         """``poll()``, but only for a log line written around now.
 
         The real queue describes the present: a report over last week's log, or
@@ -151,7 +140,7 @@ class QueueProbe:
             return None
         return self.poll()
 
-    def take(self, now: float | None = None) -> QueueSnapshot | None:
+    def take(self, now: float | None = None) -> QueueSample | None:
         """Run postqueue now; None (and the reason said once) when it cannot."""
         argv = self.argv()
         if argv is None:
@@ -216,12 +205,13 @@ def probe_from_options(options: Mapping[str, object]) -> QueueProbe | None:
     return QueueProbe(interval=interval.total_seconds())
 
 
-def describe(snapshot: QueueSnapshot) -> dict[str, object]:
-    """Evidence fields for a finding: the true size and the oldest message's age."""
-    return {
-        "queue_size": snapshot.size,
-        "queue_recipients": snapshot.recipients,
-        "oldest_age_seconds": None if snapshot.oldest_age is None else round(snapshot.oldest_age),
-        "by_queue": dict(snapshot.by_queue),
-        "source": "postqueue -j",
-    }
+def queue_probe(config: Config) -> QueueProbe | None:
+    """The probe ``[detectors.queue]`` asks for (``probe = true``), or None.
+
+    None too when the queue detector is switched off: nothing would read the
+    samples. The table's values were checked when the detectors were built.
+    """
+    table = config.section("detectors", "queue")
+    if table.get("enabled") is False:
+        return None
+    return probe_from_options(table)
