@@ -15,6 +15,8 @@ Exit statuses (documented in README.md and man/spamwatch.1):
 4   input cannot be read: missing file, permission denied, bad gzip, directory
 5   state file cannot be read or written (``follow --state``)
 6   an alert sink failed hard at start (cannot open, cannot connect at all)
+7   containment (``contain``, ``release``) failed or is not set up: a command
+    failed, a right is missing, or ``contain --check`` found something missing
 70  internal error (a bug: please report it)
 74  the output cannot be written (disk full, I/O error)
 130 interrupted (SIGINT) during ``report`` or ``events``
@@ -30,6 +32,7 @@ EXIT_CONFIG = 3
 EXIT_INPUT = 4
 EXIT_STATE = 5
 EXIT_SINK = 6
+EXIT_CONTAIN = 7
 EXIT_INTERNAL = 70
 EXIT_OUTPUT = 74
 EXIT_INTERRUPTED = 130
@@ -75,3 +78,13 @@ class SinkError(SpamwatchError):
     """An alert sink cannot be set up at all (delivery failures are spooled, not raised)."""
 
     exit_status = EXIT_SINK
+
+
+class ContainError(SpamwatchError):
+    """Containment could not be done (or is not set up): nothing was left half-done.
+
+    The message names the step and the command's own error (``postmap: fatal:
+    ...``), so the admin knows exactly what to fix.
+    """
+
+    exit_status = EXIT_CONTAIN

@@ -235,8 +235,15 @@ class Signal:
 
 
 class FindingState(enum.StrEnum):
+    """Where a finding record stands in the finding's life.
+
+    ``updated`` adds what was done about an open finding (``evidence.containment``:
+    the login was locked, its mail held, or why not) without a change of severity.
+    """
+
     RAISED = "raised"
     ESCALATED = "escalated"
+    UPDATED = "updated"
     RESOLVED = "resolved"
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -19,12 +19,15 @@ from spamwatch.cli.alerts import alert_option
 from spamwatch.cli.common import config_option, load, parse_options
 from spamwatch.config import Config
 from spamwatch.config.schema import check_options, duration
+from spamwatch.contain.responder import Responder
+from spamwatch.contain.settings import ContainSettings
 from spamwatch.detectors import build_detectors
 from spamwatch.errors import UsageError
 from spamwatch.follow.follower import Follower, FollowOptions, Notices, Output
 from spamwatch.follow.live import LiveStats, LiveView, PlainView, use_rich_view
 from spamwatch.follow.options import FOLLOW_DEFAULTS, journal_matches
 from spamwatch.follow.state import default_state_path, ensure_parent
+from spamwatch.model import MessageUpdate
 from spamwatch.parse import Parser
 from spamwatch.parse.options import build_parse_options
 from spamwatch.pipeline import Pipeline
@@ -67,7 +70,9 @@ class Wiring:
             self.config, cli.timezone, cli.year, cli.syslog_names
         )
         self.detectors = build_detectors(self.config)  # a ConfigError now, not later
+        self.contain = ContainSettings.from_config(self.config)
         self._fanout: Fanout | None = None
+        self._responder: Responder | None = None
 
     def options(self) -> FollowOptions:
         """The command line over the ``[follow]`` table (re-read on SIGHUP)."""
@@ -97,14 +102,31 @@ class Wiring:
 
     def pipeline(self, emit: Output, stats: LiveStats) -> Pipeline:
         """The same stages ``report`` wires, so the same lines give the same findings."""
+        on_update = stats.on_update
+        responder = self._responder
+        if responder is not None:
+
+            def on_update(update: MessageUpdate) -> None:
+                stats.on_update(update)
+                responder.on_update(update)
+
         return Pipeline.from_config(
             self.config,
             self.parser(),
             self.detectors,
             emit,
             on_event=stats.on_event,
-            on_update=stats.on_update,
+            on_update=on_update,
         )
+
+    def responder(self, output: Output, notify: Callable[[str, str], None]) -> Responder | None:
+        """The containment stage when ``[contain] auto`` is on (None otherwise)."""
+        if self.contain.auto is None or not self.contain.actions:
+            self._responder = None
+            return None
+        self._responder = Responder(self.contain, output, notify)
+        self._responder.start()
+        return self._responder
 
     def output(self) -> Output:
         """The alert sinks (opened once, on first use, after the live view started)."""

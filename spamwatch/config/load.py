@@ -89,6 +89,7 @@ TOP_LEVEL_KEYS = frozenset(
         "alerts",
         "sinks",
         "follow",
+        "contain",
     }
 )
 """Every top-level key the config may hold; anything else is a typo."""

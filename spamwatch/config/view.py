@@ -13,6 +13,7 @@ from typing import Any
 from spamwatch.config import Config
 from spamwatch.config.load import check_top_level
 from spamwatch.config.schema import check_options
+from spamwatch.contain.settings import CONTAIN_DEFAULTS, ContainSettings
 from spamwatch.correlate import Correlator
 from spamwatch.detectors import build_detectors, detector_classes
 from spamwatch.detectors.allow import load_site
@@ -41,6 +42,7 @@ def effective_config(config: Config) -> dict[str, Any]:
         "alerts": {"uris": default_alert_uris(config, interactive=False), **_alerts(config)},
         "sinks": dict(config.section("sinks")),
         "follow": {**FOLLOW_DEFAULTS, **config.section("follow")},
+        "contain": {**CONTAIN_DEFAULTS, **config.section("contain")},
     }
     return redact(out)
 
@@ -59,3 +61,4 @@ def validate(config: Config) -> None:
     build_detectors(config)
     journal_matches((), check_options("follow", config.section("follow"), FOLLOW_DEFAULTS))
     check_alerts(default_alert_uris(config, interactive=False), config)
+    ContainSettings.from_config(config)

@@ -57,13 +57,21 @@ class View(Protocol):
     def stop(self) -> None: ...
 
 
+class Responder(Protocol):
+    """The response stage (containment): acts on records sent, watches the queue."""
+
+    def on_record(self, record: Finding) -> None: ...
+    def poll(self) -> None: ...
+
+
 class Wiring(Protocol):
-    """What the command builds from a config: parsers, a pipeline, an output."""
+    """What the command builds from a config: parsers, a pipeline, an output, a response."""
 
     def parser(self) -> Parser: ...
     def pipeline(self, emit: Output, stats: LiveStats) -> Pipeline: ...
     def output(self) -> Output: ...
     def sync(self) -> None: ...
+    def responder(self, output: Output, notify: Callable[[str, str], None]) -> Responder | None: ...
     def reload(self) -> Wiring: ...
     def stats(self, counters: dict[str, int]) -> None: ...
     def options(self) -> FollowOptions: ...
@@ -223,6 +231,7 @@ class Follower:
         self._last_save = 0.0
         self._dirty_alert = False
         self._broken: BrokenPipeError | None = None
+        self.responder: Responder | None = None
 
     # -- lifetime ---------------------------------------------------------
 
@@ -308,10 +317,13 @@ class Follower:
     def _arm(self) -> None:
         """Build the pipeline and warm it up on the last window before each source."""
         output = self.wiring.output()
+        self.responder = self.wiring.responder(output, self.notify)
 
         def send(finding: Finding) -> Any:
             receipt = output(finding)
             self.stats.on_finding(finding)
+            if self.responder is not None:  # after the sinks: the alert goes out first
+                self.responder.on_record(finding)
             return receipt
 
         self.gate = AlertGate(self.state, send, self._alerted)
@@ -354,6 +366,8 @@ class Follower:
                 self._reload()
             self.wake.clear()
             busy = self._pump()
+            if self.responder is not None:
+                self.responder.poll()
             self._maybe_save()
             self.view.refresh()
             if self.sources and all(source.ended for source in self.sources):

@@ -202,7 +202,7 @@ class StateFile:
             return False
         directory = os.path.dirname(self.path)
         try:
-            _atomic_write(directory, self.path, text.encode())
+            atomic_write(directory, self.path, text.encode())
         except OSError as exc:
             raise StateError(f"{self.path}: cannot write state file: {_reason(exc)}") from None
         self._last_saved = text
@@ -213,7 +213,7 @@ def _dump(state: FollowState) -> str:
     return json.dumps(state.to_json(), indent=1, sort_keys=True) + "\n"
 
 
-def _atomic_write(directory: str, path: str, data: bytes) -> None:
+def atomic_write(directory: str, path: str, data: bytes) -> None:
     """Write, fsync, rename, fsync the directory: old or new, never torn."""
     fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=directory)
     try:

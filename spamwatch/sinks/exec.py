@@ -80,12 +80,12 @@ class ExecSink(QueuedSink):
         try:
             result = talk(process, (alert_line(finding) + "\n").encode("utf-8"), self.timeout)
         except BaseException:
-            _kill_group(process)
+            kill_group(process)
             raise
         finally:
-            _close_pipes(process)
+            close_pipes(process)
         if result.timed_out:
-            _kill_group(process)
+            kill_group(process)
             raise ExecFailed(f"{self.command}: killed after {self.timeout:g}s timeout")
         if process.returncode != 0:
             said = (result.err or result.out).decode("utf-8", "replace").strip()
@@ -182,15 +182,15 @@ def environment(finding: Finding, hidden: frozenset[str] = frozenset()) -> dict[
     return env
 
 
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
+def kill_group(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL the command and anything it started, then reap it (output unread)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    _close_pipes(process)
+    close_pipes(process)
     process.wait()
 
 
-def _close_pipes(process: subprocess.Popen[bytes]) -> None:
+def close_pipes(process: subprocess.Popen[bytes]) -> None:
     for stream in (process.stdin, process.stdout, process.stderr):
         if stream is not None:
             with contextlib.suppress(OSError):

@@ -28,9 +28,10 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
+from typing import Any
 
 from spamwatch.config import Config
 from spamwatch.model import QueueSample
@@ -57,18 +58,23 @@ def find_postqueue() -> str | None:
     return None
 
 
-def parse_queue(lines: Iterable[str], now: float) -> QueueSample:
-    """Summarise ``postqueue -j`` output (JSON Lines); malformed lines are skipped."""
-    size = recipients = 0
-    oldest: float | None = None
-    by_queue: dict[str, int] = {}
+def queue_records(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """The JSON objects of ``postqueue -j`` output; malformed lines are skipped."""
     for line in lines:
         try:
             record = json.loads(line)
         except ValueError:
             continue
-        if not isinstance(record, dict):
-            continue
+        if isinstance(record, dict):
+            yield record
+
+
+def parse_queue(lines: Iterable[str], now: float) -> QueueSample:
+    """Summarise ``postqueue -j`` output (JSON Lines); malformed lines are skipped."""
+    size = recipients = 0
+    oldest: float | None = None
+    by_queue: dict[str, int] = {}
+    for record in queue_records(lines):
         size += 1
         name = str(record.get("queue_name", "unknown"))
         by_queue[name] = by_queue.get(name, 0) + 1
