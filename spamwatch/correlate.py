@@ -37,23 +37,25 @@ MAX_OPEN = 100_000
 SWEEP_EVERY = 4096
 """Check for messages older than ``max_age`` once per this many events."""
 
-KINDS = frozenset(
-    {
-        "client",
-        "pickup",
-        "message_id",
-        "queued",
-        "delivery",
-        "removed",
-        "expired",
-        "notification",
-        "postsuper",
-        "reject",
-        "content",
-        "warning",
-    }
-)
-"""The event kinds the correlator reads; a parser may skip building others."""
+HANDLERS: dict[str, str] = {
+    "client": "_on_start",
+    "pickup": "_on_start",
+    "message_id": "_on_message_id",
+    "queued": "_on_queued",
+    "delivery": "_on_delivery",
+    "removed": "_on_removed",
+    "expired": "_on_expired",
+    "notification": "_on_notification",
+    "postsuper": "_on_postsuper",
+    "reject": "_on_reject",
+    "content": "_on_reject",
+    "warning": "_on_warning",
+}
+"""Event kind -> the Correlator method that reads it; every other kind is ignored."""
+
+KINDS = frozenset(HANDLERS)
+"""The event kinds the correlator reads; a parser may skip building others
+(``Parser(kinds=KINDS)``, ``spamwatch events --messages``)."""
 
 REJECT_ACTIONS = {
     "reject": "rejected",
@@ -244,18 +246,7 @@ class Correlator:
         self._by_message_id: dict[tuple[str, str], _Open] = {}
         self._countdown = SWEEP_EVERY
         self._handlers: dict[str, Handler] = {
-            "client": self._on_start,
-            "pickup": self._on_start,
-            "message_id": self._on_message_id,
-            "queued": self._on_queued,
-            "delivery": self._on_delivery,
-            "removed": self._on_removed,
-            "expired": self._on_expired,
-            "notification": self._on_notification,
-            "postsuper": self._on_postsuper,
-            "reject": self._on_reject,
-            "content": self._on_reject,
-            "warning": self._on_warning,
+            kind: getattr(self, method) for kind, method in HANDLERS.items()
         }
 
     @property

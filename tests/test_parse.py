@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from dateutil import tz
 
+from spamwatch.correlate import KINDS
 from spamwatch.parse import ParseOptions, Parser
-from spamwatch.parse.kinds import MESSAGE_KINDS
 from spamwatch.parse.parser import MAX_LINE_BYTES, ParseStats
 
 BERLIN = tz.gettz("Europe/Berlin")
@@ -213,11 +213,11 @@ LINES = [
 
 def test_kinds_skip_unwanted_lines_and_count_them() -> None:
     everything = parser()
-    wanted = Parser(ParseOptions(timezone=UTC), kinds=MESSAGE_KINDS)
+    wanted = Parser(ParseOptions(timezone=UTC), kinds=KINDS)
     all_events = [e for e in map(everything.parse, LINES) if e]
     some = [e for e in map(wanted.parse, LINES) if e]
     assert [e.kind for e in some] == ["client", "queued", "removed"]
-    assert some == [e for e in all_events if e.kind in MESSAGE_KINDS]
+    assert some == [e for e in all_events if e.kind in KINDS]
     assert wanted.stats.skipped == 3 and wanted.stats.non_postfix == 1
     assert wanted.stats.unrecognised == 0  # "connect from nowhere" is a connect: skipped
     assert accounted(wanted.stats) == wanted.stats.lines == len(LINES)

@@ -25,12 +25,14 @@ Classified = tuple[str, str | None, Fields | None]
 Result = Classified | str
 Handler = Callable[[str, "str | None", "Collection[str] | None"], Result]
 
-QUEUE_ID = re.compile(r"([0-9A-F]{5,32}(?:X+)?|(?=[0-9A-Za-z]*\d)[0-9A-Za-z]{5,32}): ")
-"""Short (hex) and long (``enable_long_queue_ids``) ids, then ``": "``.
+QUEUE_ID_FORM = r"[0-9A-F]{5,32}(?:X+)?|(?=[0-9A-Za-z]*\d)[0-9A-Za-z]{5,32}"
+"""A Postfix queue id: short (hex, ``X`` appended by some tools) or long
+(``enable_long_queue_ids``). Long ids always hold a digit; requiring one keeps
+words such as "warning:" or "statistics:" from being taken for a queue id.
+The one definition: ``header.QID`` and the parser's scan are built from it."""
 
-Long ids always hold a digit; requiring one keeps words such as "warning:" or
-"statistics:" from being taken for a queue id.
-"""
+QUEUE_ID = re.compile(f"({QUEUE_ID_FORM}): ")
+"""A queue id at the start of a message text, then ``": "``."""
 
 CLIENT = r"(?P<name>[^\s\[\]]*)\[(?P<ip>[^\[\]\s]*)\](?::(?P<port>\d+))?"
 CLIENT_RE = re.compile(CLIENT)

@@ -26,9 +26,11 @@ from datetime import datetime, timedelta, tzinfo
 
 from dateutil import tz
 
-QID = rb"(?:([0-9A-F]{5,32}(?:X+)?|(?=[0-9A-Za-z]*\d)[0-9A-Za-z]{5,32}): )?"
+from spamwatch.parse.grammar import QUEUE_ID_FORM
+
+QID = rb"(?:(" + QUEUE_ID_FORM.encode() + rb"): )?"
 """The queue id that starts most Postfix messages (group 5), read with the
-header; the same pattern as ``grammar.QUEUE_ID``."""
+header (``grammar.QUEUE_ID_FORM``)."""
 
 HEADER = re.compile(
     rb"(?:(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"

@@ -53,10 +53,3 @@ KINDS: Final[dict[str, tuple[str, ...]]] = {
                 "resent_message_id?"),
 }  # fmt: skip
 """kind -> its field names (``?`` = only when logged)."""
-
-MESSAGE_KINDS: Final = frozenset(
-    {"client", "pickup", "message_id", "queued", "delivery", "expired", "removed",
-     "notification", "postsuper", "reject"}
-)  # fmt: skip
-"""The kinds a message correlator needs; ``Parser(kinds=MESSAGE_KINDS)`` skips
-the rest cheaply (``spamwatch events --messages``)."""

@@ -24,7 +24,7 @@ from operator import attrgetter
 from typing import Final
 
 from spamwatch.model import Event
-from spamwatch.parse.grammar import classify_body, skip_prefixes
+from spamwatch.parse.grammar import QUEUE_ID_FORM, classify_body, skip_prefixes
 from spamwatch.parse.header import FAST_HEADER, HEADER, BadTimestamp, Clock
 from spamwatch.slots import builder
 from spamwatch.textsafe import clean
@@ -44,12 +44,12 @@ _UNKNOWN: Final = ("", "")
 _KIND = attrgetter("kind")
 NO_HEADER: Final = ("no syslog header ('[time] [host] program[pid]: message')", None)
 
-_ID = rb"(?:(?:warning|error|fatal|panic): *)?(?:[0-9A-F]{5,}X*|[0-9A-Za-z]*\d[0-9A-Za-z]*): "
+_ID = rb"(?:(?:warning|error|fatal|panic): *)?(?:" + QUEUE_ID_FORM.encode() + rb"): "
 QUEUE_ID_AFTER_COLON: Final = re.compile(rb": " + _ID)
 """Where a queue id can start a message: after ``prog[pid]: `` or ``prog: ``,
-or after ``warning:`` and the other levels (``leveled`` reads that id too). A superset of what
-``header.QID`` accepts: it only picks the lines worth parsing, and the
-parser decides. ``": "`` is a literal prefix, so the scan runs at memchr speed."""
+or after ``warning:`` and the other levels (``leveled`` reads that id too): the
+lines worth parsing when only messages are wanted; the parser decides. ``": "``
+is a literal prefix, so the scan runs at memchr speed."""
 QUEUE_ID_AFTER_PID: Final = re.compile(rb"\] " + _ID)
 """The rare ``prog[pid] QID: `` form (no colon after the pid), seen in some
 logs; scanned for separately because one pattern with both prefixes is three
