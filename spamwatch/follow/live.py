@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from spamwatch.model import Event, Finding, FindingState, MessageUpdate, Severity, Stage
+from spamwatch.screen import set_live_console
 from spamwatch.textsafe import clean
 
 RATE_SECONDS = 10
@@ -138,7 +139,9 @@ class LiveView:
         self._last = 0.0
 
     def start(self) -> None:
+        """Draw the view; what is printed for a person from now on goes above it."""
         self._live.start()
+        set_live_console(self._console)
         self.refresh(force=True)
 
     def refresh(self, force: bool = False) -> None:
@@ -149,6 +152,8 @@ class LiveView:
         self._live.update(self.render(), refresh=True)
 
     def stop(self) -> None:
+        """Leave the last view on the screen; printing goes to the terminal again."""
+        set_live_console(None)
         self._live.stop()
 
     def render(self) -> Any:

@@ -4,7 +4,8 @@ Log text is added to rich ``Text`` objects as plain strings (never parsed as
 markup) after ``clean`` turned control characters into visible escapes, so a
 username like ``[bold]x[/]`` or ``\\x1b[31m`` prints as those characters.
 ``console:stderr`` writes to stderr; colour follows rich's rules (``NO_COLOR``,
-not a terminal).
+not a terminal). While ``follow``'s live view is up on the terminal, lines
+are printed through its Console, so they appear above it (see ``screen``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from rich.text import Text
 
 from spamwatch.errors import ConfigError
 from spamwatch.model import Finding, FindingState, Severity
+from spamwatch.screen import live_console
 from spamwatch.sinks.base import Sink
 from spamwatch.sinks.text import log_console
 from spamwatch.textsafe import clean
@@ -38,11 +40,14 @@ class ConsoleSink(Sink):
             )
         stream = sys.stderr if self.target == "stderr" else sys.stdout
         self.console = log_console(stream, soft_wrap=True)
+        self._terminal = stream.isatty()
 
     def send(self, finding: Finding) -> None:
-        """Print one line, flushed at once."""
-        self.console.print(render(finding))
-        self.console.file.flush()
+        """Print one line, flushed at once: above the live view when one is up."""
+        live = live_console() if self._terminal else None
+        console = live or self.console
+        console.print(render(finding), soft_wrap=True)  # one line, wrapped by the terminal
+        console.file.flush()
 
 
 def render(finding: Finding) -> Text:
