@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,3 +24,36 @@ def corpus_dir() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"corpus folder {CORPUS} is absent (set SPAMWATCH_CORPUS to its path)")
     return CORPUS
+
+
+EXAMPLE = ROOT / "examples" / "plugin"
+"""The example third-party plugin (a sink and a detector)."""
+
+
+def install_by_metadata(root: Path, entry_points: str, name: str = "example-plugin") -> None:
+    """What pip leaves behind, minimal: a dist-info folder with METADATA and entry points."""
+    info = root / f"{name.replace('-', '_')}-0.1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text(entry_points)
+
+
+@pytest.fixture
+def example_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """The example plugin importable and registered, as if pip-installed."""
+    site = tmp_path / "site"
+    shutil.copytree(EXAMPLE / "spamwatch_example", site / "spamwatch_example")
+    entry_points = (EXAMPLE / "pyproject.toml").read_text()
+    sink_ep = "csv = spamwatch_example.sink:CsvSink"
+    detector_ep = "night = spamwatch_example.detector:NightDetector"
+    assert sink_ep.replace(" = ", ' = "') + '"' in entry_points  # same as the pyproject says
+    assert detector_ep.replace(" = ", ' = "') + '"' in entry_points
+    install_by_metadata(
+        site,
+        f"[spamwatch.sinks]\n{sink_ep}\n\n[spamwatch.detectors]\n{detector_ep}\n",
+        "spamwatch-example-plugin",
+    )
+    monkeypatch.syspath_prepend(str(site))
+    yield site
+    for module in [m for m in sys.modules if m.startswith("spamwatch_example")]:
+        del sys.modules[module]

@@ -13,48 +13,16 @@ import shutil
 import site
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from sinkutil import T0, build_one, make_finding
 
 from spamwatch.cli import cli
 from spamwatch.model import Event, Message, MessageUpdate, Severity, Stage
 from spamwatch.sinks import Fanout
-
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plugin"
-
-
-def install_by_metadata(root: Path, entry_points: str, name: str = "example-plugin") -> None:
-    """What pip leaves behind, minimal: a dist-info folder with METADATA and entry points."""
-    info = root / f"{name.replace('-', '_')}-0.1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1.0\n")
-    (info / "entry_points.txt").write_text(entry_points)
-
-
-@pytest.fixture
-def example_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """The example plugin importable and registered, as if pip-installed."""
-    site = tmp_path / "site"
-    shutil.copytree(EXAMPLE / "spamwatch_example", site / "spamwatch_example")
-    entry_points = (EXAMPLE / "pyproject.toml").read_text()
-    sink_ep = "csv = spamwatch_example.sink:CsvSink"
-    detector_ep = "night = spamwatch_example.detector:NightDetector"
-    assert sink_ep.replace(" = ", ' = "') + '"' in entry_points  # same as the pyproject says
-    assert detector_ep.replace(" = ", ' = "') + '"' in entry_points
-    install_by_metadata(
-        site,
-        f"[spamwatch.sinks]\n{sink_ep}\n\n[spamwatch.detectors]\n{detector_ep}\n",
-        "spamwatch-example-plugin",
-    )
-    monkeypatch.syspath_prepend(str(site))
-    yield site
-    for module in [m for m in sys.modules if m.startswith("spamwatch_example")]:
-        del sys.modules[module]
+from tests.conftest import EXAMPLE, install_by_metadata
 
 
 def run_plugins(*args: str) -> dict:
@@ -168,3 +136,10 @@ def test_pip_install_into_a_venv(tmp_path: Path) -> None:
     assert any(p["name"] == "csv" and p["distribution"] == "spamwatch-example-plugin"
                and p["error"] is None for p in listing["sinks"])  # fmt: skip
     assert any(p["name"] == "night" and p["error"] is None for p in listing["detectors"])
+    night = EXAMPLE / "samples" / "night.log"
+    report = subprocess.run(
+        [python, "-m", "spamwatch", "report", "--format", "json", "--fail-on", "never", str(night)],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    found = [json.loads(line) for line in report.stdout.splitlines()]
+    assert [f["detector"] for f in found] == ["night"]  # its sample log raises it, and only it

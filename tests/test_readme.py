@@ -39,3 +39,12 @@ def test_quick_start_is_two_commands_on_a_bundled_sample() -> None:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert ci.stdout.strip() == commands[1]  # CI runs the same command
+
+
+def test_the_plugin_detector_shown_is_the_example_file() -> None:
+    block = re.search(
+        r"# examples/plugin/spamwatch_example/detector.py .*?\n(.*?)```", readme(), re.S
+    )
+    assert block is not None
+    source = (ROOT / "examples/plugin/spamwatch_example/detector.py").read_text(encoding="utf-8")
+    assert block.group(1).strip() in source and block.group(1).startswith("class NightDetector")

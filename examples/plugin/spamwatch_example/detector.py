@@ -1,74 +1,54 @@
-"""``night``: authenticated submissions during the quiet hours.
-
-A minimal detector: subclass ``Detector``, declare ``name`` and ``defaults``
-(every option with its default; ``[detectors.night]`` overrides them and
-``[users."NAME".detectors.night]`` per user), and return ``Signal`` values from
-the hooks you need. Keep state bounded and in log time; the FindingTracker
-turns repeated signals into one finding, so there is no deduplication here.
-"""
+"""``night``: a SASL login submitting many messages during the quiet hours (example plugin)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 
-from spamwatch.detectors.base import Detector
-from spamwatch.model import MessageUpdate, Severity, Signal, Stage
+from spamwatch.detectors.site import SiteDetector, fresh_submission, grade, user_of
+from spamwatch.detectors.windows import KeyedWindows
+from spamwatch.model import MessageUpdate, Signal, Stage
 
 
-class NightDetector(Detector):
-    """Count each SASL user's messages queued between ``start_hour`` and ``end_hour``."""
+class NightDetector(SiteDetector):
+    """Messages a login queues between ``start_hour`` and ``end_hour`` (log time) in ``window``."""
 
     name: ClassVar[str] = "night"
     description: ClassVar[str] = "SASL users submitting many messages at night (example plugin)"
     defaults: ClassVar[Mapping[str, Any]] = {
-        "start_hour": 1,
-        "end_hour": 5,
-        "threshold": 20,
-        "max_users": 10_000,
-    }
+        "start_hour": 1, "end_hour": 5, "window": "1h", "threshold": 20, "critical_factor": 5.0,
+    }  # fmt: skip
 
-    def __init__(
-        self,
-        options: Mapping[str, Any] | None = None,
-        user_options: Mapping[str, Mapping[str, Any]] | None = None,
-    ) -> None:
-        super().__init__(options, user_options)
-        self.day: date | None = None
-        self.nights: dict[str, tuple[datetime, int]] = {}  # user -> (first, count) tonight
+    def setup(self) -> None:
+        self.queued: KeyedWindows[str, str] = KeyedWindows(self.span("window"), 10_000)
 
     def on_update(self, update: MessageUpdate) -> Iterable[Signal]:
-        """Count a queued message from a SASL user at night; signal above the threshold."""
-        user = update.message.sasl_username
-        now = update.event.time
-        if update.stage is not Stage.QUEUED or not user:
+        user, now = user_of(update.message), update.event.time
+        if update.stage is not Stage.QUEUED or not user or not fresh_submission(update):
             return ()
         if not self.option("start_hour", user) <= now.hour < self.option("end_hour", user):
             return ()
-        first, count = self.nights.pop(user, (now, 0))
-        self.nights[user] = (first, count + 1)  # newest last: the eviction order
-        while len(self.nights) > self.option("max_users"):
-            del self.nights[next(iter(self.nights))]
-        if count + 1 < self.option("threshold", user):
+        window = self.queued.add(user, now, update.message.queue_id)
+        severity = grade(
+            len(window), self.number("threshold", user), self.number("critical_factor")
+        )
+        if severity is None:
             return ()
+        count = len(window)
         return (
-            Signal(
-                detector=self.name,
+            self.signal(
                 key=user,
-                key_kind="sasl_username",
-                severity=Severity.INFO,
+                severity=severity,
                 time=now,
-                first_seen=first,
-                summary=f"{user} queued {count + 1} messages since {first:%H:%M} at night",
+                first_seen=window.first_time,
+                summary=f"{user} queued {count} messages at night ({now:%H:%M} log time)",
                 host=update.message.host,
-                counts={"messages": count + 1},
+                counts={"messages": count},
+                evidence={},
+                facts=("volume",),
             ),
         )
 
-    def tick(self, now: datetime) -> Iterable[Signal]:
-        """A new day (in log time) starts a new night: forget the counts."""
-        if now.date() != self.day:
-            self.day = now.date()
-            self.nights.clear()
-        return ()
+    def sweep(self, now: datetime) -> None:
+        self.queued.expire(now)
