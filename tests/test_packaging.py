@@ -88,6 +88,16 @@ def test_the_wheel_carries_man_page_completion_licence_and_sink_schemes(built: d
     assert {"syslog+udp", "webhook+http", "webhook+https", "mailto", "jsonl"} <= schemes
 
 
+def test_the_wheel_holds_only_the_runtime_package(built: dict) -> None:
+    """spamwatch/ and its metadata and data files; no tools/ (synthlog), tests or samples."""
+    with zipfile.ZipFile(built["wheel"]) as wheel:
+        names = wheel.namelist()
+    code = {n for n in names if not re.match(r"spamwatch-[^/]+\.(dist-info|data)/", n)}
+    package = {n for n in built["files"] if n.startswith("spamwatch/") and n.endswith(".py")}
+    assert code == package, sorted(code ^ package)
+    assert not [n for n in names if "synthlog" in n or n.startswith(("tests/", "tools/"))]
+
+
 def test_the_sdist_holds_every_file_of_the_checkout(built: dict) -> None:
     with tarfile.open(built["sdist"]) as sdist:
         members = {m.name.partition("/")[2] for m in sdist.getmembers() if m.isfile()}
