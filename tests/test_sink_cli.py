@@ -31,7 +31,8 @@ def test_report_sends_every_record_to_each_alert(tmp_path: Path) -> None:
     sent = [json.loads(line) for line in alerts.read_text().splitlines()]
     assert sent and [Finding.from_json(r) for r in sent] == [Finding.from_json(r) for r in printed]
     metrics = prom.read_text()
-    assert "spamwatch_lines_total" in metrics and "spamwatch_open_findings{" in metrics
+    assert "spamwatch_report_lines " in metrics and "spamwatch_report_incidents{" in metrics
+    assert f'spamwatch_alerts_sent_total{{sink="jsonl:{alerts}"}} {len(sent)}.0' in metrics
 
 
 def test_min_severity_filters_what_a_sink_gets(tmp_path: Path) -> None:

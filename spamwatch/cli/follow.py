@@ -27,6 +27,8 @@ from spamwatch.follow.follower import Follower, FollowOptions, Notices, Output
 from spamwatch.follow.live import LiveStats, LiveView, PlainView, use_rich_view
 from spamwatch.follow.options import FOLLOW_DEFAULTS, journal_matches
 from spamwatch.follow.state import default_state_path, ensure_parent
+from spamwatch.metrics import DEFAULT_ADDRESS, DEFAULT_PORT, parse_listen
+from spamwatch.metrics import current as metrics
 from spamwatch.model import MessageUpdate
 from spamwatch.parse import Parser
 from spamwatch.parse.options import build_parse_options
@@ -213,6 +215,15 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     show_default=True,
     help="auto: live view on a terminal; plain: no live view; json: JSON Lines on stdout.",
 )
+@click.option(
+    "--metrics",
+    "metrics_listen",
+    metavar="[ADDR:]PORT",
+    is_flag=False,
+    flag_value=f"{DEFAULT_ADDRESS}:{DEFAULT_PORT}",
+    help=f"Serve Prometheus metrics on http://ADDR:PORT/metrics (ADDR default {DEFAULT_ADDRESS};"
+    f" --metrics alone: port {DEFAULT_PORT}).",
+)
 @click.argument("files", nargs=-1, metavar="[FILE|-]...")
 def follow(
     config_path: str | None,
@@ -227,6 +238,7 @@ def follow(
     state_path: str | None,
     warmup: str | None,
     output_format: str,
+    metrics_listen: str | None,
     files: tuple[str, ...],
 ) -> int:
     """Follow the live log and report findings the moment they happen.
@@ -261,10 +273,23 @@ def follow(
         return LiveView(stats, sources) if rich else PlainView(stats)
 
     follower = Follower(options, wiring, view, notices)
+    server = _serve_metrics(metrics_listen or wiring.follow.get("metrics") or None, notices)
     try:
         return follower.run()
     finally:
         wiring.close()
+        if server is not None:
+            server.shutdown()
+
+
+def _serve_metrics(listen: str | None, notices: Notices) -> Any:
+    """``--metrics`` (or ``[follow] metrics``): serve /metrics over HTTP; None when not asked."""
+    if not listen:
+        return None
+    address, port = parse_listen(listen)
+    server = metrics().serve(address, port)
+    notices("metrics", f"metrics on http://{address}:{port}/metrics")
+    return server
 
 
 def _with_state(options: FollowOptions, path: str | None, notices: Notices) -> FollowOptions:

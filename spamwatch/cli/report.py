@@ -10,6 +10,8 @@ clock, read once here (or from ``--now``), never below.
 from __future__ import annotations
 
 import sys
+import time
+from collections import Counter
 from datetime import UTC, datetime, tzinfo
 
 import click
@@ -20,7 +22,10 @@ from spamwatch.cli.common import config_option, load, parse_options, silence_std
 from spamwatch.config import Config
 from spamwatch.detectors import build_detectors
 from spamwatch.detectors.base import Detector
-from spamwatch.errors import UsageError
+from spamwatch.errors import EXIT_INTERNAL, UsageError
+from spamwatch.metrics import ReportRun
+from spamwatch.metrics import current as metrics
+from spamwatch.model import Finding
 from spamwatch.parse import Parser
 from spamwatch.parse.options import build_parse_options
 from spamwatch.pipeline import Pipeline
@@ -36,6 +41,7 @@ from spamwatch.report.run import (
 )
 from spamwatch.report.summary import FindingLog, TrafficSummary
 from spamwatch.report.timerange import TimeRange, parse_now, parse_range
+from spamwatch.sinks import Fanout
 from spamwatch.sinks.text import log_console
 from spamwatch.sources.files import DEFAULT_LOG
 from spamwatch.timeutil import parse_duration
@@ -119,6 +125,9 @@ def report(
     pipeline = _pipeline(config, parser, findings)  # config errors before input errors
     alerts = cli_alerts(config, alert_uris)  # --alert: each finding record to the sinks too
     paths = files or (DEFAULT_LOG,)
+    started = time.monotonic()
+    span: TimeRange | None = None
+    traffic = TrafficSummary(since=None)
     try:
         now = _now(now_text, zone, parser, paths[-1])
         span = parse_range(since, until, now, zone)
@@ -133,13 +142,15 @@ def report(
             span.since,
             alerts_from_range_start(pipeline, alerts),
         )
-    finally:
-        stats = {"lines": parser.stats.lines, "events": parser.stats.events}
-        finish_alerts(alerts, stats)
+    except BaseException as exc:
+        status = getattr(exc, "exit_status", EXIT_INTERNAL)
+        _finish(alerts, parser, _run_gauges(span, parser, traffic, [], started, status))
+        raise
     if traffic.first_time is None:
         say_why_empty(plan, span, parser)
     final = findings.final(pipeline.tracker.open_findings())
     status = exit_status([f.severity for f in final] + list(findings.dropped), fail_on)
+    _finish(alerts, parser, _run_gauges(span, parser, traffic, final, started, status))
     if quiet and status == 0:
         return status
     shown = findings.records_of(final) if all_records else final
@@ -181,6 +192,32 @@ def _now(text: str | None, zone: tzinfo, parser: Parser, newest: str) -> datetim
     if end is None:
         raise UsageError(f"--now end: {newest} has no timestamped line")
     return end
+
+
+def _run_gauges(
+    span: TimeRange | None,
+    parser: Parser,
+    traffic: TrafficSummary,
+    final: list[Finding],
+    started: float,
+    status: int,
+) -> ReportRun:
+    """What this run did, for the metrics: gauges, replaced by the next run."""
+    return ReportRun(
+        since=(span.since if span else None) or traffic.first_time,  # else the log's own span
+        until=(span.until if span else None) or traffic.last_time,
+        lines=parser.stats.lines,
+        events=parser.stats.events,
+        messages=traffic.messages,
+        incidents=Counter(str(f.severity) for f in final),
+        duration=time.monotonic() - started,
+        exit_status=status,
+    )
+
+
+def _finish(alerts: Fanout | None, parser: Parser, run: ReportRun) -> None:
+    metrics().report_run(run)
+    finish_alerts(alerts, {"lines": parser.stats.lines, "events": parser.stats.events})
 
 
 def _pipeline(config: Config, parser: Parser, findings: FindingLog) -> Pipeline:

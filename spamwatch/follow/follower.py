@@ -20,14 +20,17 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from spamwatch.errors import SpamwatchError, StateError
+from spamwatch.follow.health import health, line_counts
 from spamwatch.follow.live import LiveStats
 from spamwatch.follow.state import AlertedKey, FollowState, StateFile
+from spamwatch.metrics import current as metrics
 from spamwatch.model import Event, Finding, FindingState, Severity
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
@@ -227,7 +230,8 @@ class Follower:
         self.sources: list[Source] = []
         self.parsers: dict[int, Parser] = {}
         self.errors = 0
-        self._carried = {"lines": 0, "events": 0}
+        self._carried: Counter[str] = Counter()  # line outcomes of parsers a reload replaced
+        self._newest: datetime | None = None  # log time of the newest live line
         self._last_save = 0.0
         self._dirty_alert = False
         self._broken: BrokenPipeError | None = None
@@ -329,8 +333,8 @@ class Follower:
         self.gate = AlertGate(self.state, send, self._alerted)
         self.pipeline = self.wiring.pipeline(self.gate, self.stats)
         for parser in self.parsers.values():  # a reload: keep the counts of the run
+            self._carried.update(line_counts([parser]))
             self._carried["lines"] += parser.stats.lines
-            self._carried["events"] += parser.stats.events
         self.parsers = {id(s): self.wiring.parser() for s in self.sources}
         self._warm_note = "no warm-up"
         if self.options.from_start or self.options.warmup <= timedelta(0):
@@ -395,6 +399,7 @@ class Follower:
     def _feed_line(self, parser: Parser, line: bytes) -> None:
         event = parser.parse(line)  # never raises: bad lines are counted
         if event is not None:
+            self._newest = event.time
             self._feed_event(event)
 
     def _feed_event(self, event: Event) -> None:
@@ -440,13 +445,29 @@ class Follower:
             return
         self._last_save = now
         self._dirty_alert = False
+        self._report_health()
+
+    def _report_health(self) -> None:
+        """Refresh the metrics (spamwatch.metrics), then sinks that keep counters."""
+        lines = self._carried + line_counts(self.parsers.values())
+        metrics().follow_health(
+            health(
+                lines,
+                self.stats.messages,
+                self.gate.sent,
+                self.errors,
+                self.stats.open.values(),
+                self.sources,
+                self._newest,
+            )
+        )
         self.wiring.stats(self._counters())
 
     def _counters(self) -> dict[str, int]:
         parsers = self.parsers.values()
         return {
             "lines": self._carried["lines"] + sum(p.stats.lines for p in parsers),
-            "events": self._carried["events"] + sum(p.stats.events for p in parsers),
+            "events": self._carried["event"] + sum(p.stats.events for p in parsers),
             "messages": self.stats.messages,
             "findings_sent": self.gate.sent,
             "internal_errors": self.errors,
@@ -459,6 +480,7 @@ class Follower:
         self._collect_positions()
         self._sync_alerts()
         self.state_file.save(self.state)
+        self._report_health()
 
     def _drain(self, source: Source) -> None:
         """Feed what ``source`` still holds in files going away (before a stop or reopen)."""

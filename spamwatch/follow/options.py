@@ -14,6 +14,7 @@ FOLLOW_DEFAULTS: Mapping[str, Any] = {
     "state": "",
     "journal_matches": list(DEFAULT_MATCHES),
     "journal_identifiers": list(DEFAULT_IDENTIFIERS),
+    "metrics": "",
 }
 """The ``[follow]`` config table: every option with its default."""
 

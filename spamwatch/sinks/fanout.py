@@ -68,7 +68,7 @@ class Fanout:
                 if isinstance(result, Entry):
                     if result.path is None and result.outcome is None:
                         receipt.unsafe.append(result)
-                elif not _queued(sink):
+                elif _metered(sink):
                     meter_for(sink.label).add(sent=1)
         if broken is not None:
             raise broken
@@ -113,7 +113,7 @@ class Fanout:
         self.close()
 
     def _failed(self, index: int, sink: Sink, exc: Exception) -> None:
-        if not _queued(sink):
+        if _metered(sink):
             meter_for(sink.label).add(failed=1, lost=1)
         if index not in self.failing:
             self.failing.add(index)
@@ -124,3 +124,8 @@ class Fanout:
 def _queued(sink: Sink) -> bool:
     """A sink with a delivery of its own counts its records itself."""
     return getattr(sink, "delivery", None) is not None
+
+
+def _metered(sink: Sink) -> bool:
+    """Direct sinks are counted here; not those that count themselves, nor the metrics file."""
+    return not _queued(sink) and getattr(sink, "alerts", True)

@@ -1,0 +1,166 @@
+"""Metrics (issue 13): a real ``follow --metrics`` scraped over loopback, ``report`` gauges.
+
+Every exposition is parsed with prometheus_client's own parser.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from followutil import ROOT, FollowProcess, attack_lines, until
+from prometheus_client.parser import text_string_to_metric_families
+from sinkutil import free_port
+
+from spamwatch.follow.health import lag_bytes
+from spamwatch.parse import Parser
+from spamwatch.sources.base import FilePosition
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def parse(text: str) -> tuple[Samples, dict[str, str]]:
+    """(samples by name and labels, metric types by family name)."""
+    samples: Samples = {}
+    kinds: dict[str, str] = {}
+    for family in text_string_to_metric_families(text):
+        kinds[family.name] = family.type
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples, kinds
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as reply:
+        return reply.read().decode()
+
+
+def test_follow_serves_its_health_on_loopback(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    noise = ["Nov 28 02:00:00 mx1 sshd[1]: Accepted publickey for root", "\x00\xff garbage"]
+    log.write_text("\n".join([*noise, *attack_lines()]) + "\n")
+    outcomes = Parser()
+    for raw in log.read_bytes().splitlines():
+        outcomes.parse(raw)
+    alerts = tmp_path / "alerts.jsonl"
+    port = free_port()
+    follow = FollowProcess(
+        [
+            "--from-start",
+            "--state",
+            str(tmp_path / "s"),
+            "--alert",
+            f"jsonl:{alerts}",
+            "--format",
+            "plain",
+            "--metrics",
+            f"127.0.0.1:{port}",
+            str(log),
+        ]
+    )
+    try:
+        follow.wait_err(f"metrics on http://127.0.0.1:{port}/metrics")
+
+        def caught_up() -> Samples | None:
+            samples, _ = parse(scrape(port))
+            read = sum(v for (n, _), v in samples.items() if n == "spamwatch_lines_read_total")
+            return samples if read == outcomes.stats.lines else None
+
+        samples = until(caught_up, what="every line counted")
+        text = scrape(port)
+    finally:
+        follow.stop()
+    _, kinds = parse(text)
+    stats = outcomes.stats
+    expected = {"event": stats.events, "non_postfix": stats.non_postfix,
+                "unrecognised": stats.unrecognised, "malformed": stats.malformed}  # fmt: skip
+    for outcome, count in expected.items():
+        assert samples[("spamwatch_lines_read_total", frozenset({("outcome", outcome)}))] == count
+    assert stats.non_postfix >= 1
+    source = frozenset({("source", str(log))})
+    assert samples[("spamwatch_log_lag_bytes", source)] == 0
+    assert samples[("spamwatch_log_lag_seconds", source)] == 0
+    sink = frozenset({("sink", f"jsonl:{alerts}")})
+    sent = len(alerts.read_text().splitlines())
+    assert sent > 0 and samples[("spamwatch_alerts_sent_total", sink)] == sent
+    assert samples[("spamwatch_alerts_lost_total", sink)] == 0
+    assert samples[("spamwatch_alerts_spooled", sink)] == 0
+    assert {("severity", s) for s in ("info", "warning", "critical")} == {
+        next(iter(labels)) for name, labels in samples if name == "spamwatch_incidents_open"
+    }
+    # conventions: _total only on counters; low cardinality: no login, address or host
+    for name, kind in kinds.items():
+        assert (kind == "counter") == any(n == f"{name}_total" for n, _ in samples), name
+    assert "monika" not in text and "example.com" not in text
+
+
+def test_a_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "spamwatch", "follow", "--state", str(tmp_path / "s"),
+             "--metrics", f"127.0.0.1:{port}", str(tmp_path / "none.log")],
+            capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+        )  # fmt: skip
+    assert done.returncode == 2
+    assert f"--metrics 127.0.0.1:{port}: cannot listen: Address already in use" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def report_gauges(log: Path, prom: Path, *args: str) -> tuple[Samples, int]:
+    done = subprocess.run(
+        [sys.executable, "-m", "spamwatch", "report", "--format", "json", *args,
+         "--alert", f"prometheus:{prom}", str(log)],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr
+    return parse(prom.read_text())[0], done.returncode
+
+
+def test_report_writes_gauges_of_its_run_replaced_by_the_next(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_text("\n".join(attack_lines()) + "\n")
+    prom = tmp_path / "spamwatch.prom"
+    first, status = report_gauges(log, prom)
+    assert status == 1 and first[("spamwatch_report_exit_status", frozenset())] == 1
+    assert first[("spamwatch_report_incidents", frozenset({("severity", "critical")}))] >= 1
+    assert first[("spamwatch_report_lines", frozenset())] == len(attack_lines())
+    assert first[("spamwatch_report_messages", frozenset())] > 0
+    start = first[("spamwatch_report_range_start_timestamp_seconds", frozenset())]
+    end = first[("spamwatch_report_range_end_timestamp_seconds", frozenset())]
+    assert 0 < start < end
+    quiet, status = report_gauges(log, prom, "--since", "2020-01-01", "--until", "2020-01-02")
+    assert status == 0
+    # gauges of the run, not counters since start: the second run replaced the first
+    assert quiet[("spamwatch_report_exit_status", frozenset())] == 0
+    assert quiet[("spamwatch_report_incidents", frozenset({("severity", "critical")}))] == 0
+    assert not any(name.startswith("spamwatch_report") and name.endswith("_total")
+                   for name, _ in quiet)  # fmt: skip
+    assert json.dumps(sorted(n for n, _ in quiet)).count("spamwatch_lines_read") == 0
+
+
+class _Followed:
+    """A followed file as the loop sees it: its name, path and saved position."""
+
+    def __init__(self, path: Path, position: FilePosition) -> None:
+        self.name = self.key = str(path)
+        self._position = position
+
+    def position(self) -> FilePosition:
+        return self._position
+
+
+def test_lag_is_the_unread_bytes_of_the_file_followed(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_bytes(b"x" * 1000)
+    info = log.stat()
+    here = FilePosition(info.st_dev, info.st_ino, "", 0, 600)
+    elsewhere = FilePosition(info.st_dev, info.st_ino + 1, "", 0, 600)  # rotated away
+    assert lag_bytes([_Followed(log, here)]) == {str(log): 400}
+    assert lag_bytes([_Followed(log, elsewhere)]) == {str(log): 1000}
