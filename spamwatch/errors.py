@@ -13,7 +13,7 @@ Exit statuses (documented in README.md and man/spamwatch.1):
 2   usage error: bad command line option or argument
 3   bad configuration file or alert URI
 4   input cannot be read: missing file, permission denied, bad gzip, directory
-5   state file cannot be read or written (``follow --state``)
+5   state file or profile database cannot be read or written (``follow --state``, ``--db``)
 6   an alert sink failed hard at start (cannot open, cannot connect at all)
 7   containment (``contain``, ``release``) failed or is not set up: a command
     failed, a right is missing, or ``contain --check`` found something missing
@@ -88,3 +88,13 @@ class ContainError(SpamwatchError):
     """
 
     exit_status = EXIT_CONTAIN
+
+
+class ProfileError(SpamwatchError):
+    """The profile database (``--db``) cannot be opened, read or written, or is corrupt.
+
+    The message names the file and the way out (move it away, ``--no-db``);
+    a profile that cannot be read is never silently taken as empty.
+    """
+
+    exit_status = EXIT_STATE

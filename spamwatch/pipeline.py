@@ -30,6 +30,15 @@ class Samples(Protocol):
         ...
 
 
+class Tap(Protocol):
+    """A stage that watches the stream without changing it (the profile learner)."""
+
+    def on_event(self, event: Event) -> None: ...
+    def on_update(self, update: MessageUpdate) -> None: ...
+    def tick(self, now: datetime) -> None: ...
+    def finish(self) -> None: ...
+
+
 class Pipeline:
     """Parser -> correlator -> detectors -> finding tracker -> ``emit``.
 
@@ -37,7 +46,9 @@ class Pipeline:
     events or messages themselves (``spamwatch events``) or keep statistics
     (the report summary, the live view). ``samples`` (optional) is asked, as
     each event arrives, for a new sample of the real queue, which goes to the
-    detectors before the event.
+    detectors before the event. ``learner`` (spamwatch.profiles) sees every
+    event and update before the detectors, log time as it advances, and the
+    end of a bounded run (``finish``).
     """
 
     def __init__(
@@ -50,6 +61,7 @@ class Pipeline:
         on_event: Callable[[Event], None] | None = None,
         on_update: Callable[[MessageUpdate], None] | None = None,
         samples: Samples | None = None,
+        learner: Tap | None = None,
     ) -> None:
         self.parser = parser
         self.correlator = correlator
@@ -60,6 +72,7 @@ class Pipeline:
         self.on_update = on_update
         self.samples = samples
         self._sample: QueueSample | None = None
+        self.learner = learner
         self._last_tick: datetime | None = None
 
     @classmethod
@@ -71,6 +84,7 @@ class Pipeline:
         emit: Emit,
         on_event: Callable[[Event], None] | None = None,
         on_update: Callable[[MessageUpdate], None] | None = None,
+        learner: Tap | None = None,
     ) -> Pipeline:
         """The stages as ``report`` and ``follow`` both wire them from one config.
 
@@ -88,6 +102,7 @@ class Pipeline:
             on_event=on_event,
             on_update=on_update,
             samples=queue_probe(config),
+            learner=learner,
         )
 
     @property
@@ -110,15 +125,19 @@ class Pipeline:
             self._take_sample(event.time)
         if self.on_event is not None:
             self.on_event(event)
+        if self.learner is not None:
+            self.learner.on_event(event)
         for detector in self.detectors:
             self._signals(detector.on_event(event))
         for update in self.correlator.feed(event):
             self._update(update)
 
     def finish(self) -> None:
-        """End of input: flush incomplete messages; open findings stay open."""
+        """End of input: flush incomplete messages, the learner writes; open findings stay open."""
         for update in self.correlator.flush():
             self._update(update)
+        if self.learner is not None:
+            self.learner.finish()
 
     def _take_sample(self, log_time: datetime) -> None:
         """Hand a new real-queue sample to every detector (the source says if the line is live)."""
@@ -132,6 +151,8 @@ class Pipeline:
     def _update(self, update: MessageUpdate) -> None:
         if self.on_update is not None:
             self.on_update(update)
+        if self.learner is not None:
+            self.learner.on_update(update)
         for detector in self.detectors:
             self._signals(detector.on_update(update))
 
@@ -141,6 +162,8 @@ class Pipeline:
         if last is not None and now.replace(microsecond=0) <= last.replace(microsecond=0):
             return
         self._last_tick = now
+        if self.learner is not None:
+            self.learner.tick(now)
         for detector in self.detectors:
             self._signals(detector.tick(now))
         for finding in self.tracker.tick(now):

@@ -57,3 +57,15 @@ def example_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     yield site
     for module in [m for m in sys.modules if m.startswith("spamwatch_example")]:
         del sys.modules[module]
+
+
+@pytest.fixture(autouse=True)
+def profile_db(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own profile database ($SPAMWATCH_DB, seen by child processes too).
+
+    Never /var/lib/spamwatch: the suite runs as root on CI, where the default
+    database would be writable and one test would learn what the next judges by.
+    """
+    path = tmp_path_factory.mktemp("profiles") / "profiles.db"
+    monkeypatch.setenv("SPAMWATCH_DB", str(path))
+    return path

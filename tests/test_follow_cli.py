@@ -259,8 +259,8 @@ def test_permission_denied_is_exit_4() -> None:
         secret = base / "mail.log"
         secret.write_text("x\n")
         secret.chmod(0o600)
-        code, err = _as_nobody(["--state", str(base / "s"), str(secret)])
-    assert code == 4
+        code, err = _as_nobody(["--state", str(base / "s"), "--no-db", str(secret)])
+    assert code == 4, err
     assert err == f"spamwatch: error: {secret}: permission denied\n"
 
 

@@ -117,8 +117,8 @@ def cli() -> None:
 
     \b
     Exit statuses: 0 ok, 1 findings (report), 2 usage, 3 bad config,
-    4 unreadable input, 5 state file, 6 sink setup, 7 containment,
-    70 internal error,
+    4 unreadable input, 5 state file or profile database, 6 sink setup,
+    7 containment, 70 internal error,
     74 output not writable, 130 interrupted.
     See spamwatch(1).
     """
@@ -131,9 +131,18 @@ def main(argv: list[str] | None = None) -> None:
 
 def _register() -> None:
     """Add each command module's command(s) to the group."""
-    from spamwatch.cli import config_cmd, contain, events, follow, plugins_cmd, report
+    from spamwatch.cli import (
+        config_cmd,
+        contain,
+        events,
+        follow,
+        learn,
+        plugins_cmd,
+        profile,
+        report,
+    )
 
-    for module in (events, report, follow, contain, config_cmd, plugins_cmd):
+    for module in (events, report, follow, learn, profile, contain, config_cmd, plugins_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -62,3 +62,34 @@ def silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+def db_option(func: F) -> F:
+    """``--db PATH``: the profile database (also $SPAMWATCH_DB and ``[profiles] path``)."""
+    return click.option(
+        "--db",
+        "db_path",
+        metavar="PATH",
+        help="Profile database (default $SPAMWATCH_DB, [profiles] path,"
+        " else /var/lib/spamwatch/profiles.db).",
+    )(func)
+
+
+def profile_flags(func: F) -> F:
+    """``--db``, ``--no-db`` and ``--no-learn`` for the commands that read a log."""
+    func = click.option(
+        "--no-learn",
+        is_flag=True,
+        help="Judge against the profiles but do not update them (read only).",
+    )(func)
+    func = click.option(
+        "--no-db",
+        is_flag=True,
+        help="No profile database: judge by the fixed thresholds alone, learn nothing.",
+    )(func)
+    return db_option(func)
+
+
+def say(message: str) -> None:
+    """A notice on stderr, in the one ``spamwatch:`` form."""
+    click.echo(f"spamwatch: {message}", err=True)

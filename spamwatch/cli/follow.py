@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from spamwatch.cli.alerts import alert_option
-from spamwatch.cli.common import config_option, load, parse_options
+from spamwatch.cli.common import config_option, load, parse_options, profile_flags
 from spamwatch.config import Config
 from spamwatch.config.schema import check_options, duration
 from spamwatch.contain.responder import Responder
@@ -33,6 +33,8 @@ from spamwatch.model import MessageUpdate
 from spamwatch.parse import Parser
 from spamwatch.parse.options import build_parse_options
 from spamwatch.pipeline import Pipeline
+from spamwatch.profiles import Learner, Profiles, profile_options
+from spamwatch.profiles.learner import open_keys_of
 from spamwatch.sinks import Fanout, open_alerts
 from spamwatch.sources.files import DEFAULT_LOG
 from spamwatch.sources.journal import DEFAULT_IDENTIFIERS
@@ -54,6 +56,9 @@ class CommandLine:
     warmup: str | None
     output_format: str
     files: tuple[str, ...]
+    db_path: str | None = None
+    no_db: bool = False
+    no_learn: bool = False
 
 
 class Wiring:
@@ -62,8 +67,9 @@ class Wiring:
     Rebuilt on SIGHUP (``reload``) from the config file named at start.
     """
 
-    def __init__(self, cli: CommandLine) -> None:
+    def __init__(self, cli: CommandLine, notify: Callable[[str, str], None] | None = None) -> None:
         self.cli = cli
+        self.notify = notify or Notices()
         self.alert_uris = cli.alert_uris
         self.output_format = cli.output_format
         self.config: Config = load(cli.config_path)
@@ -75,6 +81,16 @@ class Wiring:
         self.contain = ContainSettings.from_config(self.config)
         self._fanout: Fanout | None = None
         self._responder: Responder | None = None
+        learning = profile_options(
+            self.config,
+            cli.db_path,
+            cli.no_db,
+            cli.no_learn,
+            notify=lambda text: self.notify("db-where", text),
+        )
+        self.profiles = Profiles.open(learning)  # a corrupt database: exit 5 at start
+        self.profiles.bind(self.detectors)
+        self._learner: Learner | None = None
 
     def options(self) -> FollowOptions:
         """The command line over the ``[follow]`` table (re-read on SIGHUP)."""
@@ -103,7 +119,12 @@ class Wiring:
         return Parser(self.parse_options)
 
     def pipeline(self, emit: Output, stats: LiveStats) -> Pipeline:
-        """The same stages ``report`` wires, so the same lines give the same findings."""
+        """The same stages ``report`` wires, so the same lines give the same findings.
+
+        Its learner writes at each checkpoint; a failed write is said and
+        retried at the next one (months of watching do not stop for a full disk).
+        """
+        self._finish_learning()  # a rebuilt pipeline (SIGHUP): the old learner writes first
         on_update = stats.on_update
         responder = self._responder
         if responder is not None:
@@ -112,7 +133,7 @@ class Wiring:
                 stats.on_update(update)
                 responder.on_update(update)
 
-        return Pipeline.from_config(
+        pipeline = Pipeline.from_config(
             self.config,
             self.parser(),
             self.detectors,
@@ -120,6 +141,17 @@ class Wiring:
             on_event=stats.on_event,
             on_update=on_update,
         )
+        self._learner = self.profiles.learner(
+            lambda: open_keys_of(pipeline.tracker),
+            on_error=lambda exc: self.notify(f"db:{exc}", f"profiles not updated: {exc}"),
+        )
+        pipeline.learner = self._learner
+        return pipeline
+
+    def _finish_learning(self) -> None:
+        learner, self._learner = self._learner, None
+        if learner is not None:
+            learner.finish()
 
     def responder(self, output: Output, notify: Callable[[str, str], None]) -> Responder | None:
         """The containment stage when ``[contain] auto`` is on (None otherwise)."""
@@ -153,7 +185,7 @@ class Wiring:
 
     def reload(self) -> Wiring:
         """A fresh wiring from the config file (ConfigError keeps the old one)."""
-        fresh = Wiring(self.cli)
+        fresh = Wiring(self.cli, self.notify)
         self.close()
         return fresh
 
@@ -163,9 +195,14 @@ class Wiring:
             self._fanout.update_stats(counters)
 
     def close(self) -> None:
-        if self._fanout is not None:
-            self._fanout.close()
-            self._fanout = None
+        """Write what the learner holds, close the database and the sinks."""
+        try:
+            self._finish_learning()
+        finally:
+            self.profiles.close()
+            if self._fanout is not None:
+                self._fanout.close()
+                self._fanout = None
 
 
 def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
@@ -207,6 +244,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     metavar="DURATION",
     help="Log time read back at start to refill the detectors (default 1h; 0 = none).",
 )
+@profile_flags
 @click.option(
     "--format",
     "output_format",
@@ -237,6 +275,9 @@ def follow(
     poll: float | None,
     state_path: str | None,
     warmup: str | None,
+    db_path: str | None,
+    no_db: bool,
+    no_learn: bool,
     output_format: str,
     metrics_listen: str | None,
     files: tuple[str, ...],
@@ -248,6 +289,7 @@ def follow(
     it resumes exactly where the last run stopped. SIGTERM/SIGINT stop
     cleanly (state saved, exit 0); SIGHUP reloads the config and reopens files.
     """
+    notices = Notices()
     wiring = Wiring(
         CommandLine(
             config_path=config_path,
@@ -262,9 +304,12 @@ def follow(
             warmup=warmup,
             output_format=output_format,
             files=files,
-        )
+            db_path=db_path,
+            no_db=no_db,
+            no_learn=no_learn,
+        ),
+        notices,
     )
-    notices = Notices()
     options = _with_state(wiring.options(), state_path or wiring.follow.get("state"), notices)
     rich = output_format == "auto" and use_rich_view()
     sources = [*options.files, *(["journal"] if options.journal else [])]

@@ -18,20 +18,30 @@ import click
 from dateutil import tz
 
 from spamwatch.cli.alerts import alert_option, cli_alerts, finish_alerts
-from spamwatch.cli.common import config_option, load, parse_options, silence_stdout
+from spamwatch.cli.common import (
+    config_option,
+    load,
+    parse_options,
+    profile_flags,
+    say,
+    silence_stdout,
+)
 from spamwatch.config import Config
 from spamwatch.detectors import build_detectors
 from spamwatch.detectors.base import Detector
-from spamwatch.errors import EXIT_INTERNAL, UsageError
+from spamwatch.errors import EXIT_INTERNAL, ProfileError, UsageError
 from spamwatch.metrics import ReportRun
 from spamwatch.metrics import current as metrics
 from spamwatch.model import Finding
 from spamwatch.parse import Parser
 from spamwatch.parse.options import build_parse_options
 from spamwatch.pipeline import Pipeline
+from spamwatch.profiles import ProfileOptions, Profiles, profile_options
+from spamwatch.profiles.learner import open_keys_of
 from spamwatch.report.render import ReportData, render_json, render_table, render_text
 from spamwatch.report.run import (
     alerts_from_range_start,
+    begin,
     events_in,
     exit_status,
     log_end,
@@ -44,6 +54,7 @@ from spamwatch.report.timerange import TimeRange, parse_now, parse_range
 from spamwatch.sinks import Fanout
 from spamwatch.sinks.text import log_console
 from spamwatch.sources.files import DEFAULT_LOG
+from spamwatch.sources.seek import first_time
 from spamwatch.timeutil import parse_duration
 
 FAIL_ON = ("info", "warning", "critical", "never")
@@ -94,6 +105,7 @@ FAIL_ON = ("info", "warning", "critical", "never")
     help="With --since, read this much log before it to refill the detectors' windows (0: none).",
 )
 @alert_option
+@profile_flags
 @click.argument("files", nargs=-1, metavar="[FILE]...")
 def report(
     config_path: str | None,
@@ -109,13 +121,18 @@ def report(
     all_records: bool,
     warmup: str,
     alert_uris: tuple[str, ...],
+    db_path: str | None,
+    no_db: bool,
+    no_learn: bool,
     files: tuple[str, ...],
 ) -> int:
     """Report findings and a traffic summary over a time range of the log.
 
     FILE defaults to /var/log/mail.log; rotated files beside it are read too
-    when --since reaches back before its first line. Exit status 1 when a
-    finding reached --fail-on (default warning).
+    when --since reaches back before its first line. Each login is judged
+    against its learned profile (--db), which the report updates as it reads
+    (unless --no-learn). Exit status 1 when a finding reached --fail-on
+    (default warning).
     """
     config = load(config_path)
     options = build_parse_options(config, timezone, year, syslog_names)
@@ -123,16 +140,20 @@ def report(
     zone = options.timezone or tz.tzlocal()
     findings = FindingLog(keep_records=all_records)
     pipeline = _pipeline(config, parser, findings)  # config errors before input errors
+    learning = profile_options(config, db_path, no_db, no_learn, notify=say)
     alerts = cli_alerts(config, alert_uris)  # --alert: each finding record to the sinks too
     paths = files or (DEFAULT_LOG,)
     started = time.monotonic()
     span: TimeRange | None = None
     traffic = TrafficSummary(since=None)
+    profiles: Profiles | None = None
+    failed: list[ProfileError] = []
     try:
         now = _now(now_text, zone, parser, paths[-1])
         span = parse_range(since, until, now, zone)
         reading = _reading(span, warmup)
         plan = plan_files(paths, reading, parser)
+        profiles = _profiles(learning, pipeline, _start(reading, plan, parser), failed)
         traffic = TrafficSummary(since=span.since)
         findings.since = span.since
         pipeline.on_event, pipeline.on_update = traffic.on_event, traffic.on_update
@@ -146,6 +167,9 @@ def report(
         status = getattr(exc, "exit_status", EXIT_INTERNAL)
         _finish(alerts, parser, _run_gauges(span, parser, traffic, [], started, status))
         raise
+    finally:
+        if profiles is not None:
+            profiles.close()
     if traffic.first_time is None:
         say_why_empty(plan, span, parser)
     final = findings.final(pipeline.tracker.open_findings())
@@ -168,7 +192,41 @@ def report(
         _render(data, output_format)
     except BrokenPipeError:  # ``| head``: the reader left, the verdict stands
         silence_stdout()
+    if failed:  # the report stands; the profiles could not be updated
+        raise failed[0]
     return status
+
+
+def _start(reading: TimeRange, plan: list[str], parser: Parser) -> float | None:
+    """Where the reading starts: the profiles judged against are those learned before."""
+    if reading.since is not None:
+        return reading.since.timestamp()
+    if plan[0] == "-":
+        return None
+    begin(parser, plan[0])
+    start = first_time(plan[0], parser.line_time)
+    return None if start is None else start.timestamp()
+
+
+def _profiles(
+    options: ProfileOptions, pipeline: Pipeline, start: float | None, failed: list[ProfileError]
+) -> Profiles:
+    """Open the profiles, bind the detectors to them and tap the learner into the pipeline.
+
+    A write that fails is said at once and ends the command with its status
+    after the report is printed.
+    """
+
+    def write_failed(exc: ProfileError) -> None:
+        say(f"warning: profiles not updated: {exc}")
+        failed.append(exc)
+
+    profiles = Profiles.open(options, before=start)
+    profiles.bind(pipeline.detectors)
+    pipeline.learner = profiles.learner(
+        lambda: open_keys_of(pipeline.tracker), on_error=write_failed
+    )
+    return profiles
 
 
 def _reading(span: TimeRange, warmup: str) -> TimeRange:

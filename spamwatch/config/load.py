@@ -90,6 +90,7 @@ TOP_LEVEL_KEYS = frozenset(
         "sinks",
         "follow",
         "contain",
+        "profiles",
     }
 )
 """Every top-level key the config may hold; anything else is a typo."""

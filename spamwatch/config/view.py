@@ -20,6 +20,7 @@ from spamwatch.detectors.allow import load_site
 from spamwatch.follow.options import FOLLOW_DEFAULTS, journal_matches
 from spamwatch.incidents.tracker import FindingTracker
 from spamwatch.parse.options import PARSE_DEFAULTS, build_parse_options
+from spamwatch.profiles.options import check_profiles
 from spamwatch.sinks import check_alerts, default_alert_uris
 from spamwatch.sinks.secrets import redact
 
@@ -43,6 +44,7 @@ def effective_config(config: Config) -> dict[str, Any]:
         "sinks": dict(config.section("sinks")),
         "follow": {**FOLLOW_DEFAULTS, **config.section("follow")},
         "contain": {**CONTAIN_DEFAULTS, **config.section("contain")},
+        "profiles": check_profiles(config),
     }
     return redact(out)
 
@@ -60,5 +62,6 @@ def validate(config: Config) -> None:
     FindingTracker.from_config(config)
     build_detectors(config)
     journal_matches((), check_options("follow", config.section("follow"), FOLLOW_DEFAULTS))
+    check_profiles(config)
     check_alerts(default_alert_uris(config, interactive=False), config)
     ContainSettings.from_config(config)

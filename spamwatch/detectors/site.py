@@ -2,9 +2,11 @@
 
 ``SiteDetector`` is a ``Detector`` (the plugin API stays the base class) that
 also knows the site's allow-lists and local domains (bound by
-``build_detectors``), reads its duration and number options once per user,
-and builds Signals with evidence trimmed to the top entries, so every finding
-names the same kinds of things in the same JSON shape.
+``build_detectors``) and the learned profiles (``profiles``, bound by the
+command that opened them; empty without a database), reads its duration and
+number options once per user, and builds Signals with evidence trimmed to the
+top entries, so every finding names the same kinds of things in the same JSON
+shape.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from spamwatch.detectors.allow import Site
 from spamwatch.detectors.base import Detector
 from spamwatch.detectors.windows import Ranked
 from spamwatch.model import Message, MessageUpdate, Severity, Signal
+from spamwatch.profiles.view import EMPTY_VIEW, ProfileView
 
 TOP_N = 10
 """Evidence lists keep this many entries (most frequent first)."""
@@ -34,6 +37,7 @@ class SiteDetector(Detector):
     """Base of the built-in detectors (third-party ones may use it too)."""
 
     site: Site = Site()
+    profiles: ProfileView = EMPTY_VIEW
     key_kind: ClassVar[str] = "sasl_username"
 
     def __init__(
@@ -73,6 +77,10 @@ class SiteDetector(Detector):
     def bind(self, site: Site) -> None:
         """Give the detector the site's allow-lists and local domains."""
         self.site = site
+
+    def bind_profiles(self, view: ProfileView) -> None:
+        """Give the detector the learned profiles (read-only; refreshed in place)."""
+        self.profiles = view
 
     def has_override(self, key: str, user: str | None) -> bool:
         """Does ``user`` have a per-user value for ``key``?"""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, OrderedDict, deque
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -316,6 +316,12 @@ class KeyedWindows(Generic[K, V]):
         return iter(list(self._windows.items()))
 
 
+def quantile_of(values: Sequence[float], quantile: float) -> float:
+    """The ``quantile`` (0..1) of sorted, non-empty ``values``: an observed value, not
+    an interpolation, so "usual" is always something that really happened."""
+    return float(values[min(len(values) - 1, int(quantile * len(values)))])
+
+
 class BucketHistory:
     """Sparse per-bucket counts of one key over ``retention``: its own normal.
 
@@ -372,7 +378,7 @@ class BucketHistory:
         values = sorted(v for i, v in self._buckets.items() if i < limit)
         result: float | None = None
         if values and len(values) >= min_buckets:
-            result = float(values[min(len(values) - 1, int(quantile * len(values)))])
+            result = quantile_of(values, quantile)
         self._cache = (key, result)
         return result
 

@@ -234,18 +234,19 @@ def atomic_write(directory: str, path: str, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def default_state_path() -> tuple[str, bool]:
-    """The state file to use without ``--state``, and whether it is the system one.
+def default_state_path(name: str = DEFAULT_NAME) -> tuple[str, bool]:
+    """The file ``name`` (the state file; the profile database) in spamwatch's state
+    directory, and whether it is the system one.
 
-    ``/var/lib/spamwatch/follow.state`` when that directory is (or can be made)
+    ``/var/lib/spamwatch/NAME`` when that directory is (or can be made)
     writable, else under ``$XDG_STATE_HOME`` (``~/.local/state``); the caller
     says where when it is not the system one.
     """
-    system = os.path.join(DEFAULT_DIR, DEFAULT_NAME)
+    system = os.path.join(DEFAULT_DIR, name)
     if _writable_dir(DEFAULT_DIR):
         return system, True
     base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return os.path.join(base, "spamwatch", DEFAULT_NAME), False
+    return os.path.join(base, "spamwatch", name), False
 
 
 def ensure_parent(path: str) -> None:

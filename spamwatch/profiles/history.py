@@ -1,0 +1,294 @@
+"""``spamwatch learn``: profiles from the log history on disk, one file at a time.
+
+Files are read oldest first (the rotated parts of ``/var/log/mail.log``, then
+the log itself; named files by their first timestamp), each through a fresh
+pipeline of its own whose learner builds one ``Partial``; the partial and the
+file's mark are written in one transaction, so an interrupted ``learn``
+resumes with the file it was reading and never counts a file twice. That is
+also what lets files be learned in parallel: each file's partial is
+independent, and partials merge by adding.
+
+A file is recognised by a fingerprint of its first 4 KiB (uncompressed, so
+``mail.log.2.gz`` is the ``mail.log.1`` it was), with how far it was learned:
+a file learned before is skipped, a file that grew since is read from there.
+Lines learned by ``report`` or ``follow`` are recognised by their log time
+(``spans.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+from spamwatch.errors import InputError
+from spamwatch.model import Event
+from spamwatch.parse import Parser
+from spamwatch.pipeline import Pipeline
+from spamwatch.profiles import Profiles
+from spamwatch.profiles.learner import open_keys_of
+from spamwatch.profiles.partial import Partial
+from spamwatch.profiles.store import FileMark, ProfileStore
+from spamwatch.profiles.view import ProfileView
+from spamwatch.sources.files import DEFAULT_LOG, file_anchor, iter_blocks, open_binary
+from spamwatch.sources.rotated import rotated_siblings
+from spamwatch.sources.seek import first_time, is_gzip
+
+HEAD = 4096
+"""Bytes (uncompressed) whose digest names a file."""
+
+
+@dataclass(frozen=True, slots=True)
+class FilePlan:
+    """One file to learn: its size on disk, its fingerprint, and where to start."""
+
+    path: str
+    size: int
+    fingerprint: str = ""  # of its first ``head`` bytes as they are now ("" for stdin)
+    head: int = 0
+    offset: int = 0  # uncompressed bytes learned before (0: a new file)
+
+    @property
+    def done(self) -> bool:
+        """Learned to its end before: nothing appended since, or compressed (a
+        compressed file is a rotated one, complete when it was learned)."""
+        return self.offset > 0 and (self.offset >= self.size or is_gzip(self.path))
+
+
+@dataclass
+class FileLearned:
+    """What learning one file gave: the partial to write, the mark, the counts."""
+
+    plan: FilePlan
+    partial: Partial
+    mark: FileMark | None
+    lines: int = 0
+    events: int = 0
+    skipped: int = 0  # events learned before (by another command)
+
+
+@dataclass
+class Totals:
+    """The summary line of a ``learn`` run."""
+
+    files: int = 0
+    unchanged: int = 0
+    lines: int = 0
+    events: int = 0
+    skipped: int = 0
+    logins: set[str] = field(default_factory=set)
+    hosts: set[str] = field(default_factory=set)
+    messages: int = 0
+
+    def add(self, learned: FileLearned) -> None:
+        self.files += 1
+        self.lines += learned.lines
+        self.events += learned.events
+        self.skipped += learned.skipped
+        self.logins.update(learned.partial.logins)
+        self.hosts.update(learned.partial.spans)
+        self.messages += sum(e.messages for e in learned.partial.logins.values())
+
+
+class Progress(Protocol):
+    """What ``learn`` tells a progress display (``spamwatch.cli.progress``)."""
+
+    def start_file(self, name: str) -> None: ...
+    def advance(self, size: int, lines: int) -> None: ...
+
+
+Build = Callable[[ProfileView], Pipeline]
+"""A fresh pipeline for one file, its detectors judging against the view given."""
+
+
+def learn_history(
+    paths: Sequence[str], profiles: Profiles, build: Build, progress: Progress
+) -> Totals:
+    """Learn each file in turn (already ordered), writing after each; returns the totals.
+
+    Each file's detectors judge against what the files before it taught, so
+    the incidents of day 2 are told apart from its normal by day 1.
+    """
+    store = profiles.store
+    assert store is not None, "learn needs a database"
+    totals = Totals()
+    for path in paths:
+        plan = plan_file(path, store)
+        progress.start_file(path)
+        if plan.done:
+            totals.unchanged += 1
+            progress.advance(plan.size, 0)
+            continue
+        learned = learn_one(plan, profiles, build, progress)
+        options = profiles.options
+        marks = [learned.mark] if learned.mark is not None else []
+        store.write(learned.partial, marks, options.retention, options.limits)
+        totals.add(learned)
+        profiles.reload()
+    return totals
+
+
+def learn_one(plan: FilePlan, profiles: Profiles, build: Build, progress: Progress) -> FileLearned:
+    """One file through a fresh pipeline; its learner's partial, not yet written."""
+    pipeline = build(profiles.view)
+    learner = profiles.learner(lambda: open_keys_of(pipeline.tracker), refresh=False, batch=True)
+    assert learner is not None, "learn needs a database"
+    pipeline.learner = learner
+    feed_event = pipeline.feed_event
+
+    def feed(events: list[Event]) -> None:
+        for event in events:
+            feed_event(event)
+
+    offset, lines = learn_file(plan, pipeline.parser, feed, progress.advance)
+    pipeline.finish()
+    stats = pipeline.parser.stats
+    return FileLearned(
+        plan, learner.take(), mark_of(plan, offset, lines), lines, stats.events, learner.skipped
+    )
+
+
+def default_files() -> list[str]:
+    """``/var/log/mail.log`` and its rotated parts, oldest first."""
+    return [*rotated_siblings(DEFAULT_LOG), DEFAULT_LOG]
+
+
+def order_files(paths: Sequence[str], parser: Parser) -> list[str]:
+    """Named files oldest first (by their first timestamp), each real file once; stdin last."""
+    seen: set[str] = set()
+    dated: list[tuple[float, int, str]] = []
+    for index, path in enumerate(paths):
+        if path == "-":
+            continue
+        real = os.path.realpath(path)
+        if real in seen:
+            continue
+        seen.add(real)
+        parser.begin_source(file_anchor(path))
+        start = first_time(path, parser.line_time)
+        dated.append((start.timestamp() if start else float("inf"), index, path))
+    ordered = [path for _, _, path in sorted(dated)]
+    return ordered + (["-"] if "-" in paths else [])
+
+
+def plan_file(path: str, store: ProfileStore) -> FilePlan:
+    """Fingerprint ``path`` and find how far it was learned before."""
+    if path == "-":
+        return FilePlan(path, 0)
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    with _open(path) as stream:
+        data = stream.read(HEAD)
+    now = min(HEAD, len(data))
+    offset = 0
+    for head in sorted({*store.file_heads(), HEAD}, reverse=True):
+        if 0 < head <= len(data):
+            mark = store.file_mark(_digest(data[:head]))
+            if mark is not None:
+                offset = mark.offset
+                break
+    return FilePlan(path, size, _digest(data[:now]), now, offset)
+
+
+def learn_file(
+    plan: FilePlan,
+    parser: Parser,
+    feed: Callable[[list[Event]], None],
+    on_block: Callable[[int, int], None],
+) -> tuple[int, int]:
+    """Feed the file's events from where it was learned; returns (offset, lines read).
+
+    ``feed`` takes the events of a block; ``on_block(bytes on disk, lines)``
+    is the progress of each block.
+    """
+    if plan.path != "-":
+        parser.begin_source(file_anchor(plan.path))
+    stream = open_binary(plan.path)
+    try:
+        offset = _skip(stream, plan.offset, plan.path)
+        disk = _disk(stream)
+        on_block(disk, 0)
+        lines = 0
+        for block in iter_blocks(stream, plan.path):
+            feed(parser.parse_block(block))
+            offset += len(block)
+            count = block.count(b"\n")
+            lines += count
+            now = _disk(stream)
+            on_block(now - disk, count)
+            disk = now
+        return offset, lines
+    finally:
+        if plan.path != "-":
+            stream.close()
+
+
+def mark_of(plan: FilePlan, offset: int, lines: int) -> FileMark | None:
+    """The mark that says ``plan``'s file was learned up to ``offset``."""
+    if plan.path == "-" or not plan.head:
+        return None
+    return FileMark(plan.fingerprint, plan.head, os.path.abspath(plan.path), offset, lines)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class _open:
+    """``open_binary`` as a context manager (closes what it opened)."""
+
+    def __init__(self, path: str) -> None:
+        self.stream = open_binary(path)
+
+    def __enter__(self) -> BinaryIO:
+        return self.stream
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.close()
+
+
+def _skip(stream: BinaryIO, offset: int, name: str) -> int:
+    """Move past the first ``offset`` uncompressed bytes; returns how many were passed."""
+    if not offset:
+        return 0
+    try:
+        if stream.seekable() and not hasattr(stream, "fileobj"):
+            return stream.seek(min(offset, os.fstat(stream.fileno()).st_size))
+        passed = 0
+        while passed < offset:
+            chunk = stream.read(min(1 << 20, offset - passed))
+            if not chunk:
+                break
+            passed += len(chunk)
+        return passed
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{name}: cannot read: {exc}") from None
+
+
+def _disk(stream: BinaryIO) -> int:
+    """Bytes of the file on disk read so far (the compressed position of a .gz)."""
+    raw = getattr(stream, "fileobj", stream)
+    try:
+        return int(raw.tell())
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
+def describe(totals: Totals, seconds: float) -> str:
+    """The one-line summary of a ``learn`` run."""
+    rate = totals.lines / seconds if seconds > 0 else 0.0
+    text = (
+        f"learned {totals.files} file{'s' if totals.files != 1 else ''}:"
+        f" {totals.lines} lines, {totals.messages} messages of {len(totals.logins)} logins"
+        f" on {len(totals.hosts)} host{'s' if len(totals.hosts) != 1 else ''}"
+        f" in {seconds:.1f}s ({rate:,.0f} lines/s)"
+    )
+    if totals.unchanged:
+        text += f"; {totals.unchanged} already learned, skipped"
+    if totals.skipped:
+        text += f"; {totals.skipped} events learned before by report or follow"
+    return text

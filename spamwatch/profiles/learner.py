@@ -1,0 +1,249 @@
+"""Learning profiles from the events and messages a pipeline sees.
+
+The learner sits on the pipeline's taps (``on_event``, ``on_update``,
+``tick``) in ``report``, ``follow`` and ``learn`` alike. What it sees goes
+into a ``Partial`` in memory; nothing is written per line.
+
+Traffic of an open incident is not learned as normal. An incident is often
+raised only after the lines that made it (30 messages make a burst), so
+what is seen waits ``hold`` (1h of log time, the longest detector window) in
+two generations: every ``hold`` the older generation is kept and the younger
+one ages. Every minute of log time the incident engine is asked which logins
+and hosts have an open incident at warning or above, and what they did in
+both generations is dropped (a host's queue and deferrals; its SASL
+failures too once the host has an ambient level: before that, every failure
+is the ambient level being learned, or the scanners every server sees would
+keep themselves an incident for ever).
+
+At each ``hold`` boundary the kept generation is written in one transaction
+(a checkpoint) and the view the detectors read is refreshed for the logins
+and hosts written, with what was learned before the boundary minus ``hold``:
+so ``report`` and ``follow`` judge the same lines against the same profiles,
+and a report run twice over one file gives the same result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from spamwatch.detectors.allow import domain_of, network_of
+from spamwatch.detectors.bounces import internal_hop
+from spamwatch.detectors.site import fresh_submission, user_of
+from spamwatch.errors import ProfileError
+from spamwatch.model import Event, MessageUpdate, Severity, Stage
+from spamwatch.profiles.options import ProfileOptions
+from spamwatch.profiles.partial import Partial
+from spamwatch.profiles.spans import LearnedSpans
+from spamwatch.profiles.store import ProfileStore
+from spamwatch.profiles.view import ProfileView
+
+OpenKeys = Callable[[], Iterable[tuple[str, str]]]
+"""(key kind, key) of every incident open at warning or above: "sasl_username"/"host"."""
+SWEEP = 60.0
+"""Seconds of log time between two questions to the incident engine."""
+MAX_QUEUED = 200_000
+"""Queue ids tracked per learner for the queue size (oldest forgotten beyond)."""
+
+
+def open_keys_of(tracker: object) -> list[tuple[str, str]]:
+    """What the incident engine says is open at warning or above, as (key kind, key).
+
+    Uses the engine's own ``open_keys()`` when it has one, else its open findings.
+    """
+    own = getattr(tracker, "open_keys", None)
+    if callable(own):
+        return list(own())
+    findings = getattr(tracker, "open_findings", None)
+    if not callable(findings):
+        return []
+    return [(f.key_kind, f.key) for f in findings() if f.severity >= Severity.WARNING]
+
+
+class Learner:
+    """Builds partial profiles from the pipeline's taps; writes them at checkpoints.
+
+    ``store`` None: learn nothing (``--no-learn``) and never write. ``view``
+    is the detectors' view, refreshed at checkpoints when ``refresh``.
+    ``on_error`` takes a ProfileError of a write (``follow`` says it and
+    keeps what it learned for the next checkpoint); without it, it is raised.
+    ``batch``: write nothing; the caller ``take``s the partial at the end
+    (``learn`` writes one file's partial with the file's mark, in one
+    transaction, and can merge the partials of files learned in parallel).
+    """
+
+    def __init__(
+        self,
+        store: ProfileStore,
+        view: ProfileView,
+        options: ProfileOptions,
+        open_keys: OpenKeys,
+        refresh: bool = True,
+        on_error: Callable[[ProfileError], None] | None = None,
+        batch: bool = False,
+    ) -> None:
+        self.store = store
+        self.batch = batch
+        self.view = view
+        self.options = options
+        self.open_keys = open_keys
+        self.refresh = refresh
+        self.on_error = on_error
+        self.spans = LearnedSpans(store.learned())
+        self.hold = options.hold.total_seconds()
+        self.young = self._partial()
+        self.old = self._partial()
+        self.ready = self._partial()
+        self._queued: dict[str, dict[str, None]] = {}
+        self._next_sweep = -math.inf
+        self._next_rotate: float | None = None
+        self._skip: tuple[Event | None, bool] = (None, False)
+        self.skipped = 0  # events not learned: learned before
+        self.writes = 0
+
+    def _partial(self) -> Partial:
+        return Partial(self.options.limits)
+
+    # -- taps --------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Every event: its span is covered; a SASL failure counts for the host."""
+        when = event.time.timestamp()
+        if self._learned(event, when):
+            return
+        self.young.cover(event.host, when)
+        window = self.young.window(event.host, when)  # quiet windows count too
+        if event.kind == "sasl_failure":
+            ip = event.fields.get("client_ip")
+            window.failures += 1
+            if ip and len(window.addresses) < 1000:
+                window.addresses.add(network_of(ip, 32, 64))
+
+    def on_update(self, update: MessageUpdate) -> None:
+        """Message milestones: logins' sending, recipients, the host's queue and deferrals."""
+        event = update.event
+        when = event.time.timestamp()
+        if self._learned(event, when):
+            return
+        stage, message = update.stage, update.message
+        if stage is Stage.QUEUED:
+            self._queue(message.host, message.queue_id, when, True)
+            user = user_of(message)
+            if user is not None and fresh_submission(update):
+                ip = message.client_ip
+                self.young.message(
+                    user,
+                    event.time,
+                    network_of(ip, 24, 64) if ip else None,
+                    domain_of(message.sender) or None,
+                    message.nrcpt == 1,
+                )
+        elif stage is Stage.DONE:
+            self._queue(message.host, message.queue_id, when, False)
+        elif update.recipient is not None and not internal_hop(update.recipient.relay):
+            self._delivery(update, when)
+
+    def tick(self, now: datetime) -> None:
+        """Log time advanced: ask about incidents every minute, rotate every ``hold``."""
+        when = now.timestamp()
+        if self._next_rotate is None:
+            self._next_rotate = when - when % self.hold + self.hold
+        if when >= self._next_sweep:
+            self._next_sweep = when - when % SWEEP + SWEEP
+            self._sweep()
+        while when >= self._next_rotate:
+            self._rotate(self._next_rotate)
+            self._next_rotate += self.hold
+
+    def finish(self) -> None:
+        """End of input: keep both generations (after a last look at incidents), write."""
+        self._sweep()
+        for generation in (self.old, self.young):
+            self.ready.merge(generation)
+        self.old, self.young = self._partial(), self._partial()
+        self._write(None)
+
+    def take(self) -> Partial:
+        """What is ready to be written (all of it after ``finish``); the learner forgets it."""
+        ready, self.ready = self.ready, self._partial()
+        return ready
+
+    # -- inside ------------------------------------------------------------
+
+    def _learned(self, event: Event, when: float) -> bool:
+        """Was this event's moment learned before (by any command)? Cached per event."""
+        if self._skip[0] is not event:
+            self._skip = (event, self.spans.covers(event.host, when))
+            if self._skip[1]:
+                self.skipped += 1
+        return self._skip[1]
+
+    def _queue(self, host: str, queue_id: str, when: float, entered: bool) -> None:
+        queued = self._queued.setdefault(host, {})
+        if entered:
+            queued[queue_id] = None
+            if len(queued) > MAX_QUEUED:
+                del queued[next(iter(queued))]
+            window = self.young.window(host, when)
+            window.queue_peak = max(window.queue_peak, len(queued))
+        else:
+            queued.pop(queue_id, None)
+
+    def _delivery(self, update: MessageUpdate, when: float) -> None:
+        rcpt = update.recipient
+        assert rcpt is not None
+        window = self.young.window(update.message.host, when)
+        window.deliveries += 1
+        window.deferred += rcpt.status == "deferred"
+        user = user_of(update.message)
+        if user is not None and rcpt.attempts == 1:
+            self.young.recipient(user, update.event.time, domain_of(rcpt.address) or "(local)")
+
+    def _sweep(self) -> None:
+        """Drop what belongs to an incident open now (both generations)."""
+        for kind, key in self.open_keys():
+            if kind == "sasl_username":
+                self.young.drop_login(key)
+                self.old.drop_login(key)
+            elif kind == "host":
+                known = self.view.host(key)
+                auth = known is not None and known.auth_addresses is not None
+                self.young.taint_host(key, auth)
+                self.old.taint_host(key, auth)
+
+    def _rotate(self, boundary: float) -> None:
+        self._sweep()
+        self.ready.merge(self.old)
+        self.old, self.young = self.young, self._partial()
+        self._write(boundary - self.hold)
+
+    def _write(self, before: float | None) -> None:
+        """A checkpoint: write what is ready in one transaction, refresh the view."""
+        ready = self.ready
+        if not ready or self.batch:
+            return
+        try:
+            self.store.write(ready, retention=self.options.retention, limits=self.options.limits)
+        except ProfileError as exc:
+            if self.on_error is None:
+                raise
+            self.on_error(exc)  # kept: merged into the next checkpoint's batch
+            return
+        self.writes += 1
+        self.ready = self._partial()
+        for host, (first, last) in ready.spans.items():
+            self.spans.add(host, first, last)
+        if self.refresh:
+            self._refresh(ready, before)
+
+    def _refresh(self, written: Partial, before: float | None) -> None:
+        try:
+            logins = self.store.login_profiles(written.logins, before)
+            hosts = self.store.host_profiles({h for h, _ in written.windows}, before)
+        except ProfileError as exc:
+            if self.on_error is None:
+                raise
+            self.on_error(exc)
+            return
+        self.view.update(logins, hosts)  # type: ignore[arg-type]

@@ -1,0 +1,206 @@
+"""``spamwatch learn`` and learning in ``report``: real files, rotation, gzip, a real terminal."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import shutil
+import sqlite3
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import synthlog
+from click.testing import CliRunner, Result
+
+from spamwatch.cli import cli
+
+DAY0 = datetime(2026, 11, 23, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def days(first: int, count: int, rate: float = 0.02, seed: int = 3) -> str:
+    """``count`` days of a small server's log from day ``first`` (RFC 3339 times)."""
+    mix = synthlog.TrafficMix(users=30, rate=rate)
+    start = DAY0 + timedelta(days=first)
+    records = synthlog.background(mix, start, start + timedelta(days=count), seed=seed + first)
+    return "".join(line + "\n" for line in synthlog.render(records, "rfc3339"))
+
+
+def learn(db: Path, *files: Path | str) -> Result:
+    return CliRunner().invoke(
+        cli, ["learn", "--config", "/dev/null", "--db", str(db), *map(str, files)]
+    )
+
+
+def report(db: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["report", "--config", "/dev/null", "--db", str(db), *args])
+
+
+def table(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def learned(db: Path) -> list[tuple]:
+    """Everything learned about logins, comparable between two databases."""
+    return table(db, "SELECT login, start, messages, single FROM login_hours ORDER BY 1, 2")
+
+
+def test_learn_says_what_it_learned_and_a_second_run_counts_nothing(tmp_path: Path) -> None:
+    log, db = tmp_path / "mail.log", tmp_path / "p.db"
+    log.write_text(days(0, 2))
+    first = learn(db, log)
+    assert first.exit_code == 0, first.output
+    (line,) = first.stdout.splitlines()
+    assert line.startswith("learned 1 file: ") and " on 1 host in " in line
+    total = table(db, "SELECT sum(messages) FROM logins")[0][0]
+    assert f"{total} messages of " in line and total > 100
+    before = learned(db)
+    second = learn(db, log)
+    assert second.exit_code == 0, second.output
+    assert "learned 0 files" in second.stdout and "1 already learned, skipped" in second.stdout
+    assert learned(db) == before
+
+
+def test_rotated_files_learn_oldest_first_and_a_rotation_is_recognised(tmp_path: Path) -> None:
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    parts = [days(n, 1) for n in range(4)]
+    (logs / "mail.log.2.gz").write_bytes(gzip.compress(parts[0].encode()))
+    (logs / "mail.log.1").write_text(parts[1])
+    (logs / "mail.log").write_text(parts[2])
+    db = tmp_path / "p.db"
+    named = [logs / "mail.log", logs / "mail.log.1", logs / "mail.log.2.gz"]  # as a glob sorts
+    assert learn(db, *named).exit_code == 0
+    # logrotate: .2.gz -> .3.gz, .1 -> .2.gz (compressed), mail.log -> .1, a new day
+    os.rename(logs / "mail.log.2.gz", logs / "mail.log.3.gz")
+    (logs / "mail.log.2.gz").write_bytes(gzip.compress((logs / "mail.log.1").read_bytes()))
+    os.rename(logs / "mail.log", logs / "mail.log.1")
+    (logs / "mail.log").write_text(parts[3])
+    again = learn(db, *sorted(logs.iterdir()))
+    assert again.exit_code == 0, again.output
+    assert "learned 1 file:" in again.stdout and "3 already learned" in again.stdout
+    apart = tmp_path / "apart"
+    apart.mkdir()
+    for n, part in enumerate(parts):
+        (apart / f"day{n}.log").write_text(part)
+    fresh = tmp_path / "fresh.db"
+    assert learn(fresh, *sorted(apart.iterdir())).exit_code == 0
+    assert learned(db) == learned(fresh)  # each day once, renamed or compressed
+
+
+def test_a_file_that_grew_is_read_from_where_it_was_left(tmp_path: Path) -> None:
+    text = days(0, 2)
+    cut = text.index("\n", len(text) // 2) + 1
+    log, db = tmp_path / "mail.log", tmp_path / "p.db"
+    log.write_text(text[:cut])
+    assert learn(db, log).exit_code == 0
+    with log.open("a") as handle:
+        handle.write(text[cut:])
+    assert "learned 1 file:" in learn(db, log).stdout
+    whole = tmp_path / "whole.db"
+    assert learn(whole, log).exit_code == 0
+    assert learned(db) == learned(whole)
+
+
+def test_report_learns_what_learn_did_not_and_nothing_twice(tmp_path: Path) -> None:
+    log, db = tmp_path / "mail.log", tmp_path / "p.db"
+    log.write_text(days(0, 2))
+    assert learn(db, log).exit_code == 0
+    before = learned(db)
+    assert report(db, "--format", "json", str(log)).exit_code in (0, 1)
+    assert learned(db) == before  # the same lines, recognised by their log time
+    fresh = tmp_path / "fresh.db"
+    assert report(fresh, "--format", "json", str(log)).exit_code in (0, 1)
+    assert learned(fresh) == before  # report alone learns what learn learns
+
+
+def test_a_report_run_twice_gives_the_same_findings(tmp_path: Path) -> None:
+    """The second run finds the first run's lines in the database, and judges as before."""
+    db = tmp_path / "p.db"
+    sample = str(ROOT / "samples" / "compromised-account.log")
+    first = report(db, "--format", "json", sample)
+    second = report(db, "--format", "json", sample)
+    assert first.exit_code == second.exit_code == 1
+    assert first.stdout == second.stdout
+
+
+def test_no_learn_and_no_db_create_no_database(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_text(days(0, 1))
+    for flag in ("--no-learn", "--no-db"):
+        db = tmp_path / f"{flag}.db"
+        result = report(db, flag, "--format", "json", str(log))
+        assert result.exit_code in (0, 1), result.output
+        assert not db.exists()
+
+
+def test_learn_keeps_an_incidents_traffic_out_of_the_profile(tmp_path: Path) -> None:
+    victim = "monika.keller@example.com"
+    start = DAY0 + timedelta(hours=10)
+    records = synthlog.merge(
+        synthlog.background(
+            synthlog.TrafficMix(users=30, rate=0.02, exclude=(victim,)),
+            DAY0,
+            DAY0 + timedelta(days=1),
+            seed=3,
+        ),
+        synthlog.compromised_account(start, messages=300, duration=timedelta(minutes=6)),
+    )
+    log, db = tmp_path / "mail.log", tmp_path / "p.db"
+    log.write_text("".join(line + "\n" for line in synthlog.render(records, "rfc3339")))
+    assert learn(db, log).exit_code == 0
+    assert table(db, f"SELECT count(*) FROM logins WHERE login = '{victim}'") == [(0,)]
+    assert table(db, "SELECT count(*) FROM logins")[0][0] > 10  # the others were learned
+
+
+def test_bad_input_and_a_corrupt_database_are_one_line_each(tmp_path: Path) -> None:
+    db = tmp_path / "p.db"
+    missing = learn(db, tmp_path / "nope.log")
+    assert missing.exit_code == 4
+    assert missing.stderr.strip() == f"spamwatch: error: {tmp_path / 'nope.log'}: no such file"
+    log = tmp_path / "mail.log"
+    log.write_text(days(0, 1))
+    db.write_bytes(b"not a database at all\n" * 50)
+    for result in (learn(db, log), report(db, str(log))):
+        assert result.exit_code == 5
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"spamwatch: error: {db}: corrupt profile database")
+        assert "--no-db" in line
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_a_terminal_shows_a_progress_bar_then_the_summary(tmp_path: Path) -> None:
+    log, db = tmp_path / "mail.log", tmp_path / "p.db"
+    log.write_text(days(0, 2, rate=1.0))  # about 200,000 lines: a few seconds to learn
+    session = f"swlearn{os.getpid()}"
+    exe = shutil.which("spamwatch") or str(Path(os.sys.executable).parent / "spamwatch")
+    command = f"{exe} learn --config /dev/null --db {db} {log}; sleep 30"
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "150", "-y", "10", command],
+        check=True,
+    )
+    try:
+        bar = _screen_until(session, lambda s: "lines/s" in s and "file 1/1: mail.log" in s)
+        assert "MB" in bar or "kB" in bar
+        done = _screen_until(session, lambda s: "learned 1 file:" in s)
+        assert "lines/s" in done.split("learned 1 file:")[1]  # the summary's rate, no bar left
+        assert "━" not in done
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+
+
+def _screen_until(session: str, check, timeout: float = 120.0) -> str:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+        ).stdout
+        if check(screen):
+            return screen
+        time.sleep(0.1)
+    raise AssertionError(f"not seen on the terminal:\n{screen}")

@@ -1,0 +1,233 @@
+"""The profile database: a real SQLite file, schema versions, errors, sharing, pruning."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from spamwatch.errors import ProfileError
+from spamwatch.profiles.partial import Limits, Partial
+from spamwatch.profiles.schema import APPLICATION_ID, SCHEMA_VERSION
+from spamwatch.profiles.store import ProfileStore
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
+
+
+def day_of_mail(
+    partial: Partial, login: str, day: int, hours: range, per_hour: int, net: str = "192.0.2.0/24"
+) -> None:
+    """``per_hour`` messages of ``login`` in each of ``hours`` on day ``day`` after T0."""
+    for hour in hours:
+        for n in range(per_hour):
+            when = T0 + timedelta(days=day, hours=hour - 9, minutes=n % 60)
+            partial.message(login, when, net, "example.com", single=True)
+            partial.recipient(login, when, f"d{n}.example")
+            partial.cover("mx", when.timestamp())
+
+
+def test_a_new_database_is_marked_versioned_and_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    ProfileStore(str(path)).close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_writes_add_up_and_days_are_counted_once(tmp_path: Path) -> None:
+    store = ProfileStore(str(tmp_path / "p.db"))
+    first, second = Partial(), Partial()
+    day_of_mail(first, "alice@example.com", 0, range(9, 12), 5)
+    day_of_mail(second, "alice@example.com", 0, range(12, 14), 5)  # same day, later
+    day_of_mail(second, "alice@example.com", 1, range(9, 10), 5)  # and the next day
+    store.write(first)
+    store.write(second)
+    (messages,) = store.rows("SELECT messages FROM logins")[0]
+    assert messages == 30
+    assert store.rows("SELECT network, messages, days FROM login_networks") == [
+        ("192.0.2.0/24", 30, 2)
+    ]
+    assert store.rows("SELECT count(*) FROM login_hours") == [(6,)]
+    (rcpt,) = store.rows("SELECT max(rcpt_domains) FROM login_hours")[0]
+    assert rcpt == 5
+    profile = store.view().login("alice@example.com")
+    assert profile is not None and profile.usual(10) == 5 and profile.active_hours == 6
+
+
+def test_the_view_holds_only_what_was_learned_before_a_time(tmp_path: Path) -> None:
+    store = ProfileStore(str(tmp_path / "p.db"))
+    partial = Partial()
+    day_of_mail(partial, "alice@example.com", 0, range(9, 17), 3)
+    day_of_mail(partial, "alice@example.com", 1, range(9, 17), 30)
+    store.write(partial)
+    before = (T0 + timedelta(days=1)).timestamp()
+    assert store.view(before).login("alice@example.com").usual(12) == 3  # type: ignore[union-attr]
+    assert store.view().login("alice@example.com").usual(12) == 30  # type: ignore[union-attr]
+    assert store.view(T0.timestamp()).login("alice@example.com") is None
+
+
+def test_a_login_with_too_little_history_is_not_judged(tmp_path: Path) -> None:
+    store = ProfileStore(str(tmp_path / "p.db"))
+    partial = Partial()
+    day_of_mail(partial, "new@example.com", 0, range(9, 12), 2)  # 3 active hours
+    store.write(partial)
+    assert store.view(min_hours=4).login("new@example.com") is None
+    assert store.view(min_hours=3).login("new@example.com") is not None
+
+
+def test_garbage_is_a_corrupt_database_never_an_empty_profile(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    path.write_bytes(b"this is not sqlite\n" * 100)
+    with pytest.raises(ProfileError) as caught:
+        ProfileStore(str(path))
+    text = str(caught.value)
+    assert str(path) in text and "corrupt" in text and "move it away" in text
+
+
+def test_a_damaged_page_is_reported_when_read(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    store = ProfileStore(str(path))
+    partial = Partial()
+    day_of_mail(partial, "alice@example.com", 0, range(0, 24), 40)
+    store.write(partial)
+    store.close()
+    sqlite3.connect(path).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+    data = bytearray(path.read_bytes())
+    data[4096 * 2 : 4096 * 4] = b"\xff" * 8192  # two pages of the tables
+    path.write_bytes(bytes(data))
+    with pytest.raises(ProfileError, match="corrupt profile database"):
+        ProfileStore(str(path)).view()
+
+
+def test_another_programs_sqlite_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    sqlite3.connect(path).execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(ProfileError, match="not a spamwatch profile database"):
+        ProfileStore(str(path))
+
+
+def test_a_newer_schema_is_refused_not_downgraded(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    ProfileStore(str(path)).close()
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.commit()
+    db.close()
+    with pytest.raises(ProfileError, match="newer spamwatch"):
+        ProfileStore(str(path))
+
+
+def test_an_unwritable_directory_names_the_file_and_the_way_out(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError) as caught:
+        ProfileStore(str(tmp_path / "missing" / "p.db"))
+    assert "cannot open profile database" in str(caught.value)
+    assert "--db" in str(caught.value)
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from datetime import UTC, datetime, timedelta
+    from spamwatch.profiles.partial import Partial
+    from spamwatch.profiles.store import ProfileStore
+    store = ProfileStore(sys.argv[1])
+    t0 = datetime(2026, 11, 23, tzinfo=UTC)
+    end = time.monotonic() + float(sys.argv[2])
+    n = 0
+    while time.monotonic() < end:
+        partial = Partial()
+        for user in range(200):
+            when = t0 + timedelta(minutes=n)
+            partial.message(f"u{user}@example.com", when, "192.0.2.0/24", "example.com", True)
+            partial.cover("mx", when.timestamp())
+        store.write(partial)
+        n += 1
+    print(n)
+    """
+)
+
+
+def test_readers_and_a_second_writer_never_see_a_locked_database(tmp_path: Path) -> None:
+    """``follow`` writing all the time while ``report`` reads and another learner writes."""
+    path = str(tmp_path / "p.db")
+    ProfileStore(path).close()
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, path, "3"], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    reads = 0
+    end = time.monotonic() + 2.5
+    while time.monotonic() < end:
+        reader = ProfileStore(path, readonly=True)
+        reader.view()
+        reader.close()
+        reads += 1
+    outputs = [w.communicate(timeout=60) for w in writers]
+    assert [w.returncode for w in writers] == [0, 0], outputs
+    assert all(int(out) > 3 for out, _ in outputs)  # each wrote many batches
+    assert reads > 3
+    (logins,) = ProfileStore(path).rows("SELECT count(*) FROM logins")[0]
+    assert logins == 200
+
+
+def test_retention_and_caps_prune_the_oldest(tmp_path: Path) -> None:
+    store = ProfileStore(str(tmp_path / "p.db"))
+    old, new = Partial(), Partial()
+    day_of_mail(old, "gone@example.com", 0, range(9, 12), 2)
+    day_of_mail(old, "alice@example.com", 0, range(9, 12), 2, net="198.51.100.0/24")
+    store.write(old)
+    for n in range(5):  # alice moves through five networks 70 days later
+        day_of_mail(new, "alice@example.com", 70, range(9 + n, 10 + n), 1, net=f"10.{n}.0.0/24")
+    day_of_mail(new, "bob@example.com", 70, range(9, 10), 1)
+    day_of_mail(new, "carol@example.com", 71, range(9, 10), 1)
+    store.write(new, retention=timedelta(days=60), limits=Limits(2, 3, 50))
+    logins = [name for (name,) in store.rows("SELECT login FROM logins ORDER BY login")]
+    assert logins == ["alice@example.com", "carol@example.com"]  # max_logins 2: bob was oldest
+    nets = store.rows("SELECT network FROM login_networks WHERE login = 'alice@example.com'")
+    assert sorted(n for (n,) in nets) == ["10.2.0.0/24", "10.3.0.0/24", "10.4.0.0/24"]
+    (old_hours,) = store.rows(
+        "SELECT count(*) FROM login_hours WHERE start < ?", (T0.timestamp() + 86400,)
+    )[0]
+    assert old_hours == 0
+
+
+def test_forget_drops_every_row_of_a_login(tmp_path: Path) -> None:
+    store = ProfileStore(str(tmp_path / "p.db"))
+    partial = Partial()
+    day_of_mail(partial, "alice@example.com", 0, range(9, 12), 2)
+    day_of_mail(partial, "bob@example.com", 0, range(9, 12), 2)
+    store.write(partial)
+    assert store.forget("alice@example.com")
+    assert not store.forget("alice@example.com")
+    for table in ("logins", "login_hours", "login_networks", "login_senders"):
+        names = {n for (n,) in store.rows(f"SELECT DISTINCT login FROM {table}")}
+        assert names == {"bob@example.com"}, table
+
+
+def test_partials_of_parts_merge_into_the_partial_of_the_whole(tmp_path: Path) -> None:
+    """What lets files be learned in parallel: per-file partials add up."""
+    whole, first, second = Partial(), Partial(), Partial()
+    day_of_mail(whole, "alice@example.com", 0, range(9, 15), 3)
+    day_of_mail(first, "alice@example.com", 0, range(9, 12), 3)
+    day_of_mail(second, "alice@example.com", 0, range(12, 15), 3)
+    first.merge(second)
+    one, two = ProfileStore(str(tmp_path / "1.db")), ProfileStore(str(tmp_path / "2.db"))
+    one.write(whole)
+    two.write(first)
+    for sql in (
+        "SELECT * FROM logins",
+        "SELECT * FROM login_hours ORDER BY start",
+        "SELECT * FROM login_networks",
+        "SELECT * FROM login_senders",
+        "SELECT * FROM learned",
+    ):
+        assert one.rows(sql) == two.rows(sql), sql
