@@ -25,7 +25,15 @@ def test_show_defaults_is_valid_toml_with_every_stage() -> None:
     result = run("config", "show", "--config", "/dev/null")
     assert result.exit_code == 0, result.stderr
     data = tomllib.loads(result.stdout)
-    assert set(data["detectors"]) == {"burst", "addresses", "queue", "auth", "sender", "bounces"}
+    assert set(data["detectors"]) == {
+        "burst",
+        "addresses",
+        "queue",
+        "auth",
+        "sender",
+        "bounces",
+        "reputation",
+    }
     assert data["detectors"]["burst"]["short_window"] == "10m"
     assert data["findings"]["cooldown"] == "20m"
     assert data["correlate"]["max_age"] == "6d"
