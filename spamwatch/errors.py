@@ -14,7 +14,8 @@ Exit statuses (documented in README.md and man/spamwatch.1):
 3   bad configuration file or alert URI
 4   input cannot be read: missing file, permission denied, bad gzip, directory
 5   state file or profile database cannot be read or written (``follow --state``, ``--db``)
-6   an alert sink failed hard at start (cannot open, cannot connect at all)
+6   an alert sink failed hard at start (cannot open, cannot connect at all);
+    ``alert test``: a sink did not deliver the test record
 7   containment (``contain``, ``release``) failed or is not set up: a command
     failed, a right is missing, or ``contain --check`` found something missing
 70  internal error (a bug: please report it)

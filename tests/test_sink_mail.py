@@ -178,7 +178,14 @@ def test_password_without_tls_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "uri", ["mailto:", "mailto:nobody", "mailto:a@b.c%0d%0aBcc:%20x@y.z", "mailto:a b@c.d"]
+    "uri",
+    [
+        "mailto:",
+        "mailto:@example.com",
+        "mailto:a@",
+        "mailto:a@b.c%0d%0aBcc:%20x@y.z",
+        "mailto:a b@c.d",
+    ],
 )
 def test_bad_addresses_are_config_errors(uri: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError):

@@ -117,8 +117,8 @@ def cli() -> None:
 
     \b
     Exit statuses: 0 ok, 1 findings (report), 2 usage, 3 bad config,
-    4 unreadable input, 5 state file or profile database, 6 sink setup,
-    7 containment, 70 internal error,
+    4 unreadable input, 5 state file or profile database, 6 sink setup (or alert test
+    failed), 7 containment, 70 internal error,
     74 output not writable, 130 interrupted.
     See spamwatch(1).
     """
@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
 def _register() -> None:
     """Add each command module's command(s) to the group."""
     from spamwatch.cli import (
+        alert_cmd,
         config_cmd,
         contain,
         events,
@@ -142,7 +143,17 @@ def _register() -> None:
         report,
     )
 
-    for module in (events, report, follow, learn, profile, contain, config_cmd, plugins_cmd):
+    for module in (
+        events,
+        report,
+        follow,
+        learn,
+        profile,
+        contain,
+        alert_cmd,
+        config_cmd,
+        plugins_cmd,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -103,6 +103,12 @@ def _check_table(where: str, options: Mapping[str, Any], cls: Any, scheme: str) 
         RetryPolicy.from_options(Options(options, where), cls.batch_option)
 
 
+def construct_sink(uri: str, config: Config, plugins: Mapping[str, Plugin] | None = None) -> Sink:
+    """One sink built but not started (no worker, no spool): ``alert test`` drives it itself."""
+    available = discover(SINKS) if plugins is None else plugins
+    return _construct(parse_alert_uri(uri), config, available)
+
+
 def _unique(alerts: Any) -> list[AlertUri]:
     seen: dict[str, AlertUri] = {}
     for alert in alerts:

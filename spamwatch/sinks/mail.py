@@ -114,14 +114,19 @@ class MailSink(QueuedSink):
 
 
 def parse_recipients(target: str) -> list[str]:
-    """``a@x,b@y`` (RFC 6068 mailto) -> checked addresses; ConfigError when unusable."""
+    """``a@x,b@y`` (RFC 6068 mailto) -> checked addresses; ConfigError when unusable.
+
+    A local recipient without a domain (``mailto:root``, as cron's MAILTO) is
+    accepted: the local MTA qualifies it.
+    """
     addresses = [unquote(part).strip() for part in target.split(",") if part.strip()]
     if not addresses:
         raise ConfigError("mailto: needs an address, e.g. mailto:postmaster@example.com")
     for address in addresses:
         local, at, domain = address.rpartition("@")
+        qualified = bool(at)  # "root": a local recipient, qualified by the local MTA
         bad = any(ch.isspace() or ord(ch) < 32 or ch in '<>,;"()' for ch in address)
-        if not at or not local or not domain or bad:
+        if not (local or domain) or (qualified and not (local and domain)) or bad:
             raise ConfigError(f"mailto: not a mail address: {clean(address)!r}")
     return addresses
 

@@ -112,7 +112,7 @@ class WebhookSink(QueuedSink):
             except (OSError, http.client.HTTPException) as exc:
                 if deadline.expired:
                     raise WebhookError(f"no answer within {self.timeout:g}s") from None
-                raise WebhookError(f"{type(exc).__name__}: {clean(exc, limit=120)}") from None
+                raise WebhookError(f"{type(exc).__name__}: {clean(exc, limit=120)}") from exc
         if 300 <= status < 400:
             where = clean(location, limit=120) if location else "nowhere"
             raise WebhookError(f"HTTP {status} redirect to {where} (not followed)")
