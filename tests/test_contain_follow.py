@@ -208,7 +208,7 @@ def test_follow_locks_the_victim_automatically(tmp_path: Path) -> None:
         assert process.stop() == 0
     assert f"{VICTIM} REJECT 5.7.1 account locked" in fake.map.read_text()
     (entry,) = Ledger(str(tmp_path / "state" / "contain.json")).load().entries.values()
-    assert entry.trigger == "auto" and entry.by == "spamwatch follow (auto)" and entry.locked
+    assert entry.trigger == "auto" and entry.by == "spamwatch follow" and entry.locked
     assert updated[0]["key"] == VICTIM and updated[0]["severity"] == "critical"
     assert updated[0]["evidence"]["containment"]["status"] == "contained"
     assert "contained: locked at" in updated[0]["summary"] and "contained" in line

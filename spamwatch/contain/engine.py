@@ -221,9 +221,7 @@ class Containment:
     def hold_more(self, login: str, queued: Mapping[str, str | None], incident: str = "") -> Step:
         """Hold messages a locked login queued after its lock (sessions already open)."""
         dry = self.settings.dry_run
-        ctx = _Context(
-            login, "auto", "spamwatch follow (auto)", incident, "queued after the lock", dry
-        )
+        ctx = _Context(login, "auto", "spamwatch follow", incident, "queued after the lock", dry)
         with self.ledger.locked() as data:
             if login.lower() not in data.entries:
                 return Step("hold", SKIPPED, "no longer contained (released meanwhile)")

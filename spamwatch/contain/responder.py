@@ -39,7 +39,7 @@ MAX_ADDRESSES = 64
 LATE_HOLD_EVERY = 1.0
 """Seconds between holds of mail a contained login queued after its lock."""
 
-AUTO_BY = "spamwatch follow (auto)"
+AUTO_BY = "spamwatch follow"
 
 
 class Responder:

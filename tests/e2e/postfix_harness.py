@@ -301,6 +301,10 @@ PASSWORDS = {
     "erin": "erin-pw-6",  # scenario 5: compromised while follow restarts
     "frank": "frank-pw-7",  # scenario 3: brute-forced
     "gina": "gina-pw-8",  # scenario 4: sends while the internet is down
+    "mallory": "mallory-pw-9",  # test_respond_e2e: the botnet's login, locked by follow
+    "oscar": "oscar-pw-10",  # test_respond_e2e: keeps sending while mallory is locked
+    "trent": "trent-pw-11",  # test_respond_e2e: contained by hand, then purged
+    "walter": "walter-pw-12",  # test_respond_e2e: attacked while follow only dry-runs
 }
 """Dovecot's accounts; the SASL username is the local part at example.com."""
 
