@@ -336,8 +336,8 @@ def test_a_file_without_postfix_lines_says_so(tmp_path: Path) -> None:
         result = run(*args, str(log))
         assert result.exit_code == 0
         assert result.stderr == (
-            f"spamwatch: warning: {log}: no Postfix line among 2 lines read "
-            "(not a mail log? another syslog name needs --syslog-name)\n"
+            f"spamwatch: warning: {log}: nothing in it looked like a mail log "
+            "(2 lines, none from Postfix; another syslog name needs --syslog-name)\n"
         )
     quiet = run("--quiet", str(log))
     assert quiet.stdout == ""

@@ -15,7 +15,6 @@ from collections import Counter
 from datetime import UTC, datetime, tzinfo
 
 import click
-from dateutil import tz
 
 from spamwatch.cli.alerts import alert_option, cli_alerts, finish_alerts
 from spamwatch.cli.common import (
@@ -48,6 +47,7 @@ from spamwatch.report.run import (
     plan_files,
     run,
     say_why_empty,
+    wall_clock,
 )
 from spamwatch.report.summary import FindingLog, TrafficSummary
 from spamwatch.report.timerange import TimeRange, parse_now, parse_range
@@ -137,7 +137,6 @@ def report(
     config = load(config_path)
     options = build_parse_options(config, timezone, year, syslog_names)
     parser = Parser(options)
-    zone = options.timezone or tz.tzlocal()
     findings = FindingLog(keep_records=all_records)
     pipeline = _pipeline(config, parser, findings)  # config errors before input errors
     learning = profile_options(config, db_path, no_db, no_learn, notify=say)
@@ -149,8 +148,9 @@ def report(
     profiles: Profiles | None = None
     failed: list[ProfileError] = []
     try:
+        zone, zone_note = wall_clock(parser, options.timezone, paths[-1])
         now = _now(now_text, zone, parser, paths[-1])
-        span = parse_range(since, until, now, zone)
+        span = parse_range(since, until, now, zone, zone_note)
         reading = _reading(span, warmup)
         plan = plan_files(paths, reading, parser)
         profiles = _profiles(learning, pipeline, _start(reading, plan, parser), failed)
@@ -170,10 +170,12 @@ def report(
     finally:
         if profiles is not None:
             profiles.close()
-    if traffic.first_time is None:
+    in_range = traffic.first_time is not None  # no line in the range: nothing to report
+    if not in_range:
         say_why_empty(plan, span, parser)
-    final = findings.final(pipeline.tracker.open_findings())
-    status = exit_status([f.severity for f in final] + list(findings.dropped), fail_on)
+    final = findings.final(pipeline.tracker.open_findings()) if in_range else []
+    dropped = findings.dropped if in_range else Counter()
+    status = exit_status([f.severity for f in final] + list(dropped), fail_on)
     _finish(alerts, parser, _run_gauges(span, parser, traffic, final, started, status))
     if quiet and status == 0:
         return status
@@ -186,7 +188,7 @@ def report(
         lines=parser.stats.lines,
         events=parser.stats.events,
         warmup=reading.since if reading.since != span.since else None,
-        dropped=sum(findings.dropped.values()),
+        dropped=sum(dropped.values()),
     )
     try:
         _render(data, output_format)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 import click
 
@@ -61,6 +61,25 @@ def log_end(parser: Parser, newest: str) -> datetime | None:
         if end is not None:
             return end
     return None
+
+
+def wall_clock(parser: Parser, explicit: tzinfo | None, newest: str) -> tuple[tzinfo, str | None]:
+    """The zone of a typed time without one (``--since '2026-11-26 09:00'``), and a note saying so.
+
+    ``--timezone`` (or ``[parse] timezone``) when given; else, when the log's
+    lines carry their own offset (RFC 3339), the offset of its last line, so
+    "09:00" means 09:00 as the log writes it, not on this machine's clock
+    (``--since 1h`` is the same either way); else local time, the zone the
+    parser reads zone-less log lines in.
+    """
+    if explicit is not None:
+        return explicit, None
+    end = log_end(parser, newest) if newest != "-" else None
+    if end is None or end.tzinfo is None or end.tzinfo is parser.clock.zone:
+        return parser.clock.zone, None
+    offset = end.strftime("%z")
+    offset = f"{offset[:3]}:{offset[3:]}"
+    return end.tzinfo, f"times without a zone read as {offset}, the log's own offset"
 
 
 def alerts_from_range_start(pipeline: Pipeline, alerts: Fanout | None) -> Callable[[], None]:
@@ -130,18 +149,33 @@ def events_in(parser: Parser, plan: list[str], reading: TimeRange) -> Iterator[E
 def say_why_empty(plan: list[str], span: TimeRange, parser: Parser) -> None:
     """Nothing in the range: say why on stderr, so an empty report is not an all-clear.
 
-    The log ends before the range or starts after it, or the file holds no
-    Postfix line at all (the wrong file, or Postfix logging under another
-    syslog name). Printed even with --quiet: a log that stopped being written
-    or the wrong file is trouble a cron job should mail about, not silence.
+    The log ends before the range or starts after it, or nothing in the file
+    looked like a mail log: it is empty, not one line of it is a syslog line
+    (a binary file), or no line is from Postfix (the wrong file, or Postfix
+    logging under another syslog name). Printed even with --quiet: a log that
+    stopped being written or the wrong file is trouble a cron job should mail
+    about, not silence.
     """
-    lines, events = parser.stats.lines, parser.stats.events
-    if _range_misses_the_log(plan, span, parser) or not lines or events:
+    if _range_misses_the_log(plan, span, parser) or parser.stats.events:
         return
+    names = ", ".join("standard input" if path == "-" else path for path in plan)
+    pronoun = "them" if len(plan) > 1 else "it"
     click.echo(
-        f"spamwatch: warning: {', '.join(plan)}: no Postfix line among {lines} lines read "
-        "(not a mail log? another syslog name needs --syslog-name)",
+        f"spamwatch: warning: {names}: nothing in {pronoun} looked like a mail log "
+        f"({_not_a_mail_log(parser)})",
         err=True,
+    )
+
+
+def _not_a_mail_log(parser: Parser) -> str:
+    stats = parser.stats
+    if not stats.lines:
+        return "empty"
+    if stats.malformed == stats.lines:
+        return "not one syslog line"
+    return (
+        f"{stats.lines} {'line' if stats.lines == 1 else 'lines'}, none from Postfix;"
+        " another syslog name needs --syslog-name"
     )
 
 

@@ -3,8 +3,10 @@
 Every relative value counts back from a ``now`` handed in by the caller (the
 CLI reads the clock once, or takes ``--now``), so the same command line over
 the same log always gives the same range and tests need no clock tricks.
-Wall-clock times without a zone are read in the log's zone (``--timezone``,
-else local time), the same zone the parser gives zone-less log lines.
+Wall-clock times without a zone are read in the log's zone: ``--timezone``
+when given, else the offset the log's own lines carry (RFC 3339), else local
+time, the zone the parser gives zone-less log lines (``report.run.wall_clock``
+picks it).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class TimeRange:
 
     since: datetime | None = None
     until: datetime | None = None
+    zone_note: str | None = None  # how a typed time without a zone was read, for headings
 
     def __contains__(self, when: datetime) -> bool:
         if self.since is not None and when < self.since:
@@ -45,7 +48,8 @@ class TimeRange:
         """
         start = self.since.isoformat(" ", "seconds") if self.since else "start of log"
         end = self.until.isoformat(" ", "seconds") if self.until else "end of log"
-        return f"{start} .. {end}"
+        note = f" ({self.zone_note})" if self.zone_note else ""
+        return f"{start} .. {end}{note}"
 
 
 def iso(when: datetime) -> str:
@@ -97,15 +101,22 @@ def _localize(value: datetime, zone: tzinfo) -> datetime:
     return value.replace(tzinfo=zone)
 
 
-def parse_range(since: str | None, until: str | None, now: datetime, zone: tzinfo) -> TimeRange:
-    """The report's range from ``--since``/``--until``; UsageError names the bad option."""
+def parse_range(
+    since: str | None, until: str | None, now: datetime, zone: tzinfo, zone_note: str | None = None
+) -> TimeRange:
+    """The report's range from ``--since``/``--until``; UsageError names the bad option.
+
+    ``zone_note`` says how ``zone`` was chosen; the range carries it (for the
+    heading) when a typed time was read in that zone.
+    """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     start = _option("--since", since, now, zone)
     end = _option("--until", until, now, zone)
     if start is not None and end is not None and start >= end:
         raise UsageError(f"--since {iso(start)} is not before --until {iso(end)}: empty range")
-    return TimeRange(start, end)
+    zoned = any(when is not None and when.tzinfo is zone for when in (start, end))
+    return TimeRange(start, end, zone_note if zoned else None)
 
 
 def _option(name: str, text: str | None, now: datetime, zone: tzinfo) -> datetime | None:
