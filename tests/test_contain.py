@@ -459,6 +459,16 @@ def test_policy_decides_on_live_critical_login_records_only(fake: FakePostfix) -
     )
 
 
+def test_auto_detectors_wants_that_many_detectors_to_agree(fake: FakePostfix) -> None:
+    policy = ContainPolicy(fake.settings(auto_detectors=2))
+    assert policy.decide(finding()) is None  # addresses alone: an alert, not a lock
+    assert policy.decide(finding(detector="burst", severity=Severity.WARNING)) == "dave"
+    other = ContainPolicy(fake.settings(auto_detectors=2))
+    other.decide(finding(detector="burst", severity=Severity.WARNING))
+    other.decide(finding(detector="burst", state=FindingState.RESOLVED))
+    assert other.decide(finding()) is None  # burst's finding is over: one detector left
+
+
 # --- configuration ----------------------------------------------------------------------------
 
 
@@ -473,6 +483,7 @@ def test_policy_decides_on_live_critical_login_records_only(fake: FakePostfix) -
         ({"auto": "sometimes"}, "contain.auto: expected off, warning or critical"),
         ({"hook": ["relative-hook"]}, "contain.hook: the program must be an absolute path"),
         ({"hold_batch": 0}, "contain.hold_batch: must be at least 1"),
+        ({"auto_detectors": 0}, "contain.auto_detectors: must be at least 1"),
         ({"allow_networks": ["nope"]}, "contain.allow_networks: not a network"),
         ({"locks": True}, "contain.locks: unknown option"),
         ({"dry_run": "no"}, "contain.dry_run: expected true or false"),

@@ -39,6 +39,7 @@ CONTAIN_DEFAULTS: Mapping[str, Any] = {
     "hook_timeout": "30s",
     "command_timeout": "60s",
     "auto": "off",
+    "auto_detectors": 1,
     "auto_max_age": "15m",
     "max_auto_per_hour": 3,
     "allow_users": ["postmaster", "abuse"],
@@ -85,6 +86,7 @@ class ContainSettings:
     hook_timeout: float = 30.0
     command_timeout: float = 60.0
     auto: Severity | None = None
+    auto_detectors: int = 1
     auto_max_age: timedelta = timedelta(minutes=15)
     max_auto_per_hour: int = 3
     allow_users: frozenset[str] = frozenset({"postmaster", "abuse"})
@@ -143,6 +145,7 @@ class ContainSettings:
             hook_timeout=_seconds("hook_timeout", table["hook_timeout"]),
             command_timeout=_seconds("command_timeout", table["command_timeout"]),
             auto=_auto(table["auto"]),
+            auto_detectors=_at_least("auto_detectors", table["auto_detectors"], 1),
             auto_max_age=duration(table["auto_max_age"]),
             max_auto_per_hour=int(table["max_auto_per_hour"]),
             allow_users=users | site.allow.users,
