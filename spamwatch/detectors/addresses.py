@@ -34,6 +34,10 @@ class AddressesDetector(SiteDetector):
     ``critical_factor`` (2.0): critical at this multiple of the threshold.
     ``ipv4_prefix`` (32): group IPv4 addresses by this prefix (24: by /24).
     ``ipv6_prefix`` (64): group IPv6 addresses by this prefix.
+    ``known_weight`` (0.5): with a learned profile, a network the login has
+    used before (its /24 or /64) counts this much, one it never used counts
+    1: a user moving between home, office and phone is not a botnet, five
+    networks never seen in an hour are (fact ``new_network``).
     ``max_users`` (10000): users tracked at once (least recent evicted).
     """
 
@@ -45,6 +49,7 @@ class AddressesDetector(SiteDetector):
         "critical_factor": 2.0,
         "ipv4_prefix": 32,
         "ipv6_prefix": 64,
+        "known_weight": 0.5,
         "max_users": 10_000,
     }
 
@@ -55,6 +60,7 @@ class AddressesDetector(SiteDetector):
         cap = int(self.options["max_users"])
         self._nets: KeyedWindows[str, str] = KeyedWindows(self.span("window"), cap)
         self._ips: KeyedWindows[str, str] = KeyedWindows(self.span("window"), cap)
+        self._fresh: KeyedWindows[str, str] = KeyedWindows(self.span("window"), cap)
         self._samples: Recent[str, deque[str]] = Recent(cap)
 
     def on_event(self, event: Event) -> Iterable[Signal]:
@@ -74,6 +80,7 @@ class AddressesDetector(SiteDetector):
     def sweep(self, now: datetime) -> None:
         self._nets.expire(now)
         self._ips.expire(now)
+        self._fresh.expire(now)
         self._samples.expire(now - self.span("window"))
 
     def _count(self, user: str, ip: str, event: Event) -> Signal | None:
@@ -86,8 +93,10 @@ class AddressesDetector(SiteDetector):
         ips = self._ips.add(user, now, ip, span)
         if event.queue_id:
             self._samples.get(user, now, lambda: deque(maxlen=SAMPLE_IDS)).append(event.queue_id)
+        fresh = self._weigh(user, ip, net, now)
+        score = nets.distinct if fresh is None else self._score(user, nets.distinct, fresh)
         severity = grade(
-            nets.distinct, self.number("threshold", user), self.number("critical_factor", user)
+            score, self.number("threshold", user), self.number("critical_factor", user)
         )
         if severity is None:
             return None
@@ -97,6 +106,9 @@ class AddressesDetector(SiteDetector):
             f", {plural(len(nets), 'message')}"
         )
         counts = {"networks": nets.distinct, "addresses": ips.distinct, "messages": len(nets)}
+        if fresh is not None:  # judged against the profile: say how many it never saw
+            summary += f" ({fresh} never used before)"
+            counts["new_networks"] = fresh
         evidence = {
             "client_networks": top(nets.ranked()),
             "client_addresses": top(ips.ranked()),
@@ -112,5 +124,20 @@ class AddressesDetector(SiteDetector):
             host=event.host,
             counts=counts,
             evidence=evidence,
-            facts=("many_networks",),
+            facts=("many_networks", "new_network") if fresh else ("many_networks",),
         )
+
+    def _weigh(self, user: str, ip: str, net: str, now: datetime) -> int | None:
+        """Networks in the window the login's profile never saw (None: no profile to ask)."""
+        profile = self.profiles.login(user)
+        if profile is None:
+            return None
+        span = self.span("window", user)
+        if not profile.knows_address(ip):
+            return self._fresh.add(user, now, net, span).distinct
+        found = self._fresh.get(user, now)
+        return found.distinct if found is not None else 0
+
+    def _score(self, user: str, distinct: int, fresh: int) -> float:
+        """Networks never seen count 1, networks the login used before ``known_weight``."""
+        return fresh + self.number("known_weight", user) * (distinct - fresh)

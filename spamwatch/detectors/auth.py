@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from spamwatch.detectors.allow import network_of
-from spamwatch.detectors.site import SiteDetector, grade, login, plural, top
+from spamwatch.detectors.site import SiteDetector, grade, login, plain, plural, top
 from spamwatch.detectors.windows import KeyedWindows, Recent
 from spamwatch.model import Event, Severity, Signal
 from spamwatch.timeutil import format_duration
@@ -59,6 +59,11 @@ class AuthFailureDetector(SiteDetector):
     ``user_window`` ("1h") / ``per_user`` (10): failures against one username.
     ``spray_addresses`` (10): distinct failing addresses on one host in
     ``window`` (password spraying; raised within minutes).
+    ``ambient_factor`` (2.0): once the host's profile knows its ambient level
+    (the 95th percentile, over the learned days, of distinct failing
+    addresses and of failures per 10 minutes: the scanners every
+    internet-facing port sees), spraying is raised at this multiple of it,
+    addresses or failures, with ``spray_addresses`` as the floor.
     ``critical_factor`` (3.0): critical at this multiple of a threshold.
     ``success_after`` (5): failures from an address before a successful login
     from it is raised (any number when the address took part in a spray or
@@ -76,6 +81,7 @@ class AuthFailureDetector(SiteDetector):
         "user_window": "1h",
         "per_user": 10,
         "spray_addresses": 10,
+        "ambient_factor": 2.0,
         "critical_factor": 3.0,
         "success_after": 5,
         "memory": "1h",
@@ -163,8 +169,7 @@ class AuthFailureDetector(SiteDetector):
     def _spray(self, addr: str, name: str, event: Event) -> Signal | None:
         addrs = self._host_addrs.add(event.host, event.time, addr)
         users = self._host_users.add(event.host, event.time, name)
-        limit = self.number("spray_addresses")
-        severity = grade(addrs.distinct, limit, self.number("critical_factor"))
+        severity = self._spray_grade(event.host, addrs.distinct, len(addrs))
         if severity is None:
             return None
         episode = self._sprays.get(event.host, event.time, lambda: [event.time, event.time])
@@ -183,6 +188,13 @@ class AuthFailureDetector(SiteDetector):
             "usernames": top(names),
             "window": span,
         }
+        ambient = self.profiles.host(event.host)
+        if ambient is not None and ambient.auth_addresses is not None:
+            summary += f" (usually up to {ambient.auth_addresses:g} addresses)"
+            evidence["ambient"] = {
+                "addresses": plain(ambient.auth_addresses),
+                "failures": plain(ambient.auth_failures or 0),
+            }
         return self.signal(
             key=event.host,
             severity=severity,
@@ -195,6 +207,25 @@ class AuthFailureDetector(SiteDetector):
             key_kind="host",
             facts=("spray",),
         )
+
+    def _spray_grade(self, host: str, addresses: int, failures: int) -> Severity | None:
+        """Failing addresses on a host against the floor, or against its ambient level.
+
+        Without a profile, ``spray_addresses`` distinct addresses. With one,
+        ``ambient_factor`` times the host's usual addresses or failures (the
+        floor still holds): scanners trying a password or two from 5-20
+        addresses every 10 minutes all day are the weather, a spray is not.
+        """
+        floor, factor = self.number("spray_addresses"), self.number("critical_factor")
+        ambient = self.profiles.host(host)
+        if ambient is None or ambient.auth_addresses is None:
+            return grade(addresses, floor, factor)
+        times = self.number("ambient_factor")
+        by_addresses = grade(addresses, max(floor, times * ambient.auth_addresses), factor)
+        by_failures = None
+        if addresses >= 2 and ambient.auth_failures is not None:
+            by_failures = grade(failures, max(floor, times * ambient.auth_failures), factor)
+        return max(by_addresses, by_failures, key=lambda s: 0 if s is None else int(s))
 
     def _user(self, name: str, addr: str, event: Event, explained: bool) -> Signal | None:
         """Failures against one username, unless an address or spray finding covers them.

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from spamwatch.detectors.allow import domain_of, parse_ip
-from spamwatch.detectors.queue import reason_key
+from spamwatch.detectors.queue import owner_of, reason_key
 from spamwatch.detectors.site import SiteDetector, grade, plural, top, user_of
 from spamwatch.detectors.windows import KeyedWindows, TimeWindow
 from spamwatch.model import MessageUpdate, Severity, Signal, Stage
@@ -43,6 +43,13 @@ class BounceRatioDetector(SiteDetector):
     ``min_count`` (20): bounced + deferred deliveries needed at all.
     ``ratio`` (0.3): ... and their share of the user's deliveries.
     ``critical_factor`` (5.0): critical at this multiple of ``min_count``.
+    ``outage_senders`` (3): a deferral to a destination (a recipient domain,
+    or a reason such as "connect to relay.example.net: Connection timed out")
+    that at least this many senders on the host saw deferred within
+    ``window`` is an outage of that destination, the queue detector's
+    business, and counts neither for nor against the user, unless the user
+    holds half of those deferrals or more (a spam run that got the host
+    throttled is still its own).
     ``max_users`` (10000): users tracked at once (least recent evicted).
     """
 
@@ -53,6 +60,7 @@ class BounceRatioDetector(SiteDetector):
         "min_count": 20,
         "ratio": 0.3,
         "critical_factor": 5.0,
+        "outage_senders": 3,
         "max_users": 10_000,
     }
 
@@ -62,14 +70,18 @@ class BounceRatioDetector(SiteDetector):
         self._failed: KeyedWindows[str, tuple[str, str, str]] = KeyedWindows(
             self.span("window"), cap
         )
+        self._waiting: KeyedWindows[tuple[str, str], str] = KeyedWindows(self.span("window"), cap)
 
     def on_update(self, update: MessageUpdate) -> Iterable[Signal]:
         rcpt = update.recipient
         if update.stage is not Stage.DELIVERY or rcpt is None or rcpt.attempts != 1:
             return ()
         message = update.message
+        if internal_hop(rcpt.relay):
+            return ()
+        outage = rcpt.status == "deferred" and self._outage(update)
         user = user_of(message)
-        if user is None or internal_hop(rcpt.relay) or not self.enabled_for(user):
+        if user is None or outage or not self.enabled_for(user):
             return ()
         if self.site.allow.allows(user, message.client_ip, message.sender):
             return ()
@@ -94,6 +106,20 @@ class BounceRatioDetector(SiteDetector):
     def sweep(self, now: datetime) -> None:
         self._outcomes.expire(now)
         self._failed.expire(now)
+        self._waiting.expire(now)
+
+    def _outage(self, update: MessageUpdate) -> bool:
+        """Is this deferral part of a destination's outage (see ``outage_senders``)?"""
+        rcpt, message, now = update.recipient, update.message, update.event.time
+        assert rcpt is not None
+        owner = owner_of(message)
+        found = False
+        for destination in (domain_of(rcpt.address), reason_key(rcpt.reason, rcpt.dsn)):
+            window = self._waiting.add((message.host, destination), now, owner)
+            senders = window.ranked()
+            if len(senders) >= self.number("outage_senders"):
+                found = found or senders.get(owner, 0) / len(window) < 0.5
+        return found
 
     def _signal(
         self,

@@ -70,6 +70,15 @@ class BurstDetector(SiteDetector):
     active buckets, so one past incident is not the new normal), so 60 is
     normal for a 50-an-hour sender and 100 is not normal for a 3-an-hour one.
     ``max_users`` (10000): users tracked at once (least recent evicted).
+
+    With a learned profile (``self.profiles``, enough history: see
+    spamwatch.profiles.view) the usual volume is the login's usual *for this
+    hour of the day*, learned over weeks, instead of what this process saw;
+    the fixed thresholds stay the floor, and stay the only rule for a login
+    with too little history (fact ``no_history``). A burst judged against a
+    profile says ``above_usual``, and ``new_network`` / ``new_sender_domain``
+    when its window holds a client network or sender domain the login never
+    used.
     """
 
     name: ClassVar[str] = "burst"
@@ -92,6 +101,7 @@ class BurstDetector(SiteDetector):
         self._long: KeyedWindows[str, tuple[str, str]] = KeyedWindows(self.span("long_window"), cap)
         self._pace: KeyedWindows[str, str] = KeyedWindows(self.span("long_window") / 3, cap)
         self._rcpt: KeyedWindows[str, str] = KeyedWindows(self.span("long_window"), cap)
+        self._new: KeyedWindows[str, str] = KeyedWindows(self.span("long_window"), cap)
         self._history: Recent[str, History] = Recent(cap)
         self._samples: Recent[str, deque[str]] = Recent(cap)
 
@@ -111,7 +121,7 @@ class BurstDetector(SiteDetector):
         return () if signal is None else (signal,)
 
     def sweep(self, now: datetime) -> None:
-        for windows in (self._short, self._pace, self._long, self._rcpt):
+        for windows in (self._short, self._pace, self._long, self._rcpt, self._new):
             windows.expire(now)
         self._history.expire(now - self.span("history"))
         self._samples.expire(now - self.span("long_window"))
@@ -148,6 +158,7 @@ class BurstDetector(SiteDetector):
         for history in self._history.get(user, now, lambda: self._new_history(user)):
             history.add(now)
         self._samples.get(user, now, lambda: deque(maxlen=SAMPLE_IDS)).append(message.queue_id)
+        self._news(user, message, now)
         return windows
 
     def _checks(
@@ -155,10 +166,7 @@ class BurstDetector(SiteDetector):
     ) -> tuple[list[_Check], float | None]:
         """Each window with its limit (fixed, or raised by the user's own normal)."""
         short_span, long_span = self.span("short_window", user), self.span("long_window", user)
-        hist_short, hist_long = self._history.get(user, now, lambda: self._new_history(user))
-        min_buckets = int(self.number("history_min", user))
-        usual_s = hist_short.baseline(now, long_span, QUANTILE, min_buckets)
-        usual = hist_long.baseline(now, long_span, QUANTILE, min_buckets)
+        usual_s, usual = self._usual(user, now)
         limit_s = self._threshold("short_threshold", user, usual_s)
         limit_l = self._threshold("long_threshold", user, usual)
         short, pace, long = windows
@@ -168,6 +176,38 @@ class BurstDetector(SiteDetector):
             _Check("long", long, limit_l, long_span),
         ]
         return checks, usual
+
+    def _usual(self, user: str, now: datetime) -> tuple[float | None, float | None]:
+        """The user's usual (short window, hour): from its profile, else from this process."""
+        profile = self.profiles.login(user)
+        if profile is not None:
+            hourly = profile.usual(now.hour)
+            return hourly / 3, hourly  # a third of an hour's usual in 10 minutes is usual
+        hist_short, hist_long = self._history.get(user, now, lambda: self._new_history(user))
+        min_buckets = int(self.number("history_min", user))
+        span = self.span("long_window", user)
+        return (
+            hist_short.baseline(now, span, QUANTILE, min_buckets),
+            hist_long.baseline(now, span, QUANTILE, min_buckets),
+        )
+
+    def _news(self, user: str, message: Message, now: datetime) -> None:
+        """Note a client network or sender domain the user's profile has never seen."""
+        profile = self.profiles.login(user)
+        if profile is None:
+            return
+        span = self.span("long_window", user)
+        ip, domain = message.client_ip, domain_of(message.sender)
+        if ip and not profile.knows_address(ip):
+            self._new.add(user, now, "new_network", span)
+        if domain and not profile.knows_sender(domain):
+            self._new.add(user, now, "new_sender_domain", span)
+
+    def _facts(self, user: str, now: datetime, usual: float | None) -> list[str]:
+        """volume; above_usual or no_history; new_network / new_sender_domain per profile."""
+        facts = ["volume", "no_history" if usual is None else "above_usual"]
+        news = self._new.get(user, now)
+        return facts + sorted(news.ranked()) if news is not None else facts
 
     def _signal(
         self,
@@ -207,7 +247,7 @@ class BurstDetector(SiteDetector):
             "messages_long": len(long.window),
             "addresses": len(by_address),
         }
-        facts = ("volume", "no_history" if usual is None else "above_usual")
+        facts = self._facts(user, now, usual)
         first = worst.window.first_time
         return self.signal(
             key=user,

@@ -68,7 +68,9 @@ class QueueDetector(SiteDetector):
     ``history_factor`` (3.0): once an hour of history is known, ``level``
     becomes at least this multiple of the usual size (the 75th percentile of
     the 10-minute peaks), so a server that always holds 100 deferred
-    messages is not alarmed at 101.
+    messages is not alarmed at 101. With a learned profile of the host (a
+    day of history), its usual size and usual deferrals per window are
+    used, and ``deferred`` is raised the same way.
     ``inbound_share`` (0.5): when at least this share of the queued and
     deferred mail came in unauthenticated from outside (a backup MX holding
     mail for its primary, an inbound MX whose mailbox store is down), the
@@ -198,7 +200,7 @@ class QueueDetector(SiteDetector):
         grades = [
             grade(size, self._level(host, now), factor),
             grade(growth, self.number("growth"), factor),
-            grade(n_deferred, self.number("deferred"), factor),
+            grade(n_deferred, self._deferred_limit(host), factor),
         ]
         found = [g for g in grades if g is not None]
         if not found:
@@ -230,12 +232,27 @@ class QueueDetector(SiteDetector):
         return sample
 
     def _level(self, host: str, now: datetime) -> float:
-        """``level``, raised to a multiple of the host's usual queue size when known."""
+        """``level``, raised to a multiple of the host's usual queue size when known.
+
+        The usual size is the host's learned profile's (days of history) when
+        it has one, else what this process saw in the last ``history``.
+        """
         level = self.number("level")
-        usual = self._usual.get(host)
-        min_buckets = int(HOUR / self.span("window")) or 1
-        base = usual.baseline(now, HOUR, min_buckets=min_buckets) if usual else None
+        learned = self.profiles.host(host)
+        base = learned.queue if learned is not None else None
+        if base is None:
+            usual = self._usual.get(host)
+            min_buckets = int(HOUR / self.span("window")) or 1
+            base = usual.baseline(now, HOUR, min_buckets=min_buckets) if usual else None
         return level if base is None else max(level, self.number("history_factor") * base)
+
+    def _deferred_limit(self, host: str) -> float:
+        """``deferred``, raised to a multiple of the host's learned usual deferrals."""
+        limit = self.number("deferred")
+        learned = self.profiles.host(host)
+        if learned is None or learned.deferred is None:
+            return limit
+        return max(limit, self.number("history_factor") * learned.deferred)
 
     def _due(self, host: str, now: datetime, severity: Severity) -> bool:
         """At most one Signal per host and ``REPEAT`` of log time, unless it got worse.

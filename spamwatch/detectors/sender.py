@@ -26,7 +26,7 @@ from spamwatch.detectors.site import (
     user_of,
 )
 from spamwatch.detectors.windows import KeyedWindows, Recent
-from spamwatch.model import Message, MessageUpdate, Signal, Stage
+from spamwatch.model import Message, MessageUpdate, Severity, Signal, Stage
 from spamwatch.timeutil import format_duration
 
 
@@ -47,6 +47,13 @@ class SenderMismatchDetector(SiteDetector):
     ``domains`` ([]): more domains the user(s) may send as.
     ``login_domain`` (true): the SASL login's own domain counts as theirs.
     ``max_users`` (10000): users tracked at once (least recent evicted).
+
+    With a learned profile (enough history, see spamwatch.profiles.view), a
+    foreign domain the login has sent as before is its habit and is not
+    counted at all, and a foreign domain it never used is a signal from the
+    first message (at least warning; facts ``foreign_sender``,
+    ``new_sender_domain``): the quiet forger sending two an hour is seen at
+    once, not after hours.
     """
 
     name: ClassVar[str] = "sender"
@@ -77,7 +84,10 @@ class SenderMismatchDetector(SiteDetector):
             return ()
         if self.site.allow.allows(user, message.client_ip, sender) or self.owns(user, sender):
             return ()
-        signal = self._count(user, sender, message, update.event.time)
+        profile = self.profiles.login(user)
+        if profile is not None and profile.knows_sender(domain_of(sender)):
+            return ()  # a foreign domain this login has used before: its habit, not a forgery
+        signal = self._count(user, sender, message, update.event.time, profile is not None)
         return () if signal is None else (signal,)
 
     def sweep(self, now: datetime) -> None:
@@ -96,7 +106,10 @@ class SenderMismatchDetector(SiteDetector):
         # a bare login ("alice") on a site that named no domains: nothing to judge by
         return not own or in_domains(domain, own)
 
-    def _count(self, user: str, sender: str, message: Message, now: datetime) -> Signal | None:
+    def _count(
+        self, user: str, sender: str, message: Message, now: datetime, judged: bool
+    ) -> Signal | None:
+        """Count a foreign sender; with a profile (``judged``) a new domain is a signal at once."""
         span = self.span("window", user)
         value = (sender, message.client_ip or "unknown", domain_of(sender))
         window = self._foreign.add(user, now, value, span)
@@ -104,6 +117,8 @@ class SenderMismatchDetector(SiteDetector):
         severity = grade(
             len(window), self.number("threshold", user), self.number("critical_factor", user)
         )
+        if judged:
+            severity = max(severity or Severity.WARNING, Severity.WARNING)
         if severity is None:
             return None
         senders, domains = window.ranked(0), window.ranked(2)
@@ -129,5 +144,5 @@ class SenderMismatchDetector(SiteDetector):
             host=message.host,
             counts=counts,
             evidence=evidence,
-            facts=("foreign_sender",),
+            facts=("foreign_sender", "new_sender_domain") if judged else ("foreign_sender",),
         )

@@ -37,7 +37,7 @@ from spamwatch.profiles.options import ProfileOptions
 from spamwatch.profiles.partial import Partial
 from spamwatch.profiles.spans import LearnedSpans
 from spamwatch.profiles.store import ProfileStore
-from spamwatch.profiles.view import ProfileView
+from spamwatch.profiles.view import ProfileView, profile_network
 
 OpenKeys = Callable[[], Iterable[tuple[str, str]]]
 """(key kind, key) of every incident open at warning or above: "sasl_username"/"host"."""
@@ -135,7 +135,7 @@ class Learner:
                 self.young.message(
                     user,
                     event.time,
-                    network_of(ip, 24, 64) if ip else None,
+                    profile_network(ip) if ip else None,
                     domain_of(message.sender) or None,
                     message.nrcpt == 1,
                 )

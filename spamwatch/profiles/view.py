@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from spamwatch.detectors.allow import network_of
 from spamwatch.detectors.windows import quantile_of
 
 USUAL_QUANTILE = 0.9
@@ -34,6 +35,15 @@ QUEUE_QUANTILE = 0.75
 """A host's usual queue size: this quantile of its 10-minute queue peaks."""
 MIN_WINDOWS = 144
 """10-minute windows (one day) a host needs before its ambient level counts."""
+
+
+def profile_network(ip: str) -> str:
+    """The network a client address is learned and judged by: IPv4 /24, IPv6 /64.
+
+    Coarse on purpose: a provider hands a home or a phone new addresses within
+    them, and it is the network a login "has used for months" that counts.
+    """
+    return network_of(ip, 24, 64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +63,14 @@ class LoginProfile:
     def usual(self, hour: int) -> float:
         """Usual messages in one hour at local hour ``hour`` (0..23)."""
         return self.usual_by_hour[hour % 24]
+
+    def knows_address(self, ip: str) -> bool:
+        """Did the login ever use this client address's network (/24, /64)?"""
+        return profile_network(ip) in self.networks
+
+    def knows_sender(self, domain: str) -> bool:
+        """Did the login ever send with this envelope-sender domain?"""
+        return domain in self.senders
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +170,6 @@ class ProfileView:
             _put(self._logins, name, profile)
         for name, host in hosts.items():
             _put(self._hosts, name, host)
-
-    def __len__(self) -> int:
-        return len(self._logins)
 
 
 def _put(table: dict[str, object], key: str, value: object | None) -> None:
