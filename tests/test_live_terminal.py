@@ -9,9 +9,7 @@ border glued to anything or left behind.
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
 import subprocess
 import sys
 import time
@@ -22,43 +20,13 @@ import pytest
 
 from tests.conftest import SAMPLES
 from tests.followutil import until
-from tests.programs import need
+from tests.terminal import Terminal, plain_env
 
 SAMPLE = SAMPLES / "compromised-account.log"
 SIZES = [(200, 50), (200, 120), (160, 60)]
 BOX = re.compile(r"[┏┓┗┛┃━┡┩│─└┘┳┻╇┬┴┼]")
 TABLE_LINE = re.compile(r"^\s*[┏┃┡│└].*[┓┃┩│┘]$")
 """A whole table line: starts and ends with a border, nothing glued to either end."""
-
-
-class Terminal:
-    """A private tmux server (its own socket, no config) holding one pane of a given size."""
-
-    def __init__(self, folder: Path, width: int, height: int) -> None:
-        self.tmux = [need("tmux"), "-S", str(folder / "tmux.socket"), "-f", "/dev/null"]
-        self.size = (width, height)
-
-    def run(self, *args: str) -> str:
-        result = subprocess.run(
-            [*self.tmux, *args], capture_output=True, text=True, timeout=30, check=True
-        )
-        return result.stdout
-
-    def start(self, command: list[str], env: dict[str, str]) -> None:
-        width, height = self.size
-        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        self.run("new-session", "-d", "-x", str(width), "-y", str(height),
-                 f"env -i {exports} {shlex.join(command)}")  # fmt: skip
-        self.run("set-option", "-g", "history-limit", "10000")
-        self.run("set-option", "-g", "remain-on-exit", "on")
-
-    def screen(self) -> list[str]:
-        """Screen and scrollback, soft-wrapped lines joined, trailing blanks dropped."""
-        text = self.run("capture-pane", "-p", "-J", "-S", "-", "-E", "-")
-        return [line.rstrip() for line in text.splitlines()]
-
-    def close(self) -> None:
-        subprocess.run([*self.tmux, "kill-server"], capture_output=True, check=False)
 
 
 @pytest.fixture
@@ -79,12 +47,6 @@ def alert_lines(tmp_path: Path) -> list[str]:
         env={**plain_env(), "NO_COLOR": "1"},
     )  # fmt: skip
     return result.stdout.splitlines()
-
-
-def plain_env() -> dict[str, str]:
-    """What the terminal's shell would have: no COLUMNS/LINES (rich would believe them)."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL")
-    return {k: os.environ[k] for k in keep if k in os.environ} | {"LANG": "C.UTF-8"}
 
 
 def append_in_bursts(log: Path, lines: list[bytes], bursts: int = 12) -> None:

@@ -24,6 +24,7 @@ from spamwatch.model import Stage
 from spamwatch.parse import Parser
 from spamwatch.parse.options import build_parse_options
 from spamwatch.parse.parser import Explanation, ParseStats
+from spamwatch.screen import ReadingProgress
 from spamwatch.sources.files import DEFAULT_LOG, file_anchor, iter_blocks, iter_lines, open_binary
 from spamwatch.textsafe import clean
 
@@ -55,7 +56,8 @@ def events(
 
     \b
     FILE defaults to /var/log/mail.log; "-" reads stdin; .gz files are read
-    transparently. A summary of what was read goes to stderr.
+    transparently. A summary of what was read goes to stderr, and a progress
+    bar while it reads when stderr is a terminal and stdout is not.
     """
     if messages and explain:
         raise UsageError("--messages and --explain cannot be combined")
@@ -77,9 +79,11 @@ def events(
     with ExitStack() as stack:
         # Open every file first: a typo in the last name fails before any output.
         sources = [(path, _open(path, stack)) for path in files or (DEFAULT_LOG,)]
-        for path, stream in sources:
-            parser.begin_source(file_anchor(path))
-            printed += run(stream, path)
+        paths = [path for path, _stream in sources]
+        with ReadingProgress(paths, lambda: stats.lines, output_while_reading=True):
+            for path, stream in sources:
+                parser.begin_source(file_anchor(path))
+                printed += run(stream, path)
     if messages:
         for update in correlator.flush():
             out.write(dumps(message_to_json(update.message)) + "\n")

@@ -7,13 +7,11 @@ against what the earlier files taught), the progress display.
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
 import click
 
 from spamwatch.cli.common import config_option, db_option, load, parse_options, say
-from spamwatch.cli.progress import FileProgress
 from spamwatch.config import Config
 from spamwatch.detectors import build_detectors
 from spamwatch.errors import ConfigError
@@ -29,6 +27,7 @@ from spamwatch.profiles.history import (
     order_files,
 )
 from spamwatch.profiles.view import ProfileView
+from spamwatch.screen import ReadingProgress
 
 
 @click.command("learn", short_help="Learn what is normal for each login and host from the log.")
@@ -62,8 +61,7 @@ def learn(
     paths = order_files(files, Parser(parsing)) if files else default_files()
     profiles = Profiles.open(replace(options, learn=True))
     try:
-        total = sum(os.path.getsize(p) for p in paths if p != "-" and os.path.isfile(p))
-        with FileProgress(total, len(paths)) as progress:
+        with ReadingProgress(paths) as progress:
             totals = learn_history(paths, profiles, _builder(config, parsing), progress)
         click.echo(describe(totals, progress.elapsed()))
     finally:

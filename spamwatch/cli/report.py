@@ -51,6 +51,7 @@ from spamwatch.report.run import (
 )
 from spamwatch.report.summary import FindingLog, TrafficSummary
 from spamwatch.report.timerange import TimeRange, parse_now, parse_range
+from spamwatch.screen import ReadingProgress
 from spamwatch.sinks import Fanout
 from spamwatch.sinks.text import log_console
 from spamwatch.sources.files import DEFAULT_LOG
@@ -132,7 +133,8 @@ def report(
     when --since reaches back before its first line. Each login is judged
     against its learned profile (--db), which the report updates as it reads
     (unless --no-learn). Exit status 1 when a finding reached --fail-on
-    (default warning).
+    (default warning). With stderr on a terminal, a progress bar is drawn
+    there while it reads.
     """
     config = load(config_path)
     options = build_parse_options(config, timezone, year, syslog_names)
@@ -157,12 +159,13 @@ def report(
         traffic = TrafficSummary(since=span.since)
         findings.since = span.since
         pipeline.on_event, pipeline.on_update = traffic.on_event, traffic.on_update
-        run(
-            pipeline,
-            events_in(parser, plan, reading),
-            span.since,
-            alerts_from_range_start(pipeline, alerts),
-        )
+        with ReadingProgress(plan, lambda: parser.stats.lines):
+            run(
+                pipeline,
+                events_in(parser, plan, reading),
+                span.since,
+                alerts_from_range_start(pipeline, alerts),
+            )
     except BaseException as exc:
         status = getattr(exc, "exit_status", EXIT_INTERNAL)
         _finish(alerts, parser, _run_gauges(span, parser, traffic, [], started, status))

@@ -93,7 +93,7 @@ class Totals:
 
 
 class Progress(Protocol):
-    """What ``learn`` tells a progress display (``spamwatch.cli.progress``)."""
+    """What ``learn`` tells a progress display (``spamwatch.screen.ReadingProgress``)."""
 
     def start_file(self, name: str) -> None: ...
     def advance(self, size: int, lines: int) -> None: ...

@@ -1,0 +1,100 @@
+"""The reading progress bar (screen.ReadingProgress) as a person sees it, and where it never goes.
+
+A log big enough to take a few seconds is reported in tmux with stdout sent to
+a file: the pane shows the bar (file n/N, bytes, lines/s, ETA) while it reads
+and nothing of it afterwards, and the file holds the report alone. Without a
+terminal on stderr there is no bar at all.
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.followutil import until
+from tests.terminal import Terminal, plain_env
+
+BAR = "━"
+
+
+@pytest.fixture(scope="module")
+def big_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """About 150,000 lines of a normal server's traffic (a few seconds to report)."""
+    path = tmp_path_factory.mktemp("progress") / "mail.log"
+    subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "genlog.py"), "--lines", "150000", "--seed", "5",
+         "--out", str(path)],
+        check=True, capture_output=True, timeout=300,
+    )  # fmt: skip
+    return path
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[Terminal]:
+    term = Terminal(tmp_path, 150, 20)
+    try:
+        yield term
+    finally:
+        term.close()
+
+
+def spamwatch(*args: str) -> str:
+    return shlex.join([sys.executable, "-m", "spamwatch", *args])
+
+
+def watch_until_done(terminal: Terminal) -> tuple[list[str], list[str]]:
+    """Screens seen while the command ran (one with the bar, if any), and the last one."""
+    seen: list[str] = []
+
+    def finished() -> bool:
+        screen = terminal.screen()
+        seen.append("\n".join(screen))
+        return any(line == "DONE" for line in screen)
+
+    until(finished, timeout=240, what="the command to end")
+    return seen, terminal.screen()
+
+
+@pytest.mark.parametrize("command", ["report", "events"])
+def test_a_bar_on_the_terminal_while_reading_none_after_none_in_the_output(
+    tmp_path: Path, terminal: Terminal, big_log: Path, command: str
+) -> None:
+    out = tmp_path / "out.txt"
+    args = ["report", "--no-db", "--fail-on", "never"] if command == "report" else ["events"]
+    script = f"{spamwatch(*args, '--config', '/dev/null', str(big_log))} > {out}; echo DONE"
+    terminal.start(["bash", "-c", script], plain_env())
+    seen, last = watch_until_done(terminal)
+    bars = [screen for screen in seen if BAR in screen]
+    assert bars, "no progress bar was seen"
+    bar = next(line for line in bars[-1].splitlines() if BAR in line)
+    assert bar.startswith("file 1/1: mail.log ")
+    assert " MB" in bar and " lines/s" in bar and ":" in bar.split("lines/s")[1]  # ETA h:mm:ss
+    assert not any(BAR in line or "lines/s" in line for line in last)  # gone once done
+    output = out.read_text(encoding="utf-8", errors="replace")
+    assert output and BAR not in output and "lines/s" not in output and "\x1b" not in output
+
+
+def test_no_bar_when_the_output_streams_to_the_same_terminal(
+    terminal: Terminal, big_log: Path
+) -> None:
+    """``events`` on a terminal writes as it reads: a bar there would be torn by the lines."""
+    command = spamwatch("events", "--config", "/dev/null", str(big_log))
+    terminal.start(["bash", "-c", f"{command}; echo DONE"], plain_env())
+    seen, _last = watch_until_done(terminal)
+    assert not any(BAR in screen for screen in seen)
+
+
+def test_no_bar_without_a_terminal(big_log: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "spamwatch", "report", "--config", "/dev/null", "--no-db",
+         "--fail-on", "never", str(big_log)],
+        capture_output=True, text=True, timeout=300, check=True,
+    )  # fmt: skip
+    assert result.stderr == ""
+    assert BAR not in result.stdout and "lines/s" not in result.stdout
