@@ -9,7 +9,8 @@ queue holds), (2) a webhook whose server accepts the connection and never
 answers (timeout 2s) and one on a port nobody listens on. Prints the cost
 per ``send`` (median, 99th percentile, worst) as the pipeline sees it, how
 long ``close`` took (bounded by ``drain_timeout``), and where every record
-went: the claim to check is that a send costs microseconds whatever the
+went: the claim to check is that a send costs a fraction of a millisecond (it
+writes the record to the spool before it returns: write-ahead) whatever the
 sinks' state, and that nothing is lost (every record is in the jsonl file,
 and delivered or in the spool for each webhook).
 """

@@ -183,10 +183,13 @@ class WebhookServer:
                     self.end_headers()
                     return
                 status = 200 if mode == "ok" else 500
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:  # the client is gone (killed): it never saw the answer
+                    pass
 
             def do_GET(self) -> None:  # only a client that followed a redirect sends one
                 headers = dict(self.headers.items())

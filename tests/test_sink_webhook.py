@@ -49,6 +49,7 @@ def test_posts_finding_json_with_text_and_auth_header(
     assert request.headers["Authorization"] == "Bearer s3cret-token"
     assert request.headers["Content-Type"] == "application/json"
     body = request.json()
+    assert request.headers["Idempotency-Key"] == body["alert_id"]
     assert "CRITICAL raised burst" in body.pop("text")
     assert Finding.from_json(body) == finding
     assert warnings == []

@@ -28,7 +28,10 @@ records anywhere else that an alert was sent.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -47,6 +50,8 @@ MAX_BYTES = 64 << 20
 """Bytes of waiting records one sink may keep; beyond, new records are refused."""
 MAX_ENTRY = 1 << 20
 """A spool file larger than this is not a record of ours: skipped."""
+SYNC_EVERY = 4096
+"""Records written without a ``sync`` before ``write`` syncs by itself (bounds the list)."""
 DONE_KEEP = 10_000
 DONE_DAYS = 7
 
@@ -74,7 +79,7 @@ class Entry:
 
 @dataclass
 class _Unsynced:
-    fds: list[int] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
     dirs: set[Path] = field(default_factory=set)
 
 
@@ -192,24 +197,37 @@ class SinkSpool:
             self._counter += 1
             seq = f"{time.time_ns():020d}-{os.getpid():07d}-{self._counter:06d}.json"
             path = self.run / seq
-            fd = _create_renamed(self.run, path, body)
-            self._unsynced.fds.append(fd)
+            _create_renamed(self.run, path, body)
+            self._unsynced.paths.append(path)
             self._unsynced.dirs.add(self.run)
             self.bytes += len(body)
+            overdue = len(self._unsynced.paths) >= SYNC_EVERY
+        if overdue:  # nobody synced for a long while (a long report): do it now
+            self.sync()
         return Entry(alert_id, seq, record, path, len(body))
 
     def sync(self) -> None:
-        """fsync every record written since the last sync, and their directories."""
+        """Make every record written since the last sync durable, directories included.
+
+        One ``syncfs`` of the spool's filesystem where Linux has it (a group
+        commit: one call however many records), else an fsync of each record
+        not delivered meanwhile and of its directory.
+        """
         with self._mutex:
             pending, self._unsynced = self._unsynced, _Unsynced()
-        try:
-            for fd in pending.fds:
+        if not pending.paths or _syncfs(self.base):
+            return
+        for path in pending.paths:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue  # delivered meanwhile: nothing left to make durable
+            try:
                 os.fsync(fd)
-            for directory in pending.dirs:
-                _fsync_dir(directory)
-        finally:
-            for fd in pending.fds:
+            finally:
                 os.close(fd)
+        for directory in pending.dirs:
+            _fsync_dir(directory)
 
     # -- reading and finishing ------------------------------------------------
 
@@ -306,10 +324,10 @@ def _lock(run: Path, blocking: bool) -> int:
     return fd
 
 
-def _create_renamed(directory: Path, path: Path, body: bytes) -> int:
+def _create_renamed(directory: Path, path: Path, body: bytes) -> None:
     """Write ``body`` to a new file under an unpredictable name, rename it to ``path``.
 
-    Returns the open descriptor (the caller fsyncs and closes it). A reader
+    Not fsync'd here (``SinkSpool.sync`` does it for many at once). A reader
     never sees a half-written entry; a name planted in advance is never used.
     """
     tmp = directory / f".tmp-{secrets.token_hex(8)}"
@@ -321,11 +339,11 @@ def _create_renamed(directory: Path, path: Path, body: bytes) -> int:
             view = view[os.write(fd, view) :]
         os.rename(tmp, path)
     except BaseException:
-        os.close(fd)
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return fd
+    finally:
+        os.close(fd)
 
 
 def _read_entry(path: Path) -> dict[str, Any] | None:
@@ -355,6 +373,29 @@ def _read_entry(path: Path) -> dict[str, Any] | None:
 
 def _valid_id(alert_id: str) -> bool:
     return 0 < len(alert_id) <= 64 and all(c.isalnum() or c in "-_" for c in alert_id)
+
+
+def _syncfs(directory: Path) -> bool:
+    """syncfs(2) on the filesystem holding ``directory``; False where there is none."""
+    syncfs = _libc_syncfs()
+    if syncfs is None:
+        return False
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        if syncfs(fd) != 0:
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+    finally:
+        os.close(fd)
+    return True
+
+
+@functools.cache
+def _libc_syncfs() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return libc.syncfs
+    except (OSError, AttributeError):
+        return None
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -1,6 +1,8 @@
 """``webhook+https://host/path`` / ``webhook+http://...``: POST each finding as JSON.
 
-The body is the finding's JSON form with its ``alert_id`` and a ``text`` field (the headline and
+The body is the finding's JSON form with its ``alert_id`` (also sent as the
+``Idempotency-Key`` header, so a receiver can drop the repeat of a request
+that was on the wire when spamwatch was killed) and a ``text`` field (the headline and
 summary, cleaned), which Slack- and Mattermost-compatible endpoints display.
 In ``text``, ``&``, ``<`` and ``>`` are written ``&amp;``, ``&lt;``, ``&gt;``
 as Slack's message format asks, so a username such as ``<!channel>`` or
@@ -35,7 +37,7 @@ from spamwatch import __version__
 from spamwatch.errors import ConfigError
 from spamwatch.model import Finding, Severity
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
-from spamwatch.sinks.record import alert_json
+from spamwatch.sinks.record import alert_id, alert_json
 from spamwatch.sinks.text import headline
 from spamwatch.textsafe import clean
 
@@ -102,13 +104,14 @@ class WebhookSink(QueuedSink):
     def deliver(self, findings: list[Finding]) -> None:
         """POST each finding; raise on a non-2xx answer, a timeout or a network error."""
         for finding in findings:
-            self._post(payload(finding))
+            self._post(payload(finding), alert_id(finding))
 
-    def _post(self, data: bytes) -> None:
+    def _post(self, data: bytes, key: str) -> None:
         parts = urlsplit(self.url)
+        headers = {**self.headers, "Idempotency-Key": key}  # a repeat after a crash says so
         with Deadline(self.timeout) as deadline:
             try:
-                status, reason, location = _request(parts, data, self.headers, deadline, self.tls)
+                status, reason, location = _request(parts, data, headers, deadline, self.tls)
             except (OSError, http.client.HTTPException) as exc:
                 if deadline.expired:
                     raise WebhookError(f"no answer within {self.timeout:g}s") from None

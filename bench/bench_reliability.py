@@ -1,0 +1,316 @@
+"""Never silent, never lost: a real ``spamwatch follow`` under faults (issue 14, prints figures).
+
+    python bench/bench_reliability.py                 # every fault, sink down 30 s
+    python bench/bench_reliability.py --down 600      # the sink down 10 minutes
+    python bench/bench_reliability.py --only sigkill --only redirect
+
+Each fault runs ``follow --state`` on a log holding a known incident (a
+compromised account: every record ``report --all-records`` makes of it is
+expected), with a webhook on loopback as the alert sink, and prints one row:
+
+- alerted: the incident's first critical record reached the webhook;
+- lost: expected records that never reached it;
+- repeated: deliveries beyond the first of the same ``alert_id`` (at least
+  once: a request on the wire at a kill arrives twice, and its repeat carries
+  the same ``alert_id`` and ``Idempotency-Key``, so the receiver can drop it);
+- recovery: seconds from the end of the fault (the last restart, the sink
+  back) until every expected record had arrived.
+
+Adding a fault: write a function ``def my_fault(scene: Scene) -> Row`` that
+drives ``scene`` (start/kill ``follow``, switch the webhook's mode, grow or
+rotate ``scene.log``) and ends with ``return scene.row(...)``; decorate it with
+``@fault("name", "what it does")``. Rows for the hostile-file faults (FIFO
+swap, copytruncate while behind, 200,000 lines at once) belong here too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tools"))
+
+from followutil import FollowProcess, attack_lines  # noqa: E402
+from sinkutil import WebhookServer  # noqa: E402
+
+from spamwatch.model import Finding  # noqa: E402
+from spamwatch.sinks.record import alert_id  # noqa: E402
+
+WAIT = 120.0
+"""Seconds a row waits for every record before it counts the missing ones as lost."""
+
+
+@dataclass
+class Row:
+    """One fault's figures."""
+
+    fault: str
+    alerted: bool
+    lost: int
+    repeated: int
+    recovery: float | None
+    note: str = ""
+
+
+@dataclass
+class Options:
+    down: float
+    kills: int
+    seed: int
+
+
+class Scene:
+    """A log with a known incident, a webhook on loopback, and ``follow`` runs against them."""
+
+    def __init__(self, workdir: Path, options: Options) -> None:
+        self.dir = workdir
+        self.options = options
+        self.log = workdir / "mail.log"
+        self.log.write_text("\n".join(attack_lines()) + "\n")
+        self.state = workdir / "follow.state"
+        self.spool = workdir / "spool"
+        self.webhook = WebhookServer().start()
+        self.expected = made(self.log)
+        self.critical = next(i for i, c in self.expected if c)
+        self.write_config(self.spool)
+
+    def write_config(self, spool: Path) -> None:
+        (self.dir / "spamwatch.toml").write_text(
+            f'[alerts]\nspool_dir = "{spool}"\n'
+            '[sinks.webhook]\nretries = 1\nbackoff = "0.2s"\nmax_backoff = "2s"\n'
+            'timeout = "2s"\ndrain_timeout = "2s"\n'
+        )
+
+    def start(self, *extra: str) -> FollowProcess:
+        """``follow`` from the start of the log, resuming from the state when there is one."""
+        return FollowProcess(
+            ["--config", str(self.dir / "spamwatch.toml"), "--from-start",
+             "--state", str(self.state), "--format", "plain",
+             "--alert", f"webhook+{self.webhook.url}/hook", *extra, str(self.log)]
+        )  # fmt: skip
+
+    def delivered(self) -> list[str]:
+        return self.webhook.delivered_alerts()
+
+    def wait_all(self, since: float) -> float | None:
+        """Seconds from ``since`` until every expected record arrived; None: not within WAIT."""
+        want = {i for i, _ in self.expected}
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            if want <= set(self.delivered()):
+                return time.monotonic() - since
+            time.sleep(0.05)
+        return None
+
+    def row(self, name: str, recovery: float | None, note: str = "") -> Row:
+        got = self.delivered()
+        want = [i for i, _ in self.expected]
+        return Row(
+            fault=name,
+            alerted=self.critical in got,
+            lost=len(set(want) - set(got)),
+            repeated=len(got) - len(set(got)),
+            recovery=recovery,
+            note=note,
+        )
+
+    def close(self) -> None:
+        self.webhook.stop()
+
+
+def made(log: Path) -> list[tuple[str, bool]]:
+    """(alert_id, is critical) of every record of the log, in the order they are made."""
+    out = subprocess.run(
+        [sys.executable, "-m", "spamwatch", "report", "--all-records", "--format", "json",
+         "--fail-on", "never", str(log)],
+        capture_output=True, text=True, check=True, cwd=ROOT, timeout=300,
+    ).stdout  # fmt: skip
+    records = [Finding.from_json(json.loads(line)) for line in out.splitlines()]
+    return [(alert_id(r), str(r.severity) == "critical") for r in records]
+
+
+FAULTS: list[tuple[str, str, Callable[[Scene], Row]]] = []
+
+
+def fault(name: str, what: str) -> Callable[[Callable[[Scene], Row]], Callable[[Scene], Row]]:
+    """Register a fault: a function driving a fresh Scene that returns its Row."""
+
+    def register(func: Callable[[Scene], Row]) -> Callable[[Scene], Row]:
+        FAULTS.append((name, what, func))
+        return func
+
+    return register
+
+
+def finish(scene: Scene, since: float, name: str, note: str = "") -> Row:
+    """A last ``follow`` with everything working: how long until all arrived, then the row."""
+    last = scene.start()
+    try:
+        recovery = scene.wait_all(since)
+    finally:
+        last.stop(signal.SIGTERM)
+    return scene.row(name, recovery, note)
+
+
+@fault("sigkill", "SIGKILL at random points while a slow webhook holds the alerts, restarted")
+def sigkill(scene: Scene) -> Row:
+    rng = random.Random(scene.options.seed)
+    scene.webhook.mode = "slow"
+    scene.webhook.slow_for = 0.3
+    for _ in range(scene.options.kills):
+        run = scene.start()
+        time.sleep(rng.uniform(0.3, 3.0))
+        run.kill()
+    scene.webhook.mode = "ok"
+    return finish(scene, time.monotonic(), "sigkill", f"{scene.options.kills} kills")
+
+
+@fault("restart-loop", "kill -9 and restart every 0.2-1 s, webhook fine")
+def restart_loop(scene: Scene) -> Row:
+    rng = random.Random(scene.options.seed + 1)
+    for _ in range(2 * scene.options.kills):
+        run = scene.start()
+        time.sleep(rng.uniform(0.2, 1.0))
+        run.kill()
+    return finish(scene, time.monotonic(), "restart-loop", f"{2 * scene.options.kills} kills")
+
+
+def while_broken(scene: Scene, seconds: float, *extra: str) -> tuple[FollowProcess, float | None]:
+    """``follow`` runs while the webhook misbehaves ``seconds``; then it is fixed.
+
+    Returns the run (its stderr) and the seconds from the fix until all arrived.
+    """
+    run = scene.start(*extra)
+    try:
+        time.sleep(seconds)
+        scene.webhook.mode = "ok"
+        recovery = scene.wait_all(time.monotonic())
+    finally:
+        run.stop(signal.SIGTERM)
+    return run, recovery
+
+
+@fault("sink-down", "the webhook answers 500 for --down seconds, then works again")
+def sink_down(scene: Scene) -> Row:
+    scene.webhook.mode = "fail"
+    run, recovery = while_broken(scene, scene.options.down)
+    said = sum("delivery failing" in line for line in run.err)
+    return scene.row("sink-down", recovery, f"down {scene.options.down:g}s; outage said {said}x")
+
+
+@fault("redirect", "the webhook answers 302 to another host for 10 s, then is fixed")
+def redirect(scene: Scene) -> Row:
+    elsewhere = WebhookServer().start()
+    scene.webhook.mode = "redirect"
+    scene.webhook.redirect_to = f"{elsewhere.url}/collect"
+    try:
+        _, recovery = while_broken(scene, 10)
+    finally:
+        elsewhere.stop()
+    return scene.row("redirect", recovery, f"requests to the other host: {len(elsewhere.requests)}")
+
+
+@fault("drip", "the webhook answers one byte every 0.5 s for 15 s, then is fixed")
+def drip(scene: Scene) -> Row:
+    scene.webhook.mode = "drip"
+    scene.webhook.drip_every = 0.5
+    run, recovery = while_broken(scene, 15)
+    said = any("no answer within 2s" in line for line in run.err)
+    return scene.row("drip", recovery, f"total deadline said: {said}")
+
+
+@contextlib.contextmanager
+def small_tmpfs(where: Path, full: bool, readonly: bool) -> Iterator[Path | None]:
+    """A 64 KiB tmpfs, filled or read-only; None when it cannot be mounted (not root)."""
+    where.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(where)],
+        capture_output=True, check=False,
+    ).returncode == 0  # fmt: skip
+    if not mounted:
+        yield None
+        return
+    try:
+        (where / "spool").mkdir(mode=0o700)
+        if full:
+            with contextlib.suppress(OSError), open(where / "filler", "wb") as handle:
+                handle.write(b"\0" * (1 << 20))
+        if readonly:
+            subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
+        yield where / "spool"
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+
+
+def spool_fault(scene: Scene, name: str, full: bool, readonly: bool) -> Row:
+    with small_tmpfs(scene.dir / "fs", full, readonly) as spool:
+        if spool is None:
+            return Row(name, False, 0, 0, None, "skipped: cannot mount a tmpfs (needs root)")
+        scene.write_config(spool)
+        scene.webhook.mode = "fail"
+        # A jsonl file beside it: on the full one it is created, then its writes fail
+        # (counted as lost for it); on the read-only one it cannot be opened (exit 6).
+        extra = () if readonly else ("--alert", f"jsonl:{spool.parent}/alerts.jsonl")
+        run, recovery = while_broken(scene, 5, *extra)
+    said = [line for line in run.err if "spool" in line or "lost" in line]
+    untrue = [line for line in said if "spooled" in line]
+    note = f"{len(said)} lines about the spool/losses, {len(untrue)} claiming 'spooled'"
+    return scene.row(name, recovery, note)
+
+
+@fault("full-fs", "the spool on a full filesystem, the webhook down 5 s then back")
+def full_fs(scene: Scene) -> Row:
+    return spool_fault(scene, "full-fs", full=True, readonly=False)
+
+
+@fault("readonly-fs", "the spool on a read-only filesystem, the webhook down 5 s then back")
+def readonly_fs(scene: Scene) -> Row:
+    return spool_fault(scene, "readonly-fs", full=False, readonly=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--down", type=float, default=30.0, help="seconds the sink is down")
+    parser.add_argument("--kills", type=int, default=10, help="SIGKILLs in the sigkill row")
+    parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--only", action="append", help="run only these faults (repeatable)")
+    args = parser.parse_args()
+    options = Options(args.down, args.kills, args.seed)
+    chosen = [f for f in FAULTS if not args.only or f[0] in args.only]
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{'fault':<14} {'alerted':<8} {'lost':>5} {'repeated':>9} {'recovery':>9}  note")
+    rows: list[Row] = []
+    for name, _what, run in chosen:
+        workdir = Path(tempfile.mkdtemp(prefix=f"spamwatch-rel-{name}-"))
+        scene = Scene(workdir, options)
+        try:
+            row = run(scene)
+        finally:
+            scene.close()
+            shutil.rmtree(workdir, ignore_errors=True)
+        rows.append(row)
+        recovery = f"{row.recovery:.1f}s" if row.recovery is not None else "-"
+        alerted = "yes" if row.alerted else "NO"
+        print(f"{row.fault:<14} {alerted:<8} {row.lost:>5} {row.repeated:>9} {recovery:>9}  "
+              f"{row.note}", flush=True)  # fmt: skip
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    sys.exit(0 if all(r.alerted and r.lost == 0 for r in rows if "skipped" not in r.note) else 1)
+
+
+if __name__ == "__main__":
+    main()
