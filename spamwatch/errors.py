@@ -58,13 +58,14 @@ class ConfigError(SpamwatchError):
 
 
 class InputError(SpamwatchError):
-    """A log source cannot be read: missing, not permitted, a directory, bad gzip."""
+    """A log source cannot be read: missing, not permitted, a directory, bad gzip, a FIFO."""
 
     exit_status = EXIT_INPUT
 
 
 class StateError(SpamwatchError):
-    """The ``--state`` file cannot be read or written."""
+    """The ``--state`` file cannot be read or written, or is not safe to use (a FIFO, a
+    symlink, a directory another user may write to)."""
 
     exit_status = EXIT_STATE
 

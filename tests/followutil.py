@@ -148,6 +148,44 @@ def open_dir() -> Iterator[Path]:
         shutil.rmtree(base)
 
 
+def as_nobody(action: Callable[[], object]) -> None:
+    """Run ``action`` in a child process as the user nobody (the attacker)."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 1
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            action()
+            code = 0
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the attacker's step failed"
+
+
+def within(seconds: float, call: Callable[[], object], fifo: Path) -> object:
+    """``call()`` in a thread; fail (after a writer frees a blocked open of ``fifo``) if slow."""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # handed to the test thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(seconds)
+        pytest.fail(f"blocked on the FIFO for more than {seconds}s")
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome.get("value")
+
+
 def finding_record(
     key: str,
     state: FindingState,

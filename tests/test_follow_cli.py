@@ -15,6 +15,7 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 import synthlog
 from click.testing import CliRunner
 
@@ -75,7 +76,8 @@ def test_alerts_on_appended_attack_and_sigterm_saves_state(tmp_path: Path) -> No
         for start in range(cut, len(LINES), 500):
             write(log, LINES[start : start + 500])
         until(lambda: victim_records(process, "raised"), what="the victim's finding")
-        assert process.stop(signal.SIGTERM) == 0
+        until(lambda: saved_offset(state, log) == log.stat().st_size, what="caught up")
+        assert process.stop(signal.SIGTERM) == 0  # (at once: it would not wait to catch up)
     finally:
         process.kill()
     assert saved_offset(state, log) == log.stat().st_size
@@ -106,7 +108,11 @@ def test_restart_reads_no_line_twice_and_misses_none_across_rotation(tmp_path: P
     assert second.lines_read() == 1000  # 500 finished in mail.log.1 + 500 new
 
 
-def test_restart_mid_attack_neither_misses_nor_repeats(tmp_path: Path) -> None:
+@pytest.mark.parametrize("again_args", [[], ["--from-start"]], ids=["plain", "from-start"])
+def test_restart_mid_attack_neither_misses_nor_repeats(
+    tmp_path: Path, again_args: list[str]
+) -> None:
+    """Also with ``--from-start`` left in the unit file: it only changes a first start."""
     log, state = tmp_path / "mail.log", tmp_path / "follow.state"
     middle = before_attack() + (len(LINES) - before_attack()) // 2
     write(log, LINES[:middle])
@@ -118,7 +124,7 @@ def test_restart_mid_attack_neither_misses_nor_repeats(tmp_path: Path) -> None:
         first.kill()
     alerted = {(f["detector"], f["key"]) for f in first.findings() if f["state"] != "resolved"}
     write(log, LINES[middle:])
-    second = run(["--state", str(state), str(log)])  # warm-up refills the windows
+    second = run([*again_args, "--state", str(state), str(log)])  # warm-up refills the windows
     try:
         until(lambda: saved_offset(state, log) == log.stat().st_size, what="caught up")
         assert second.stop(signal.SIGTERM) == 0
@@ -259,7 +265,10 @@ def test_permission_denied_is_exit_4() -> None:
         secret = base / "mail.log"
         secret.write_text("x\n")
         secret.chmod(0o600)
-        code, err = _as_nobody(["--state", str(base / "s"), "--no-db", str(secret)])
+        private = base / "state"  # nobody's own: a state in a shared directory is refused
+        private.mkdir(mode=0o700)
+        os.chown(private, 65534, 65534)
+        code, err = _as_nobody(["--state", str(private / "s"), "--no-db", str(secret)])
     assert code == 4, err
     assert err == f"spamwatch: error: {secret}: permission denied\n"
 

@@ -8,6 +8,7 @@ import subprocess
 from click.testing import CliRunner
 
 from spamwatch.cli import cli
+from spamwatch.follow import state
 from tests.conftest import ROOT
 
 
@@ -48,3 +49,14 @@ def test_the_plugin_detector_shown_is_the_example_file() -> None:
     assert block is not None
     source = (ROOT / "examples/plugin/spamwatch_example/detector.py").read_text(encoding="utf-8")
     assert block.group(1).strip() in source and block.group(1).startswith("class NightDetector")
+
+
+def test_what_the_state_remembers_says_the_limits_of_the_code() -> None:
+    """README's follow section says how long the state keeps what: the code's own limits."""
+    part = re.search(
+        r"\*\*What the state file remembers, and for how long\.\*\*(.*?)\n\n", readme(), re.S
+    )
+    assert part is not None
+    said = " ".join(part.group(1).split())
+    assert f"{state.ALERTED_MAX_AGE.days} days of log time" in said
+    assert f"at most {state.MAX_ALERTED:,}" in said

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from sinkutil import build_one, make_finding
 
 from spamwatch.errors import SinkError
 from spamwatch.model import Finding
+from tests.followutil import as_nobody, open_dir
 
 
 def test_jsonl_file_is_appended_and_flushed_per_line(tmp_path: Path) -> None:
@@ -42,3 +44,40 @@ def test_jsonl_unwritable_is_a_sink_error(tmp_path: Path) -> None:
         build_one(f"jsonl:{tmp_path}/missing/dir/f.jsonl", tmp_path, [])
     with pytest.raises(SinkError):
         build_one(f"jsonl:{tmp_path}", tmp_path, [])  # a directory
+
+
+# --- planted files (issue 14 §4) ------------------------------------------------------
+
+
+def test_jsonl_path_planted_as_a_symlink_is_refused_and_its_target_untouched(
+    tmp_path: Path,
+) -> None:
+    """The report's attack: in a directory others may write to, nobody links the alert
+    file to a file of root's, and root appended alerts to it."""
+    root_file = tmp_path / "root-only"
+    root_file.write_text("root's\n")
+    with open_dir() as shared:
+        planted = shared / "findings.jsonl"
+        as_nobody(lambda: os.symlink(root_file, planted))
+        with pytest.raises(SinkError, match="symbolic link"):
+            build_one(f"jsonl:{planted}", tmp_path, [])
+    assert root_file.read_text() == "root's\n"
+
+
+def test_jsonl_path_of_another_user_or_hard_linked_or_a_fifo_is_refused(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a file to nobody")
+    theirs = tmp_path / "theirs.jsonl"
+    theirs.write_text("")
+    os.chown(theirs, 65534, 65534)
+    with pytest.raises(SinkError, match=r"belongs to another user \(uid 65534\)"):
+        build_one(f"jsonl:{theirs}", tmp_path, [])
+    precious = tmp_path / "precious"
+    precious.write_text("keep\n")
+    os.link(precious, tmp_path / "linked.jsonl")
+    with pytest.raises(SinkError, match="hard links"):
+        build_one(f"jsonl:{tmp_path / 'linked.jsonl'}", tmp_path, [])
+    assert precious.read_text() == "keep\n"
+    os.mkfifo(tmp_path / "fifo.jsonl")  # no reader: a blocking open would wait forever
+    with pytest.raises(SinkError, match=r"not a regular file \(a FIFO\)"):
+        build_one(f"jsonl:{tmp_path / 'fifo.jsonl'}", tmp_path, [])

@@ -15,6 +15,7 @@ from spamwatch.errors import StateError
 from spamwatch.follow import state as state_mod
 from spamwatch.follow.state import AlertedKey, FollowState, StateFile
 from spamwatch.sources.base import FilePosition
+from tests.followutil import TIMEOUT, FollowProcess, as_nobody, open_dir, within
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 
@@ -140,3 +141,81 @@ def test_follow_with_a_corrupt_state_exits_5(tmp_path: Path) -> None:
     assert result.exit_code == 5
     assert result.stderr.startswith(f"spamwatch: error: {bad}: corrupt state file")
     assert result.stdout == ""
+
+
+# --- hostile files and directories (issue 14 §4) ---------------------------------
+
+
+def test_a_fifo_as_the_state_file_is_refused_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "follow.state"
+    os.mkfifo(path)
+    with pytest.raises(StateError, match="not a regular file"):
+        within(5, StateFile(str(path)).load, path)
+
+
+def test_a_deeply_nested_state_is_a_corrupt_state_not_an_internal_error(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_bytes(b"")
+    nested = tmp_path / "follow.state"
+    nested.write_bytes(b"[" * 200_000 + b"]" * 200_000)
+    result = CliRunner().invoke(cli, ["follow", "--state", str(nested), str(log)])
+    assert result.exit_code == 5, result.output
+    assert result.stderr.startswith(f"spamwatch: error: {nested}: corrupt state file")
+
+
+def test_a_symlink_as_the_lock_file_is_refused_and_its_target_never_made(tmp_path: Path) -> None:
+    target = tmp_path / "made-by-root"
+    (tmp_path / "follow.state.lock").symlink_to(target)
+    with pytest.raises(StateError, match=r"follow\.state\.lock: .*symbolic link"):
+        StateFile(str(tmp_path / "follow.state")).lock()
+    assert not target.exists()
+
+
+def test_a_symlink_as_the_state_file_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "elsewhere.json"
+    real.write_text(json.dumps(sample().to_json()))
+    (tmp_path / "follow.state").symlink_to(real)
+    with pytest.raises(StateError, match="symbolic link"):
+        StateFile(str(tmp_path / "follow.state")).load()
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o1777, 0o770])
+def test_a_state_directory_others_may_write_to_is_refused(tmp_path: Path, mode: int) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(mode)
+    state = StateFile(str(shared / "follow.state"))
+    with pytest.raises(StateError, match=r"writable by others .*choose a directory"):
+        state.lock()
+    assert list(shared.iterdir()) == []  # nothing was created in it
+
+
+def test_a_state_directory_of_another_user_is_refused(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give a directory to nobody")
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, 65534, 65534)
+    with pytest.raises(StateError, match=r"belongs to another user \(uid 65534\)"):
+        StateFile(str(theirs / "follow.state")).lock()
+
+
+def test_a_planted_lock_symlink_in_a_shared_directory_is_not_followed(tmp_path: Path) -> None:
+    """The report's attack, as nobody, with fs.protected_symlinks=0 or a non-sticky directory."""
+    with open_dir() as base:
+        shared = base / "shared"
+        shared.mkdir()
+        shared.chmod(0o777)  # not sticky: the kernel's protected_symlinks does not apply
+        target = tmp_path / "root-only"
+        as_nobody(lambda: os.symlink(target, shared / "follow.state.lock"))
+        assert (shared / "follow.state.lock").is_symlink()
+        log = tmp_path / "mail.log"
+        log.write_bytes(b"")
+        process = FollowProcess(["--state", str(shared / "follow.state"), str(log)])
+        try:
+            assert process.proc.wait(TIMEOUT) == 5
+        finally:
+            process.kill()
+        process.stop()
+        assert any("writable by others" in line for line in process.err), process.err
+        assert not target.exists()

@@ -24,7 +24,7 @@ from spamwatch.sources.backwards import read_back, time_before
 from spamwatch.sources.base import FilePosition
 from spamwatch.sources.tail import TailFile
 from spamwatch.sources.watch import DirectoryWatcher
-from tests.followutil import open_dir
+from tests.followutil import open_dir, within
 
 
 class Said:
@@ -358,3 +358,89 @@ def test_read_back_gives_the_window_before_the_resume_point(tmp_path: Path) -> N
     assert anchor is not None and anchor.isoformat() == "2026-11-28T04:59:00+00:00"
     got = [b.decode() for b in read_back(str(log), end, anchor - timedelta(minutes=59), line_time)]
     assert got == stamps[240:300]
+
+
+# --- hostile files (issue 14 §4) -----------------------------------------------------
+
+
+def test_a_fifo_at_start_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "mail.log"
+    os.mkfifo(fifo)
+    tail = TailFile(str(fifo), Said())
+    with pytest.raises(InputError, match=r"not a regular file"):
+        within(5, tail.start, fifo)
+
+
+def test_a_log_replaced_by_a_symlink_to_a_fifo_keeps_the_renamed_file_read(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "mail.log"
+    log.write_bytes(lines("before"))
+    tail, said = started(log, from_start=True)
+    assert read(tail) == ["before"]
+    os.rename(log, tmp_path / "mail.log.1")
+    fifo = tmp_path / "trap"
+    os.mkfifo(fifo)
+    log.symlink_to(fifo)
+    append(tmp_path / "mail.log.1", lines(*(f"renamed {n}" for n in range(1500))))
+    got = within(5, lambda: read(tail), fifo)
+    assert got == [f"renamed {n}" for n in range(1500)]
+    assert any("not a regular file" in m for m in said.messages)
+    assert within(5, lambda: read(tail), fifo) == []  # and again, on the next poll
+
+
+def test_a_fifo_among_the_rotated_files_is_passed_over(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_bytes(lines("gone"))
+    saved = position_of(log, len(lines("gone")))
+    log.unlink()
+    os.mkfifo(tmp_path / "mail.log.1")
+    log.write_bytes(lines("fresh start"))
+    tail = TailFile(str(log), Said(), position=saved)
+    within(5, tail.start, tmp_path / "mail.log.1")
+    assert read(tail) == ["fresh start"]
+
+
+def numbered(start: int, count: int) -> bytes:
+    return b"".join(b"line %07d\n" % n for n in range(start, start + count))
+
+
+def drain(tail: TailFile) -> list[bytes]:
+    got: list[bytes] = []
+    while True:
+        more = list(tail.read(1 << 20))
+        if not more:
+            return got
+        got += more
+
+
+def test_copytruncate_while_behind_reads_the_rest_from_the_copy(tmp_path: Path) -> None:
+    """200,000 lines at once, copytruncate while behind, 50,000 more: all 250,000 read."""
+    log = tmp_path / "mail.log"
+    log.write_bytes(b"")
+    tail, said = started(log)
+    append(log, numbered(0, 200_000))
+    got = list(tail.read(1 << 20))  # a first helping: behind by far
+    assert 0 < len(got) < 200_000
+    shutil.copyfile(log, tmp_path / "mail.log.1")
+    with open(log, "r+b") as handle:
+        handle.truncate(0)
+    append(log, numbered(200_000, 50_000))
+    got += drain(tail)
+    assert got == numbered(0, 250_000).splitlines()
+    assert any("mail.log.1" in m and "rest" in m for m in said.messages), said.messages
+
+
+def test_copytruncate_while_behind_without_the_copy_says_what_is_lost(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_bytes(b"")
+    tail, said = started(log)
+    append(log, numbered(0, 100_000))
+    got = list(tail.read(1 << 20))
+    with open(log, "r+b") as handle:  # truncated, and no copy beside it
+        handle.truncate(0)
+    append(log, numbered(100_000, 10))
+    got += drain(tail)
+    assert got[-10:] == numbered(100_000, 10).splitlines()
+    lost = len(numbered(0, 100_000)) - len(b"".join(line + b"\n" for line in got[:-10]))
+    assert any(f"{lost} bytes" in m and "lost" in m for m in said.messages), said.messages

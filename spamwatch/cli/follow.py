@@ -228,8 +228,8 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
 @click.option(
     "--from-start",
     is_flag=True,
-    help="Read the files from their start, not the end (a file with a saved --state position"
-    " resumes there).",
+    help="First start: read the files from their start, not the end (a file with a saved"
+    " --state position resumes there, with the usual warm-up).",
 )
 @click.option(
     "--poll",
@@ -287,7 +287,8 @@ def follow(
     FILE defaults to /var/log/mail.log ('-' reads stdin). Starts at the end,
     after reading back --warmup of log to refill the detectors; with --state
     it resumes exactly where the last run stopped. SIGTERM/SIGINT stop
-    cleanly (state saved, exit 0); SIGHUP reloads the config and reopens files.
+    within a second (state saved, exit 0); SIGHUP reloads the config and
+    reopens files.
     """
     notices = Notices()
     wiring = Wiring(

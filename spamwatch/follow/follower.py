@@ -45,8 +45,11 @@ SAVE_EVERY = 5.0
 """Seconds between periodic state saves (an alert saves at once)."""
 SAFETY_WAKE = 1.0
 """With inotify, still look at the files this often (a lost event only delays)."""
+STOP_GRACE = 0.5
+"""Seconds a stop (SIGTERM/SIGINT) spends finishing renamed-away files; the
+rest is read after the next start, from the position saved."""
 BUDGET = 4 << 20
-"""Bytes read from one source before the others (and signals) get a turn."""
+"""Bytes read from one source before the others get a turn."""
 
 Output = Callable[[Finding], Any]
 """Sends a record to the sinks; may return a receipt with ``settled`` (sinks.fanout.Receipt)."""
@@ -337,13 +340,13 @@ class Follower:
             self._carried["lines"] += parser.stats.lines
         self.parsers = {id(s): self.wiring.parser() for s in self.sources}
         self._warm_note = "no warm-up"
-        if self.options.from_start or self.options.warmup <= timedelta(0):
-            return
+        if self.options.warmup <= timedelta(0):
+            return  # (--from-start: a source read from its start has nothing before it)
         self.gate.warming = True
         streams = [self._warm_events(s) for s in self.sources]
         count = 0
         for event in heapq.merge(*streams, key=lambda e: e.time):
-            if count % 1024 == 0 and self.flags.stop:
+            if self.flags.stop:
                 break
             self._feed_event(event)
             count += 1
@@ -357,6 +360,8 @@ class Follower:
     def _warm_events(self, source: Source) -> Iterator[Event]:
         parser = self.wiring.parser()
         for line in source.warmup(self.options.warmup, parser.line_time):
+            if self.flags.stop:  # SIGTERM is honoured between any two lines
+                return
             event = parser.parse(line)
             if event is not None:
                 yield event
@@ -390,6 +395,8 @@ class Follower:
                 count += 1
                 size += len(line) + 1
                 self._feed_line(parser, line)
+                if self.flags.stop:  # at once, whatever is still to read: the
+                    break  # position says where to resume, no line is lost
             self.stats.add_lines(count)
             busy = busy or size >= BUDGET
             if self.flags.stop:
@@ -474,19 +481,28 @@ class Follower:
         }
 
     def _finish(self) -> None:
-        """Stop: finish renamed-away files, end the pipeline's input, save the state."""
+        """Stop: finish renamed-away files, end the pipeline's input, save the state.
+
+        After SIGTERM, finishing gets ``STOP_GRACE`` seconds: a renamed file
+        left far behind (a burst, then logrotate) is resumed from its saved
+        position by the next start instead of holding up the stop.
+        """
+        deadline = time.monotonic() + STOP_GRACE if self.flags.stop else None
         for source in self.sources:
-            self._drain(source)
+            self._drain(source, deadline)
         self._collect_positions()
         self._sync_alerts()
         self.state_file.save(self.state)
         self._report_health()
 
-    def _drain(self, source: Source) -> None:
-        """Feed what ``source`` still holds in files going away (before a stop or reopen)."""
+    def _drain(self, source: Source, deadline: float | None = None) -> None:
+        """Feed what ``source`` still holds in files going away (before a stop or reopen),
+        until ``deadline`` (monotonic) if one is given."""
         parser = self.parsers[id(source)]
         for line in source.finish():
             self._feed_line(parser, line)
+            if deadline is not None and time.monotonic() > deadline:
+                break
 
     def _sync_alerts(self) -> None:
         """Spooled alerts durable first, then the state may say they were sent."""

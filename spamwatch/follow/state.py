@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from spamwatch.errors import StateError
+from spamwatch.safefiles import UnsafeFile, open_own, open_regular, private_dir_problem
 from spamwatch.sources.base import FilePosition, JournalPosition, Position
 
 STATE_VERSION = 1
@@ -155,10 +156,18 @@ class StateFile:
         self._last_saved: str | None = None
 
     def lock(self) -> None:
-        """Take the lock beside the state file, so a second ``follow`` cannot share it."""
+        """Take the lock beside the state file, so a second ``follow`` cannot share it.
+
+        The state's directory is checked first (``safefiles.private_dir_problem``):
+        where another user can write, a planted lock symlink would have root
+        create its target, a planted state would steer the next start.
+        """
+        self._check_directory()
         lock_path = self.path + ".lock"
         try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = open_own(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except UnsafeFile as exc:
+            raise StateError(f"{lock_path}: {exc.strerror}") from None
         except OSError as exc:
             raise StateError(f"{lock_path}: cannot create lock file: {_reason(exc)}") from None
         try:
@@ -170,6 +179,18 @@ class StateFile:
             ) from None
         self._lock_fd = fd
 
+    def _check_directory(self) -> None:
+        directory = os.path.dirname(self.path)
+        try:
+            problem = private_dir_problem(directory)
+        except OSError as exc:
+            raise StateError(f"{directory}: cannot use state directory: {_reason(exc)}") from None
+        if problem:
+            raise StateError(
+                f"{directory}: state directory {problem}; choose a directory only"
+                " spamwatch's user can write to (--state)"
+            )
+
     def unlock(self) -> None:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
@@ -177,17 +198,23 @@ class StateFile:
 
     def load(self) -> FollowState:
         """The saved state, or a fresh one when the file does not exist yet."""
+        if os.path.isdir(self.path):
+            raise StateError(f"{self.path}: is a directory, not a state file")
         try:
-            with open(self.path, "rb") as handle:
+            with os.fdopen(open_regular(self.path, follow=False), "rb") as handle:
                 raw = handle.read()
         except FileNotFoundError:
             return FollowState()
-        except IsADirectoryError:
-            raise StateError(f"{self.path}: is a directory, not a state file") from None
+        except UnsafeFile as exc:
+            raise StateError(f"{self.path}: {exc.strerror}; not a state file") from None
         except OSError as exc:
             raise StateError(f"{self.path}: cannot read state file: {_reason(exc)}") from None
         try:
             state = FollowState.from_json(json.loads(raw))
+        except RecursionError:
+            raise StateError(
+                f"{self.path}: corrupt state file (nested too deeply); move it away to start afresh"
+            ) from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise StateError(
                 f"{self.path}: corrupt state file ({exc}); move it away to start afresh"

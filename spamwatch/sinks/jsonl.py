@@ -18,6 +18,7 @@ from typing import TextIO
 
 from spamwatch.errors import SinkError
 from spamwatch.model import Finding
+from spamwatch.safefiles import UnsafeFile, open_own
 from spamwatch.sinks.base import Sink
 from spamwatch.sinks.text import alert_line
 
@@ -58,8 +59,12 @@ class JsonlSink(Sink):
 
 
 def _open_append(path: str) -> TextIO:
+    """The alert file, opened to append: never through a symlink or a hard link,
+    never a FIFO, never a file of another user (``safefiles.open_own``)."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        fd = open_own(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    except UnsafeFile as exc:
+        raise SinkError(f"jsonl:{path}: {exc.strerror}") from None
     except OSError as exc:
         raise SinkError(f"jsonl:{path}: cannot open for appending: {exc.strerror}") from None
     return os.fdopen(fd, "a", encoding="utf-8", buffering=1)

@@ -162,8 +162,11 @@ class JournalSource:
         """The ``window`` of entries before the resume point (the saved cursor, or now).
 
         Streamed from a non-following journalctl, so an hour of a busy journal
-        never sits in memory at once.
+        never sits in memory at once. Nothing with ``from_start`` and no saved
+        cursor: the whole journal is read live, there is nothing before it.
         """
+        if self._from_start and not self.cursor:
+            return
         until = self.realtime if self.cursor and self.realtime else int(self._started_at * 1e6)
         since = datetime.fromtimestamp(until / 1e6, tz=UTC) - window
         saved = self.cursor

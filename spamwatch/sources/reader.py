@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from spamwatch.errors import InputError
+from spamwatch.safefiles import UnsafeFile, open_regular
 from spamwatch.sources.base import FilePosition
 from spamwatch.sources.files import GZIP_MAGIC, MAX_LINE, open_failure
 
@@ -53,26 +53,28 @@ def open_log(path: str) -> tuple[int, os.stat_result]:
     """Open a plain log file for following; InputError for what cannot be followed.
 
     FileNotFoundError passes through: a missing file is waited for.
+    A FIFO (planted where the log was, or named by mistake) is refused at
+    once: opened non-blocking, it cannot hold up the loop and its signals.
     """
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, not a log file")
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = open_regular(path)
     except FileNotFoundError:
         raise
+    except UnsafeFile as exc:
+        raise InputError(f"{path}: {exc.strerror}; use '-' to read a pipe") from None
     except OSError as exc:
         raise open_failure(path, exc) from None
     st = os.fstat(fd)
-    problem = _unfollowable(fd, st)
+    problem = _unfollowable(fd)
     if problem:
         os.close(fd)
         raise InputError(f"{path}: {problem}")
     return fd, st
 
 
-def _unfollowable(fd: int, st: os.stat_result) -> str | None:
-    if stat.S_ISDIR(st.st_mode):
-        return "is a directory, not a log file"
-    if not stat.S_ISREG(st.st_mode):
-        return "not a regular file (use '-' to read a pipe)"
+def _unfollowable(fd: int) -> str | None:
     try:
         magic = os.pread(fd, 2, 0)
     except OSError as exc:

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import BinaryIO, Protocol
 
 from spamwatch.errors import InputError
+from spamwatch.safefiles import open_regular
 from spamwatch.sources.backwards import read_back, time_before
 from spamwatch.sources.base import FilePosition, LineTime, Notify
 from spamwatch.sources.files import GZIP_MAGIC
@@ -203,18 +204,29 @@ class TailFile:
     # -- reading ----------------------------------------------------------
 
     def read(self, budget: int = 4 << 20) -> Iterator[bytes]:
-        """Yield the complete lines available now, in file order, across rotations."""
+        """Yield the complete lines available now, in file order, across rotations.
+
+        Order holds also when behind: a renamed-away file, or the copy left by
+        a copytruncate, is read to its end before the file that replaced it.
+        """
         yield from self._read_pending(budget)
         if self._pending:
             return
         for old in list(self._retired):
+            start = old.reader.read_pos
             yield from self._read_retired(old, budget)
+            if old.reader.read_pos - start >= budget:
+                return  # more to come from the renamed file first
         if self._current is None:
             self._try_open()
         current = self._current
         if current is None:
             return
         self._check_truncated(current)  # before reading: never read the middle of new text
+        if self._pending:  # copytruncate while behind: the rest is in the copy
+            yield from self._read_pending(budget)
+            if self._pending:
+                return
         yield from self._guarded(current.reader, budget)
         yield from self._check_path(current, budget)
 
@@ -233,6 +245,8 @@ class TailFile:
         yield from self._guarded(old.reader, budget)
         if old.retire_at is not None and time.monotonic() >= old.retire_at:
             yield from old.reader.rest()
+            if self._current is None and old is self._retired[-1]:
+                self._position = old.reader.identity.position(old.reader.offset)
             old.close()
             self._retired.remove(old)
 
@@ -266,7 +280,7 @@ class TailFile:
         if st is not None and (st.st_dev, st.st_ino) != (ident.dev, ident.ino):
             self._retire(current)
             self._try_open()
-            if self._current is not None:
+            if self._current is not None and _drained(current):
                 yield from self._guarded(self._current.reader, budget)
 
     def _check_truncated(self, current: _Open) -> None:
@@ -280,13 +294,41 @@ class TailFile:
         except OSError:
             return
         if rewritten:
-            self._notify(f"truncated:{self.path}", f"{self.name}: truncated, reading from start")
+            self._truncated(current)
             current.reader.drop_partial()
             current.reader.offset = 0
             current.reader.identity = head_identity(current.fd, os.fstat(current.fd))
         else:
             current.refresh_identity()
         current.size = size
+
+    def _truncated(self, current: _Open) -> None:
+        """copytruncate: finish the old text from the copy (found by fingerprint) first.
+
+        logrotate copies the file, then truncates it: what was not read yet is
+        in the copy (``mail.log.1``), and a burst can leave us far behind.
+        """
+        reader = current.reader
+        behind = max(current.size - reader.offset, 0)
+        found = find_rotated(self.path, reader.identity.position(reader.offset))
+        if found is not None:
+            path, rest, closer = found
+            self._pending.append((rest, closer))
+            rest_note = f"while {behind} bytes behind; reading the rest from {path} first"
+            self._notify(
+                f"truncated:{self.path}",
+                f"{self.name}: truncated (copytruncate) "
+                + (rest_note if behind else "; reading from start"),
+            )
+            return
+        if behind:
+            self._notify(
+                f"truncated:{self.path}",
+                f"{self.name}: truncated while {behind} bytes behind, and no copy of it was"
+                " found beside it: those bytes of log are lost; reading from its start",
+            )
+        else:
+            self._notify(f"truncated:{self.path}", f"{self.name}: truncated, reading from start")
 
     def _retire(self, current: _Open) -> None:
         """The path now names another file: keep reading the old one for a while."""
@@ -307,8 +349,13 @@ class TailFile:
             if reader.identity.ino == 0:
                 return self._position  # a compressed leftover: restart at the old mark
             return reader.identity.position(reader.offset)
-        if self._current is not None:
-            return self._current.reader.identity.position(self._current.reader.offset)
+        current = self._current
+        unfinished = next((old for old in self._retired if not _drained(old, whole=True)), None)
+        if unfinished is not None and (current is None or current.reader.offset == 0):
+            # stopped while behind in a renamed file: resume there, then the new one
+            return unfinished.reader.identity.position(unfinished.reader.offset)
+        if current is not None:
+            return current.reader.identity.position(current.reader.offset)
         if self._retired:
             old = self._retired[-1].reader
             return old.identity.position(old.offset)
@@ -344,6 +391,17 @@ class TailFile:
         for _, closer in self._pending:
             closer.close()
         self._pending.clear()
+
+
+def _drained(opened: _Open, whole: bool = False) -> bool:
+    """True when every line of ``opened`` was read (``whole``: also a last line
+    without its newline, which only the end of the grace period hands on), or
+    when it cannot be looked at."""
+    reader = opened.reader
+    try:
+        return (reader.offset if whole else reader.read_pos) >= os.fstat(opened.fd).st_size
+    except OSError:
+        return True
 
 
 def _matches(ident: Identity, pos: FilePosition, fd: int) -> bool:
@@ -391,8 +449,8 @@ def find_rotated(path: str, pos: FilePosition) -> tuple[str, LineReader, _Closer
 def _open_if_same(
     candidate: str, pos: FilePosition, by_inode: bool
 ) -> tuple[str, LineReader, _Closer] | None:
-    try:
-        handle = open(candidate, "rb")  # noqa: SIM115 - handed to the reader
+    try:  # a FIFO or a device among the siblings is not a rotated log
+        handle = os.fdopen(open_regular(candidate), "rb")
     except OSError:
         return None
     try:

@@ -1,0 +1,121 @@
+"""Opening files where another user may have been first: no FIFO, no symlink, no stranger.
+
+``follow`` runs as root for months and keeps files in directories: its state
+and lock, the JSON Lines alert file, the spool. Where another user can write,
+that user can plant a symbolic link (root then creates or appends to the file
+it points at), a hard link, or a FIFO (root then blocks in ``open`` forever,
+deaf to SIGTERM). So files are opened non-blocking and must turn out to be
+regular files; files we write are opened without following a final symlink;
+and a directory that holds our own files must be ours (or root's) and closed
+to everyone else's writes. Log files are the exception to "never follow": a log
+path may well be a symlink, but what it names must still be a regular file.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import stat
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+class UnsafeFile(OSError):
+    """The path names something spamwatch must not open (its reason is ``strerror``)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(errno.EPERM, reason, path)
+
+
+def kind_of(mode: int) -> str:
+    """What a file of ``mode`` is, in words ("a FIFO"), for "not a regular file" messages."""
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def open_regular(
+    path: str, flags: int = os.O_RDONLY, mode: int = 0o600, *, follow: bool = True
+) -> int:
+    """``os.open`` that cannot block on a FIFO and opens regular files only.
+
+    ``follow=False`` adds ``O_NOFOLLOW``: a symlink as the last component is
+    refused (for files spamwatch writes or owns). Raises ``UnsafeFile`` for a
+    symlink or anything but a regular file, OSError as ``os.open`` does
+    otherwise. The descriptor is returned blocking again, close-on-exec.
+    """
+    extra = os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC | (0 if follow else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags | extra, mode)
+    except OSError:
+        reason = _refused(path, follow)  # ELOOP, ENXIO (a FIFO without reader), EACCES...
+        if reason:
+            raise UnsafeFile(path, reason) from None
+        raise
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UnsafeFile(path, f"not a regular file ({kind_of(info.st_mode)})")
+        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _refused(path: str, follow: bool) -> str | None:
+    """Why an ``open`` of ``path`` that failed was refused, when the name itself says so."""
+    try:
+        info = os.stat(path) if follow else os.lstat(path)
+    except OSError:
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        return "is a symbolic link (refused: it may point anywhere)"
+    if stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode):
+        return None  # the open's own error says it better
+    return f"not a regular file ({kind_of(info.st_mode)})"
+
+
+def open_own(path: str, flags: int, mode: int = 0o600) -> int:
+    """Open (or create) a file spamwatch owns: regular, no symlink, no other owner, one link.
+
+    For files kept across runs in a directory (the state lock, the JSON Lines
+    alert file): a hard link planted there could name a file of root's; a file
+    planted by another user would be written with our alerts for them to read.
+    """
+    fd = open_regular(path, flags, mode, follow=False)
+    info = os.fstat(fd)
+    problem = None
+    if info.st_uid not in (os.geteuid(), 0):
+        problem = f"belongs to another user (uid {info.st_uid})"
+    elif info.st_nlink > 1:
+        problem = f"has {info.st_nlink} hard links (refused: one may be another file)"
+    if problem:
+        os.close(fd)
+        raise UnsafeFile(path, problem)
+    return fd
+
+
+def private_dir_problem(directory: str) -> str | None:
+    """Why ``directory`` is no place for spamwatch's own files, or None when it is.
+
+    It must be a directory owned by the user spamwatch runs as (or root) that
+    neither its group nor others may write to: there nobody else can plant a
+    name before we create it. Raises OSError when it cannot be looked at.
+    """
+    info = os.stat(directory)
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a directory"
+    if info.st_uid not in (os.geteuid(), 0):
+        return f"belongs to another user (uid {info.st_uid})"
+    if info.st_mode & 0o022:
+        return f"is writable by others (mode {stat.S_IMODE(info.st_mode):04o})"
+    return None
