@@ -7,11 +7,12 @@ run exactly the same code on the same lines and give the same findings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
-from typing import Protocol
+from collections.abc import Callable, Collection, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from spamwatch.config import Config
+from spamwatch.correlate import KINDS as MESSAGE_KINDS
 from spamwatch.correlate import Correlator
 from spamwatch.detectors.base import Detector
 from spamwatch.incidents.tracker import FindingTracker
@@ -20,6 +21,34 @@ from spamwatch.parse import Parser
 from spamwatch.sources.queue import queue_probe
 
 Emit = Callable[[Finding], None]
+MAX_KINDS = 256
+"""Event kinds whose detector list is remembered (the parser's kinds are a few dozen)."""
+Hook = Callable[[Any], Iterable[Signal]]
+SECOND = timedelta(seconds=1)
+
+
+def overrides(detector: Detector, hook: str) -> bool:
+    """Does ``detector`` implement ``hook`` (else the base class's no-op would be called)?"""
+    return getattr(type(detector), hook) is not getattr(Detector, hook)
+
+
+def direct_kinds(
+    detectors: Iterable[Detector], tap_kinds: Collection[str] | None = ()
+) -> frozenset[str] | None:
+    """The event kinds read as events (not only as parts of messages); None: every kind.
+
+    What the detectors' ``on_event`` declare in ``event_kinds`` and what the
+    ``on_event`` tap reads (``tap_kinds``; None when it reads every kind).
+    """
+    if tap_kinds is None:
+        return None
+    out = set(tap_kinds)
+    for detector in detectors:
+        if overrides(detector, "on_event"):
+            if detector.event_kinds is None:
+                return None
+            out.update(detector.event_kinds)
+    return frozenset(out)
 
 
 class Samples(Protocol):
@@ -49,6 +78,16 @@ class Pipeline:
     detectors before the event. ``learner`` (spamwatch.profiles) sees every
     event and update before the detectors, log time as it advances, and the
     end of a bounded run (``finish``).
+
+    The detectors are fixed at construction: each hook is called only on the
+    detectors that implement it (``on_event`` only with the kinds a detector
+    declares in ``event_kinds``), because a busy log has a million events and
+    most detectors read a few. ``tap_kinds``: the kinds the ``on_event`` tap
+    reads (None: all). An event no stage reads (not one of those, nor a
+    message's part: a kind the correlator reads, with a queue id) moves
+    nothing, not even the clock, and the learner does not see it either, so a
+    reader that skips such lines unread (``report``) gives exactly what
+    reading them all gives (``follow``).
     """
 
     def __init__(
@@ -62,6 +101,7 @@ class Pipeline:
         on_update: Callable[[MessageUpdate], None] | None = None,
         samples: Samples | None = None,
         learner: Tap | None = None,
+        tap_kinds: Collection[str] | None = None,
     ) -> None:
         self.parser = parser
         self.correlator = correlator
@@ -73,7 +113,12 @@ class Pipeline:
         self.samples = samples
         self._sample: QueueSample | None = None
         self.learner = learner
+        self._direct = direct_kinds(self.detectors, tap_kinds)
         self._last_tick: datetime | None = None
+        self._next_tick: datetime | None = None  # the next log second to tick at
+        self._by_kind: dict[str, tuple[Hook, ...]] = {}
+        self._on_update = tuple(d.on_update for d in self.detectors if overrides(d, "on_update"))
+        self._ticks = tuple(d.tick for d in self.detectors if overrides(d, "tick"))
 
     @classmethod
     def from_config(
@@ -85,6 +130,7 @@ class Pipeline:
         on_event: Callable[[Event], None] | None = None,
         on_update: Callable[[MessageUpdate], None] | None = None,
         learner: Tap | None = None,
+        tap_kinds: Collection[str] | None = None,
     ) -> Pipeline:
         """The stages as ``report`` and ``follow`` both wire them from one config.
 
@@ -103,6 +149,7 @@ class Pipeline:
             on_update=on_update,
             samples=queue_probe(config),
             learner=learner,
+            tap_kinds=tap_kinds,
         )
 
     @property
@@ -120,17 +167,40 @@ class Pipeline:
 
     def feed_event(self, event: Event) -> None:
         """Push an already parsed event (the journal source parses its own)."""
-        self._advance(event.time)
+        direct = self._direct
+        if (
+            direct is not None
+            and event.kind not in direct
+            and (event.queue_id is None or event.kind not in MESSAGE_KINDS)
+        ):
+            return  # no stage reads it
+        due = self._next_tick
+        if due is None or event.time >= due:
+            self._advance(event.time)
         if self.samples is not None:
             self._take_sample(event.time)
         if self.on_event is not None:
             self.on_event(event)
         if self.learner is not None:
             self.learner.on_event(event)
-        for detector in self.detectors:
-            self._signals(detector.on_event(event))
+        hooks = self._by_kind.get(event.kind)
+        if hooks is None:
+            hooks = self._event_hooks(event.kind)
+        for hook in hooks:
+            self._signals(hook(event))
         for update in self.correlator.feed(event):
             self._update(update)
+
+    def _event_hooks(self, kind: str) -> tuple[Hook, ...]:
+        """The ``on_event`` of each detector that reads ``kind`` (worked out once per kind)."""
+        hooks = tuple(
+            d.on_event
+            for d in self.detectors
+            if overrides(d, "on_event") and (d.event_kinds is None or kind in d.event_kinds)
+        )
+        if len(self._by_kind) < MAX_KINDS:
+            self._by_kind[kind] = hooks
+        return hooks
 
     def finish(self) -> None:
         """End of input: flush incomplete messages, the learner writes; open findings stay open."""
@@ -153,19 +223,17 @@ class Pipeline:
             self.on_update(update)
         if self.learner is not None:
             self.learner.on_update(update)
-        for detector in self.detectors:
-            self._signals(detector.on_update(update))
+        for hook in self._on_update:
+            self._signals(hook(update))
 
     def _advance(self, now: datetime) -> None:
-        """Tick detectors and the tracker once per new log second."""
-        last = self._last_tick
-        if last is not None and now.replace(microsecond=0) <= last.replace(microsecond=0):
-            return
+        """Tick detectors and the tracker once per new log second (``now`` is past the last)."""
         self._last_tick = now
+        self._next_tick = now.replace(microsecond=0) + SECOND
         if self.learner is not None:
             self.learner.tick(now)
-        for detector in self.detectors:
-            self._signals(detector.tick(now))
+        for tick in self._ticks:
+            self._signals(tick(now))
         for finding in self.tracker.tick(now):
             self.emit(finding)
 

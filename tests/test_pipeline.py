@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from spamwatch.config import Config
+from spamwatch.detectors.base import Detector
+from spamwatch.model import Event, Signal
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
 
@@ -37,3 +40,48 @@ def test_from_config_joins_a_message_end_to_end() -> None:
     assert stages == ["queued", "done"]
     assert updates[-1].message.sasl_username == "alice@example.com"
     assert updates[-1].message.client_ip == "192.0.2.9"
+
+
+class Seen(Detector):
+    """Records what the pipeline hands it: events of its kind, ticks, updates."""
+
+    name = "seen"
+    event_kinds = frozenset({"sasl_failure"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[str] = []
+        self.ticks: list[str] = []
+
+    def on_event(self, event: Event) -> Iterable[Signal]:
+        self.events.append(event.kind)
+        return ()
+
+    def tick(self, now: datetime) -> Iterable[Signal]:
+        self.ticks.append(now.strftime("%H:%M:%S"))
+        return ()
+
+
+def test_events_no_stage_reads_move_nothing_not_even_the_clock() -> None:
+    seen = Seen()
+    pipeline = Pipeline.from_config(Config(), Parser(), [seen], lambda f: None, tap_kinds=())
+    lines = [
+        b"2026-11-28T03:00:00+00:00 mx postfix/smtpd[1]: connect from a[192.0.2.1]",
+        b"2026-11-28T03:00:01+00:00 mx postfix/smtpd[1]: warning: a[192.0.2.1]: SASL LOGIN"
+        b" authentication failed: x",
+        b"2026-11-28T03:00:02+00:00 mx postfix/postsuper[9]: Deleted: 1 message",
+        b"2026-11-28T03:00:03+00:00 mx postfix/qmgr[2]: 4A1B2C3D4E: removed",
+    ]
+    for line in lines:
+        pipeline.feed(line)
+    assert seen.events == ["sasl_failure"]  # only the kind it declared
+    assert seen.ticks == ["03:00:01", "03:00:03"]  # connect, postsuper without queue id: no tick
+    everything = Seen()
+    Seen.event_kinds = None  # type: ignore[misc]
+    try:
+        pipeline = Pipeline.from_config(Config(), Parser(), [everything], lambda f: None)
+        for line in lines:
+            pipeline.feed(line)
+    finally:
+        Seen.event_kinds = frozenset({"sasl_failure"})  # type: ignore[misc]
+    assert len(everything.events) == 4 and len(everything.ticks) == 4

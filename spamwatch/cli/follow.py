@@ -140,6 +140,7 @@ class Wiring:
             emit,
             on_event=stats.on_event,
             on_update=on_update,
+            tap_kinds=stats.KINDS,
         )
         self._learner = self.profiles.learner(
             lambda: open_keys_of(pipeline.tracker),

@@ -45,6 +45,7 @@ from spamwatch.report.run import (
     exit_status,
     log_end,
     plan_files,
+    reading_parser,
     run,
     say_why_empty,
     wall_clock,
@@ -138,9 +139,10 @@ def report(
     """
     config = load(config_path)
     options = build_parse_options(config, timezone, year, syslog_names)
-    parser = Parser(options)
+    detectors = _detectors(config)  # config errors before input errors
+    parser = reading_parser(options, detectors)
     findings = FindingLog(keep_records=all_records)
-    pipeline = _pipeline(config, parser, findings)  # config errors before input errors
+    pipeline = _pipeline(config, parser, detectors, findings)
     learning = profile_options(config, db_path, no_db, no_learn, notify=say)
     alerts = cli_alerts(config, alert_uris)  # --alert: each finding record to the sinks too
     paths = files or (DEFAULT_LOG,)
@@ -283,9 +285,13 @@ def _finish(alerts: Fanout | None, parser: Parser, run: ReportRun) -> None:
     finish_alerts(alerts, {"lines": parser.stats.lines, "events": parser.stats.events})
 
 
-def _pipeline(config: Config, parser: Parser, findings: FindingLog) -> Pipeline:
+def _pipeline(
+    config: Config, parser: Parser, detectors: list[Detector], findings: FindingLog
+) -> Pipeline:
     """The report's pipeline; its emit and taps are set once the range is known."""
-    return Pipeline.from_config(config, parser, _detectors(config), findings.add)
+    return Pipeline.from_config(
+        config, parser, detectors, findings.add, tap_kinds=TrafficSummary.KINDS
+    )
 
 
 def _detectors(config: Config) -> list[Detector]:

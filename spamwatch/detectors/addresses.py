@@ -52,6 +52,7 @@ class AddressesDetector(SiteDetector):
         "known_weight": 0.5,
         "max_users": 10_000,
     }
+    event_kinds: ClassVar[frozenset[str] | None] = frozenset({"client"})
 
     def setup(self) -> None:
         for key, most in (("ipv4_prefix", 32), ("ipv6_prefix", 128)):

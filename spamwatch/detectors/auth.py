@@ -88,6 +88,7 @@ class AuthFailureDetector(SiteDetector):
         "ipv6_prefix": 64,
         "max_keys": 50_000,
     }
+    event_kinds: ClassVar[frozenset[str] | None] = frozenset({"sasl_failure", "client"})
 
     def setup(self) -> None:
         if not 0 <= int(self.options["ipv6_prefix"]) <= 128:

@@ -14,7 +14,7 @@ import collections
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from spamwatch.model import Event, Finding, FindingState, MessageUpdate, Severity, Stage
 from spamwatch.screen import set_live_console
@@ -28,6 +28,9 @@ MAX_USERS_PER_MINUTE = 5_000
 
 class LiveStats:
     """Rolling counters for the view; memory is bounded whatever the log says."""
+
+    KINDS: ClassVar[frozenset[str]] = frozenset({"client"})
+    """The event kinds ``on_event`` reads (``Pipeline(tap_kinds=...)``)."""
 
     def __init__(self, clock: Any = time.monotonic) -> None:
         self._clock = clock

@@ -186,6 +186,28 @@ SURE_PREFIXES: dict[str, tuple[tuple[bytes, str], ...]] = {
 with ``kinds``, the parser skips such lines without decoding them."""
 
 
+MARKERS: dict[str, bytes] = {
+    "sasl_failure": rb"warning:[^\n]*?authentication failed",
+    "reject": b"(?:"
+    + b"|".join(sorted((a.encode() for a in REJECT_ACTIONS), key=len, reverse=True))
+    + b"): ",
+    "client": b"client=",
+}
+"""Per kind, a bytes regex that every line of it matches right after a ``": "``
+(the end of the header, of ``NOQUEUE:`` or of a queue id), queue id or not:
+``leveled`` reads a SASL failure only from a warning that says so, a
+rejection starts with its action, ``smtpd`` reads ``client=``. With them, a
+reader that scans for queue ids (``Parser(queue_ids_only=True, markers=...)``)
+still finds every event of these kinds, even odd or hostile ones without a
+queue id."""
+
+
+def markers_for(kinds: Collection[str]) -> tuple[bytes, ...] | None:
+    """The ``MARKERS`` of ``kinds``; None when one of them has none (read every line)."""
+    found = [MARKERS.get(kind) for kind in sorted(kinds)]
+    return None if None in found else tuple(found)  # type: ignore[arg-type]
+
+
 def skip_prefixes(want: Collection[str]) -> dict[str, tuple[bytes, ...]]:
     """Per daemon, the ``SURE_PREFIXES`` of kinds not in ``want``."""
     out = {}

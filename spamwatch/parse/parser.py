@@ -112,7 +112,10 @@ class Parser:
     are only classified, not read, and counted as ``skipped``. None = all.
     ``queue_ids_only``: the caller uses only events with a queue id (the
     correlator ignores the rest), so ``parse_block`` may skip unread every
-    line that cannot carry one (see there).
+    line that cannot carry one (see there). ``markers``: ... and the lines
+    where one of these bytes regexes matches right after ``": "``
+    (``grammar.MARKERS``: the kinds a caller needs even without a queue id,
+    such as SASL failures); the scan stays one regex per block.
     """
 
     def __init__(
@@ -120,11 +123,17 @@ class Parser:
         options: ParseOptions | None = None,
         kinds: Collection[str] | None = None,
         queue_ids_only: bool = False,
+        markers: Collection[bytes] = (),
     ) -> None:
         self.options = options or ParseOptions()
         self.stats = ParseStats()
         self.kinds: frozenset[str] | None = frozenset(kinds) if kinds is not None else None
         self.queue_ids_only = queue_ids_only
+        self._scans = (QUEUE_ID_AFTER_COLON, QUEUE_ID_ANYWHERE)
+        """The block scans: usual, and with ``prog[pid] QID: `` lines in the block."""
+        if markers:
+            marked = b"(?:" + b"|".join((_ID, *markers)) + b")"
+            self._scans = (re.compile(b": " + marked), re.compile(rb"(?::|\]) " + marked))
         self.clock = Clock(self.options.timezone, self.options.year)
         self.clock.begin_source(self.options.anchor)
         self._names = tuple(self.options.syslog_names)
@@ -190,9 +199,8 @@ class Parser:
                 lines.pop()
             parse = self.parse
             return [event for event in map(parse, lines) if event is not None]
-        scan = QUEUE_ID_AFTER_COLON
-        if QUEUE_ID_AFTER_PID.search(block) is not None:
-            scan = QUEUE_ID_ANYWHERE
+        usual, anywhere = self._scans
+        scan = anywhere if QUEUE_ID_AFTER_PID.search(block) is not None else usual
         total = block.count(b"\n") + (not block.endswith(b"\n"))
         events, misses, tail = self._parse_candidates(block, scan)
         self._count(events, misses, total - len(events) - len(misses))

@@ -16,14 +16,18 @@ from datetime import datetime, tzinfo
 
 import click
 
+from spamwatch.correlate import KINDS as MESSAGE_KINDS
+from spamwatch.detectors.base import Detector
 from spamwatch.model import Event, Finding, Severity
-from spamwatch.parse import Parser
-from spamwatch.pipeline import Emit, Pipeline
+from spamwatch.parse import ParseOptions, Parser
+from spamwatch.parse.grammar import markers_for
+from spamwatch.pipeline import Emit, Pipeline, direct_kinds
+from spamwatch.report.summary import TrafficSummary
 from spamwatch.report.timerange import TimeRange, iso
 from spamwatch.sinks import Fanout
 from spamwatch.sources.files import file_anchor
 from spamwatch.sources.rotated import files_for_range, rotated_siblings
-from spamwatch.sources.seek import first_time, last_time, read_from
+from spamwatch.sources.seek import first_at, first_time, last_time, read_blocks_from, read_from
 
 
 def begin(parser: Parser, path: str) -> None:
@@ -129,21 +133,60 @@ def run(
     pipeline.finish()
 
 
+def reading_parser(options: ParseOptions, detectors: Iterable[Detector]) -> Parser:
+    """A parser that reads only the lines some stage of the report needs.
+
+    The correlator reads lines with a queue id; the detectors and the traffic
+    summary declare the few kinds they read as events (SASL failures,
+    ``client=``, rejections), which ``grammar.MARKERS`` find without a queue id.
+    Every other line (connects, TLS, postscreen, other daemons: half a log) is
+    counted unread, in C, one regex scan per block. A detector that reads any
+    kind (``event_kinds = None``) makes it read every line.
+    """
+    direct = direct_kinds(detectors, TrafficSummary.KINDS)
+    markers = None if direct is None else markers_for(direct)
+    if direct is None or markers is None:
+        return Parser(options)
+    return Parser(options, kinds=MESSAGE_KINDS | direct, queue_ids_only=True, markers=markers)
+
+
 def events_in(parser: Parser, plan: list[str], reading: TimeRange) -> Iterator[Event]:
     """The events of each file within ``reading``; a file is left at its first past --until.
 
-    The next file is still entered (by bisection, so a newer rotated part
-    costs a few probes): it may be another host's log with its own times.
+    Read in blocks (``Parser.parse_block``); the block holding ``--until``
+    is cut at its first line at or after it. The next file is still entered
+    (by bisection, so a newer rotated part costs a few probes): it may be
+    another host's log with its own times.
     """
+    since, until = reading.since, reading.until
     for path in plan:
         begin(parser, path)
-        for line in read_from(path, reading.since, parser.line_time):
-            event = parser.parse(line)
-            if event is None or (reading.since is not None and event.time < reading.since):
-                continue
-            if reading.until is not None and event.time >= reading.until:
+        for block in read_blocks_from(path, since, parser.line_time):
+            last = None if until is None else _last_time(block, parser)
+            cut = last is not None and last >= until  # type: ignore[operator]
+            if cut:
+                block = block[: first_at(block, until, parser.line_time)]  # type: ignore[arg-type]
+            for event in parser.parse_block(block):
+                if since is not None and event.time < since:
+                    continue
+                if until is not None and event.time >= until:
+                    cut = True
+                    break
+                yield event
+            if cut:
                 break
-            yield event
+
+
+def _last_time(block: bytes, parser: Parser) -> datetime | None:
+    """The time of the last timed line of ``block``."""
+    end = len(block) - 1
+    while end > 0:
+        start = block.rfind(b"\n", 0, end) + 1
+        when = parser.line_time(block[start:end])
+        if when is not None:
+            return when
+        end = start - 1
+    return None
 
 
 def say_why_empty(plan: list[str], span: TimeRange, parser: Parser) -> None:
@@ -158,6 +201,10 @@ def say_why_empty(plan: list[str], span: TimeRange, parser: Parser) -> None:
     """
     if _range_misses_the_log(plan, span, parser) or parser.stats.events:
         return
+    if parser.stats.skipped:  # reading_parser left lines unread: read them all to tell
+        parser = read_again(plan, span, parser)
+        if parser.stats.events:
+            return  # Postfix lines were there, of kinds no stage reads: not the wrong file
     names = ", ".join("standard input" if path == "-" else path for path in plan)
     pronoun = "them" if len(plan) > 1 else "it"
     click.echo(
@@ -177,6 +224,21 @@ def _not_a_mail_log(parser: Parser) -> str:
         f"{stats.lines} {'line' if stats.lines == 1 else 'lines'}, none from Postfix;"
         " another syslog name needs --syslog-name"
     )
+
+
+def read_again(plan: list[str], span: TimeRange, parser: Parser) -> Parser:
+    """A parser that read every line of the range (for the rare empty report).
+
+    Standard input cannot be read again: then ``parser`` itself is returned.
+    """
+    if "-" in plan:
+        return parser
+    full = Parser(parser.options)
+    for path in plan:
+        begin(full, path)
+        for line in read_from(path, span.since, full.line_time):
+            full.parse(line)
+    return full
 
 
 def _range_misses_the_log(plan: list[str], span: TimeRange, parser: Parser) -> bool:

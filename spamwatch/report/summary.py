@@ -11,6 +11,7 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
+from typing import ClassVar
 
 from spamwatch.model import Event, Finding, FindingState, MessageUpdate, Severity, Stage
 
@@ -51,6 +52,10 @@ class TrafficSummary:
     each however often a deferred one is retried; "left the queue" counts
     messages qmgr removed or expired, not those the correlator gave up on.
     """
+
+    KINDS: ClassVar[frozenset[str]] = frozenset({"reject", "sasl_failure"})
+    """The event kinds ``on_event`` counts (``Pipeline(tap_kinds=...)``); the
+    range it saw runs from the first to the last event any stage read."""
 
     def __init__(self, since: datetime | None = None) -> None:
         self.since = since  # events before it are the detectors' warm-up: not counted

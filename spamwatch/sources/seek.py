@@ -22,7 +22,7 @@ from typing import BinaryIO
 
 from spamwatch.errors import InputError
 from spamwatch.sources.base import LineTime
-from spamwatch.sources.files import GZIP_MAGIC, iter_lines, open_binary
+from spamwatch.sources.files import GZIP_MAGIC, iter_blocks, iter_lines, open_binary
 
 PROBE_BYTES = 64 * 1024
 """How far one probe reads looking for a line with a timestamp."""
@@ -58,6 +58,43 @@ def read_from(path: str, since: datetime | None, line_time: LineTime) -> Iterato
         offset = find_offset(stream, since, line_time)
         stream.seek(offset)
         yield from skip_before(iter_lines(stream, path), since, line_time)
+
+
+def read_blocks_from(path: str, since: datetime | None, line_time: LineTime) -> Iterator[bytes]:
+    """``read_from`` in blocks of whole lines (``files.iter_blocks``), for ``Parser.parse_block``.
+
+    The same lines as ``read_from``, the first block cut to start at the
+    first line at or after ``since``; only the lines before it are timed
+    one by one.
+    """
+    stream = open_binary(path)
+    try:
+        if since is not None and path != "-" and not is_gzip(path) and os.path.isfile(path):
+            stream.seek(find_offset(stream, since, line_time))
+        blocks = iter_blocks(stream, path)
+        if since is not None:
+            for block in blocks:
+                start = first_at(block, since, line_time)
+                if start is not None:
+                    yield block[start:]
+                    break
+        yield from blocks
+    finally:
+        if path != "-":
+            stream.close()
+
+
+def first_at(block: bytes, since: datetime, line_time: LineTime) -> int | None:
+    """Offset of the first line in ``block`` timed at or after ``since`` (as ``skip_before``)."""
+    start = 0
+    size = len(block)
+    while start < size:
+        end = block.find(b"\n", start)
+        when = line_time(block[start:end])
+        if when is not None and when >= since:
+            return start
+        start = end + 1
+    return None
 
 
 def _read_all(path: str) -> Iterator[bytes]:
