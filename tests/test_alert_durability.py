@@ -80,6 +80,7 @@ def test_kill_9_while_alerts_wait_for_a_slow_webhook_loses_none(
 ) -> None:
     expected = made(scene["log"])
     assert len(expected) >= 20
+    assert len(set(expected)) == len(expected) and made(scene["log"]) == expected  # unique, stable
     server.mode = "slow"
     first = start(scene, server)
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -12,7 +13,7 @@ from sinkutil import build_one, make_finding, wait_until
 
 from spamwatch.config import Config
 from spamwatch.errors import ConfigError, SinkError
-from spamwatch.model import Finding, Severity
+from spamwatch.model import Finding, FindingState, Severity
 from spamwatch.plugins import SINKS, Plugin
 from spamwatch.sinks import (
     Fanout,
@@ -25,7 +26,7 @@ from spamwatch.sinks import (
 )
 from spamwatch.sinks.base import Sink
 from spamwatch.sinks.delivery import Delivery, QueuedSink, RetryPolicy
-from spamwatch.sinks.meter import SinkMeter
+from spamwatch.sinks.meter import SinkMeter, meter_for
 from spamwatch.sinks.record import alert_id
 from spamwatch.sinks.spool import Spool
 
@@ -438,3 +439,34 @@ def test_fanout_close_drains_hung_sinks_side_by_side(tmp_path: Path) -> None:
     assert sorted((uri, f.id) for uri, f in pending) == sorted(
         (uri, fid) for uri in uris for fid in ("a", "b")
     )
+
+
+def test_a_jsonl_file_on_a_full_disk_says_once_that_alerts_are_lost_and_counts_them(
+    tmp_path: Path,
+) -> None:
+    warnings: list[str] = []
+    (sink,) = build_sinks(["jsonl:/dev/full"], Config(), tmp_path, warn=warnings.append)
+    fanout = Fanout([sink], warn=warnings.append)
+    before = meter_for("jsonl:/dev/full").lost
+    for i in range(3):
+        fanout.send(make_finding(id=f"f{i}"))
+    assert len(warnings) == 1
+    assert "No space left on device" in warnings[0]
+    assert "what it is sent is being lost until it works again" in warnings[0]
+    assert meter_for("jsonl:/dev/full").lost - before == 3
+
+
+def test_alert_ids_are_stable_and_unique_per_record() -> None:
+    """The same record made again has the same id; any other record has another."""
+    first = make_finding()
+    again = make_finding()
+    records = [
+        first,
+        make_finding(state=FindingState.ESCALATED),
+        make_finding(time=first.time + timedelta(seconds=1)),
+        make_finding(counts={"messages": 481, "ips": 7}),
+        make_finding(severity=Severity.WARNING),
+        make_finding(id="burst:bob@example.com:1", key="bob@example.com"),
+    ]
+    assert alert_id(again) == alert_id(first)
+    assert len({alert_id(r) for r in records}) == len(records)
