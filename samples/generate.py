@@ -20,6 +20,7 @@ byte for byte, so a regenerated golden file hides whatever changed.
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import sys
 import tempfile
@@ -45,6 +46,11 @@ def at(hour: int, minute: int = 0) -> datetime:
     return DAY.replace(hour=hour, minute=minute)
 
 
+def before(hour: int, minute: int = 0) -> datetime:
+    """A time on the day before the samples' day (a history day)."""
+    return at(hour, minute) - timedelta(days=1)
+
+
 def mix(rate: float = 0.05, exclude: tuple[str, ...] = (), **knobs: object) -> TrafficMix:
     """A small company server: 40 mailboxes, a few events a minute."""
     return TrafficMix(host=HOST, users=40, rate=rate, exclude=exclude, **knobs)  # type: ignore[arg-type]
@@ -64,6 +70,15 @@ class Sample:
     """(detector, key) pairs the report must raise at warning or above: what the
     sample is for. The golden test checks them apart from the golden file, so
     regenerating a golden file can never quietly accept a missed detection."""
+    only: bool = False
+    allow_info: bool = False
+    """A benign sample that may raise an ``info`` finding (the backup MX, a list expansion)."""
+    """``shows`` is everything at warning or above (the relay outage: the host,
+    none of the users whose mail waits)."""
+    history: Callable[[], Iterator[Record]] | None = None
+    """The day before (``NAME.history.log.gz``), learned into a fresh profile
+    database before the report: the sample is quiet once its profile has a day
+    of its normal traffic (records already cut at their end)."""
 
 
 def _compromised() -> Iterator[Record]:
@@ -145,6 +160,58 @@ def _backup_mx() -> Iterator[Record]:
     return synthlog.merge(
         synthlog.background(quiet, at(8), at(11, 30), seed=110),
         synthlog.backup_mx(at(8), outage=timedelta(hours=2), rate=0.012, seed=10),
+    )
+
+
+def _ticketing(day: datetime, hours: tuple[int, int], seed: int) -> Iterator[Record]:
+    user = "helpdesk@example.com"
+    start, end = day.replace(hour=hours[0]), day.replace(hour=hours[1])
+    return synthlog.until(
+        synthlog.merge(
+            synthlog.background(mix(rate=0.003, exclude=(user,)), start, end, seed=seed),
+            synthlog.ticketing(start, end - start, per_hour=(45.0, 60.0), seed=seed),
+        ),
+        end.timestamp(),
+    )
+
+
+def _verp() -> Iterator[Record]:
+    return synthlog.merge(
+        synthlog.background(mix(rate=0.01), at(8), at(9), seed=113),
+        synthlog.verp_list(at(8, 20), members=260, duration=timedelta(minutes=6), seed=13),
+    )
+
+
+SCANNED = (HOST, "mx2.example.com")
+
+
+def _scanners(start: datetime, end: datetime, seed: int) -> Iterator[Record]:
+    return synthlog.until(
+        synthlog.merge(
+            synthlog.background(mix(rate=0.002), start, end, seed=seed),
+            synthlog.sasl_scanners(start, end - start, hosts=SCANNED, seed=seed),
+        ),
+        end.timestamp(),
+    )
+
+
+def _relay_outage() -> Iterator[Record]:
+    outage = synthlog.relay_outage_of(at(11), timedelta(minutes=90))
+    return synthlog.merge(
+        synthlog.background(mix(rate=0.004, outages=(outage,)), at(10, 45), at(12, 45), seed=115),
+        synthlog.relay_outage(at(11), timedelta(minutes=90), users=3, per_hour=25.0, seed=15),
+    )
+
+
+def _foreign_habit(day: datetime, hours: tuple[int, int], seed: int) -> Iterator[Record]:
+    user = "anna.schmidt@example.com"
+    start, end = day.replace(hour=hours[0]), day.replace(hour=hours[1])
+    return synthlog.until(
+        synthlog.merge(
+            synthlog.background(mix(rate=0.003, exclude=(user,)), start, end, seed=seed),
+            synthlog.foreign_habit(start, end - start, seed=seed),
+        ),
+        end.timestamp(),
     )
 
 
@@ -245,6 +312,59 @@ SAMPLES = (
         at(11, 30),
         _backup_mx,
         benign=True,
+        allow_info=True,
+    ),
+    Sample(
+        "ticketing",
+        "benign once learned: helpdesk@example.com, a ticketing system, sends 45-60"
+        " single-recipient messages an hour from one address (its history: the day before,"
+        " 07:00-19:00)",
+        at(8),
+        at(11),
+        lambda: _ticketing(DAY, (8, 11), 116),
+        benign=True,
+        history=lambda: _ticketing(DAY - timedelta(days=1), (7, 19), 216),
+    ),
+    Sample(
+        "verp-list",
+        "benign without a profile: lists@lists.example.org expands a list post to 260"
+        " members in 6 minutes (VERP: one message each, members-bounces+LOCAL=DOMAIN@"
+        " senders) from the list host's one address",
+        at(8),
+        at(9),
+        _verp,
+        benign=True,
+        allow_info=True,
+    ),
+    Sample(
+        "scanners",
+        "benign once learned: SASL scanners, 5-20 failing addresses per 10 minutes on both"
+        " hosts (mail, mx2) all day (its history: the whole day before)",
+        at(8),
+        at(10),
+        lambda: _scanners(at(8), at(10), 117),
+        benign=True,
+        history=lambda: _scanners(before(0), at(0), 217),
+    ),
+    Sample(
+        "relay-outage",
+        "the relayhost is down 11:00-12:30: every remote delivery waits, three busy users'"
+        " too; one host finding (the queue), none about the users",
+        at(10, 45),
+        at(12, 45),
+        _relay_outage,
+        shows=(("queue", HOST),),
+        only=True,
+    ),
+    Sample(
+        "foreign-habit",
+        "benign once learned: anna.schmidt@example.com sends 4-8 messages an hour as"
+        " anna@schmidt-consulting.de, her own business (its history: the day before)",
+        at(8),
+        at(13),
+        lambda: _foreign_habit(DAY, (8, 13), 118),
+        benign=True,
+        history=lambda: _foreign_habit(DAY - timedelta(days=1), (8, 17), 218),
     ),
     Sample(
         "normal-day",
@@ -265,32 +385,55 @@ def log_lines(sample: Sample) -> Iterator[str]:
 
 
 def write_log(sample: Sample, folder: Path) -> Path:
-    """Write ``folder/NAME.log``; returns its path."""
+    """Write ``folder/NAME.log`` (and its history, gzipped); returns the log's path."""
     path = folder / f"{sample.name}.log"
     with open(path, "w", encoding="utf-8", newline="\n") as out:
         for line in log_lines(sample):
             out.write(line + "\n")
+    if sample.history is not None:
+        history = history_of(sample, folder)
+        assert history is not None
+        lines = synthlog.render(sample.history(), style="rfc3339", tz=ZONE)
+        with open(history, "wb") as raw, gzip.GzipFile("", "wb", 9, raw, mtime=0) as packed:
+            for line in lines:
+                packed.write(line.encode() + b"\n")
     return path
 
 
-def run_report(log: Path) -> tuple[int, str, str]:
+def history_of(sample: Sample, folder: Path) -> Path | None:
+    """``folder/NAME.history.log.gz`` for a sample with a history day, else None."""
+    return folder / f"{sample.name}.history.log.gz" if sample.history is not None else None
+
+
+def run_report(log: Path, history: Path | None = None) -> tuple[int, str, str]:
     """(exit status, stdout, stderr) of ``spamwatch report --format json`` on a log.
 
-    Built-in defaults only (``--config /dev/null``), so a site config on the
-    machine running the tests cannot change the result.
+    Built-in defaults only (``--config /dev/null``) and a profile database of
+    its own, fresh, holding only ``history`` (learned first) when given: a
+    site config or earlier runs on the machine running the tests cannot
+    change the result.
     """
     from click.testing import CliRunner
 
     from spamwatch.cli import cli
 
-    args = ["report", "--format", "json", "--config", os.devnull, str(log)]
-    result = CliRunner().invoke(cli, args)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = os.path.join(tmp, "profiles.db")
+        if history is not None:
+            learned = CliRunner().invoke(
+                cli, ["learn", "--config", os.devnull, "--db", db, str(history)]
+            )
+            if learned.exit_code != 0:
+                return learned.exit_code, learned.stdout, learned.stderr
+        args = ["report", "--format", "json", "--config", os.devnull, "--db", db, str(log)]
+        result = CliRunner().invoke(cli, args)
     return result.exit_code, result.stdout, result.stderr
 
 
 def write_golden(sample: Sample, folder: Path) -> Path:
     """Write ``folder/NAME.expected.jsonl`` from the report on ``folder/NAME.log``."""
-    status, stdout, stderr = run_report(folder / f"{sample.name}.log")
+    log = folder / f"{sample.name}.log"
+    status, stdout, stderr = run_report(log, history_of(sample, folder))
     if status not in (0, 1):
         raise SystemExit(f"{sample.name}: report failed with status {status}: {stderr.strip()}")
     path = folder / f"{sample.name}.expected.jsonl"
@@ -307,7 +450,17 @@ def check(samples: list[Sample], folder: Path) -> list[str]:
             kept = folder / f"{sample.name}.log"
             if not kept.exists() or kept.read_bytes() != fresh:
                 stale.append(sample.name)
+            if _history_differs(history_of(sample, folder), history_of(sample, Path(tmp))):
+                stale.append(f"{sample.name}.history")
     return stale
+
+
+def _history_differs(kept: Path | None, fresh: Path | None) -> bool:
+    """Compared uncompressed: another zlib may pack the same lines otherwise."""
+    if kept is None or fresh is None:
+        return False
+    unpacked = gzip.decompress(fresh.read_bytes())
+    return not kept.exists() or gzip.decompress(kept.read_bytes()) != unpacked
 
 
 def main(argv: list[str] | None = None) -> int:

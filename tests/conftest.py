@@ -59,6 +59,20 @@ def example_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
         del sys.modules[module]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_profile_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """$SPAMWATCH_DB before any test or module fixture runs (``profile_db`` then gives
+    each test its own): no code under test ever reaches /var/lib/spamwatch."""
+    path = tmp_path_factory.mktemp("session-profiles") / "profiles.db"
+    before = os.environ.get("SPAMWATCH_DB")
+    os.environ["SPAMWATCH_DB"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("SPAMWATCH_DB", None)
+    else:
+        os.environ["SPAMWATCH_DB"] = before
+
+
 @pytest.fixture(autouse=True)
 def profile_db(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test its own profile database ($SPAMWATCH_DB, seen by child processes too).

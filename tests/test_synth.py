@@ -104,6 +104,11 @@ def incident_mix() -> list[str]:
         synthlog.notifications(start, duration=timedelta(hours=1)),
         synthlog.traveller(start, duration=timedelta(hours=1)),
         synthlog.mailing_list(start, posts=2, members=30),
+        synthlog.ticketing(start, duration=timedelta(hours=1)),
+        synthlog.verp_list(start + 1200, members=60, duration=timedelta(minutes=3)),
+        synthlog.sasl_scanners(start, duration=timedelta(hours=1)),
+        synthlog.relay_outage(start + 600, outage=timedelta(minutes=20), per_hour=10.0),
+        synthlog.foreign_habit(start, duration=timedelta(hours=1)),
     )
     return list(synthlog.render(synthlog.until(records, start + 3600), "rfc3339"))
 
@@ -432,6 +437,76 @@ def test_backup_mx_relays_to_the_primary_after_the_outage() -> None:
     deferred = [ln for ln in lines if "status=deferred" in ln and "mail.example.com" in ln]
     assert relayed and deferred
     assert all("status=sent" in ln for ln in relayed)
+
+
+def test_ticketing_one_address_own_domain_steady_rate() -> None:
+    lines = _lines(synthlog.ticketing(T0, duration=timedelta(hours=3), per_hour=(40.0, 50.0)))
+    clients = [ln for ln in lines if "sasl_username=helpdesk@example.com" in ln]
+    assert 100 < len(clients) < 170
+    assert {re.search(r"client=(\S+),", ln).group(1) for ln in clients} == {
+        "tickets.example.com[198.51.100.70]"
+    }
+    queued = [ln for ln in lines if "nrcpt=" in ln and "from=<>" not in ln]  # not bounces
+    assert {re.search(r"nrcpt=(\d+)", ln).group(1) for ln in queued} == {"1"}
+    assert all("from=<noreply@example.com>" in ln for ln in queued)
+
+
+def test_verp_list_folds_each_member_into_its_sender() -> None:
+    lines = _lines(synthlog.verp_list(T0, members=50, duration=timedelta(minutes=2)))
+    queued = re.findall(
+        r"from=<members-bounces\+([^=]+)=([^@]+)@lists\.example\.org>", "\n".join(lines)
+    )
+    assert len(set(queued)) == 50
+    delivered = {m.group(1) for ln in lines if (m := re.search(r"to=<([^>]+)>", ln))}
+    assert {f"{local}@{domain}" for local, domain in queued} <= delivered
+    assert {re.search(r"client=(\S+),", ln).group(1) for ln in lines if "client=" in ln} == {
+        "lists.example.org[198.51.100.80]"
+    }
+
+
+def test_sasl_scanners_5_to_20_addresses_per_10_minutes_on_every_host() -> None:
+    hosts = ("mail.example.com", "mx2.example.com")
+    records = synthlog.sasl_scanners(T0, duration=timedelta(hours=2), hosts=hosts)
+    lines = list(synthlog.render(records, "rfc3339"))
+    for host in hosts:
+        per_window: dict[int, set[str]] = defaultdict(set)
+        for ln in lines:
+            if f" {host} " in ln and "authentication failed" in ln:
+                when = datetime.fromisoformat(ln.split()[0]).timestamp()
+                ip = re.search(r"\[([\d.]+)\]", ln).group(1)
+                per_window[int((when - T0.timestamp()) // 600)].add(ip)
+        assert len(per_window) == 12
+        assert all(4 <= len(ips) <= 20 for ips in per_window.values()), per_window
+
+
+def test_relay_outage_defers_every_remote_delivery_until_it_ends() -> None:
+    outage = timedelta(minutes=30)
+    lines = list(
+        synthlog.render(synthlog.relay_outage(T0, outage=outage, per_hour=20.0), "rfc3339")
+    )
+    end = (T0 + outage).timestamp()
+    remote = [ln for ln in lines if "postfix/smtp[" in ln and " to=<" in ln]
+    during = [ln for ln in remote if datetime.fromisoformat(ln.split()[0]).timestamp() < end]
+    assert during and all("status=deferred" in ln and "relay.example.net" in ln for ln in during)
+    assert any("status=sent" in ln for ln in remote if ln not in during)
+
+
+def test_foreign_habit_one_foreign_domain_from_the_usual_address() -> None:
+    lines = _lines(synthlog.foreign_habit(T0, duration=timedelta(hours=3)))
+    senders = {m.group(1) for ln in lines if (m := re.search(r"from=<([^>]*)>", ln))}
+    assert senders == {"anna@schmidt-consulting.de"}
+
+
+def test_every_lookalike_builds_a_day_on_the_host_named() -> None:
+    day = T0.replace(hour=0, minute=0, second=0, microsecond=0)
+    for lookalike in synthlog.LOOKALIKES:
+        records = synthlog.until(
+            lookalike.day(day, 1, "mx9.example.com"), (day + timedelta(hours=14)).timestamp()
+        )
+        lines = list(synthlog.render(records, "rfc3339"))
+        assert lines and all(" mx9.example.com " in ln for ln in lines), lookalike.name
+        for login in lookalike.logins:
+            assert any(f"sasl_username={login}" in ln for ln in lines), (lookalike.name, login)
 
 
 # --- streaming -----------------------------------------------------------------

@@ -117,6 +117,34 @@ class Site:
     allow: AllowList = field(default_factory=AllowList)
     local_domains: frozenset[str] = frozenset()
 
+    def owns(
+        self, user: str, domain: str, extra: Iterable[str] = (), login_domain: bool = True
+    ) -> bool:
+        """Is ``domain`` one of ``user``'s own: a local domain, ``extra``, the login's?
+
+        A bare login ("alice") on a site that named no domains has nothing to
+        judge by: every domain counts as its own.
+        """
+        own = set(self.local_domains)
+        own.update(d.lower() for d in extra)
+        if login_domain and "@" in user:
+            own.add(domain_of(user))
+        return not own or in_domains(domain, own)
+
+
+def list_bounce(sender: str | None) -> bool:
+    """A VERP bounce address: ``LIST-bounces+LOCAL=DOMAIN@lists.example.org``.
+
+    What a mailing list's expansion sends as, one address per member (the
+    member's address folded into the local part), so each bounce names who.
+    """
+    if not sender or "@" not in sender:
+        return False
+    local = sender.rsplit("@", 1)[0]
+    _, plus, folded = local.partition("+")
+    _, eq, member_domain = folded.rpartition("=")
+    return bool(plus and eq and "." in member_domain)
+
 
 def _strings(where: str, value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -63,7 +63,9 @@ class AuthFailureDetector(SiteDetector):
     (the 95th percentile, over the learned days, of distinct failing
     addresses and of failures per 10 minutes: the scanners every
     internet-facing port sees), spraying is raised at this multiple of it,
-    addresses or failures, with ``spray_addresses`` as the floor.
+    addresses or failures, with ``spray_addresses`` as the floor; and
+    ``per_user`` for a username that never sent mail here (a dictionary name
+    the scanners try) is multiplied by it too.
     ``critical_factor`` (3.0): critical at this multiple of a threshold.
     ``success_after`` (5): failures from an address before a successful login
     from it is raised (any number when the address took part in a spray or
@@ -228,6 +230,10 @@ class AuthFailureDetector(SiteDetector):
             by_failures = grade(failures, max(floor, times * ambient.auth_failures), factor)
         return max(by_addresses, by_failures, key=lambda s: 0 if s is None else int(s))
 
+    def _has_ambient(self, host: str) -> bool:
+        ambient = self.profiles.host(host)
+        return ambient is not None and ambient.auth_addresses is not None
+
     def _user(self, name: str, addr: str, event: Event, explained: bool) -> Signal | None:
         """Failures against one username, unless an address or spray finding covers them.
 
@@ -235,9 +241,10 @@ class AuthFailureDetector(SiteDetector):
         forty; a success after failures is always its own finding.
         """
         window = self._by_user.add(name, event.time, addr, self.span("user_window", name))
-        severity = grade(
-            len(window), self.number("per_user", name), self.number("critical_factor", name)
-        )
+        limit = self.number("per_user", name)
+        if not self.profiles.knows_login(name) and self._has_ambient(event.host):
+            limit *= self.number("ambient_factor")  # a dictionary name: the scanners' weather
+        severity = grade(len(window), limit, self.number("critical_factor", name))
         if severity is None or (explained and self._breaches.peek(name) is None):
             return None
         return self._user_signal(name, severity, event)

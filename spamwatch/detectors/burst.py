@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from spamwatch.detectors.allow import domain_of
+from spamwatch.detectors.allow import domain_of, list_bounce
 from spamwatch.detectors.site import (
     SAMPLE_IDS,
     SiteDetector,
@@ -79,6 +79,10 @@ class BurstDetector(SiteDetector):
     profile says ``above_usual``, and ``new_network`` / ``new_sender_domain``
     when its window holds a client network or sender domain the login never
     used.
+
+    A mailing list's VERP expansion (every sender in the window a
+    ``LIST-bounces+MEMBER=DOMAIN@`` address in the login's own domains, one
+    client address) is raised as info only, with or without a profile.
     """
 
     name: ClassVar[str] = "burst"
@@ -102,6 +106,7 @@ class BurstDetector(SiteDetector):
         self._pace: KeyedWindows[str, str] = KeyedWindows(self.span("long_window") / 3, cap)
         self._rcpt: KeyedWindows[str, str] = KeyedWindows(self.span("long_window"), cap)
         self._new: KeyedWindows[str, str] = KeyedWindows(self.span("long_window"), cap)
+        self._plain: KeyedWindows[str, str] = KeyedWindows(self.span("long_window"), cap)
         self._history: Recent[str, History] = Recent(cap)
         self._samples: Recent[str, deque[str]] = Recent(cap)
 
@@ -121,7 +126,7 @@ class BurstDetector(SiteDetector):
         return () if signal is None else (signal,)
 
     def sweep(self, now: datetime) -> None:
-        for windows in (self._short, self._pace, self._long, self._rcpt, self._new):
+        for windows in (self._short, self._pace, self._long, self._rcpt, self._new, self._plain):
             windows.expire(now)
         self._history.expire(now - self.span("history"))
         self._samples.expire(now - self.span("long_window"))
@@ -144,7 +149,19 @@ class BurstDetector(SiteDetector):
         if not hits:
             return None
         severity, _, worst = max(hits, key=lambda g: (g[0], g[1]))
-        return self._signal(user, message, now, severity, worst, checks, usual)  # type: ignore[arg-type]
+        if not self._list_expansion(user, now, checks[-1].window):
+            return self._signal(user, message, now, severity, worst, checks, usual)  # type: ignore[arg-type]
+        signal = self._signal(user, message, now, Severity.INFO, worst, checks, usual)
+        return replace(signal, summary=f"{signal.summary}: a mailing list's VERP expansion")
+
+    def _list_expansion(self, user: str, now: datetime, long: TimeWindow[Any]) -> bool:
+        """Only VERP bounce senders in the user's own domains, from one address: a list.
+
+        A mailing list expanding a post sends one message per member, as
+        ``LIST-bounces+MEMBER=DOMAIN@`` its own list domain, from the list
+        host's one address: hundreds in minutes, and nobody's abuse.
+        """
+        return self._plain.get(user, now) is None and len(long.ranked(0)) == 1
 
     def _record(self, user: str, message: Message, now: datetime) -> list[TimeWindow[Any]]:
         """Add the message to the user's windows and history; returns the windows."""
@@ -159,6 +176,9 @@ class BurstDetector(SiteDetector):
             history.add(now)
         self._samples.get(user, now, lambda: deque(maxlen=SAMPLE_IDS)).append(message.queue_id)
         self._news(user, message, now)
+        sender = message.sender
+        if not (list_bounce(sender) and self.site.owns(user, domain_of(sender))):
+            self._plain.add(user, now, ip, long_span)  # not a list's VERP expansion
         return windows
 
     def _checks(

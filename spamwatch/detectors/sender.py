@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from spamwatch.detectors.allow import domain_of, in_domains
+from spamwatch.detectors.allow import domain_of
 from spamwatch.detectors.site import (
     SAMPLE_IDS,
     SiteDetector,
@@ -99,12 +99,9 @@ class SenderMismatchDetector(SiteDetector):
         domain = domain_of(sender)
         if not domain:
             return True  # an unqualified local name ("root") is not a forgery
-        own = set(self.site.local_domains)
-        own.update(d.lower() for d in self.option("domains", user))
-        if self.option("login_domain", user) and "@" in user:
-            own.add(domain_of(user))
-        # a bare login ("alice") on a site that named no domains: nothing to judge by
-        return not own or in_domains(domain, own)
+        return self.site.owns(
+            user, domain, self.option("domains", user), self.option("login_domain", user)
+        )
 
     def _count(
         self, user: str, sender: str, message: Message, now: datetime, judged: bool

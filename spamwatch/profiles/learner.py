@@ -9,11 +9,15 @@ raised only after the lines that made it (30 messages make a burst), so
 what is seen waits ``hold`` (1h of log time, the longest detector window) in
 two generations: every ``hold`` the older generation is kept and the younger
 one ages. Every minute of log time the incident engine is asked which logins
-and hosts have an open incident at warning or above, and what they did in
-both generations is dropped (a host's queue and deferrals; its SASL
-failures too once the host has an ambient level: before that, every failure
-is the ambient level being learned, or the scanners every server sees would
-keep themselves an incident for ever).
+and hosts have an open incident, and what they did in both generations is
+dropped (for a host: its queue and deferrals, or its SASL failures) when the
+incident is at warning or above and the login (host) has a profile to judge
+by, or critical when it has none yet. Without history a warning is no
+evidence against the traffic: it may be the login's normal (the ticketing
+system, the daily foreign sender domain, the scanners every server sees),
+and it would never be learned, never become quiet. The strong combinations
+(mass mail from new networks, forged senders with bounces, a login after a
+brute force) are critical and kept out from the first day.
 
 At each ``hold`` boundary the kept generation is written in one transaction
 (a checkpoint) and the view the detectors read is refreshed for the logins
@@ -39,26 +43,29 @@ from spamwatch.profiles.spans import LearnedSpans
 from spamwatch.profiles.store import ProfileStore
 from spamwatch.profiles.view import ProfileView, profile_network
 
-OpenKeys = Callable[[], Iterable[tuple[str, str]]]
-"""(key kind, key) of every incident open at warning or above: "sasl_username"/"host"."""
+OpenKeys = Callable[[], Iterable[tuple[str, str, Severity]]]
+"""(key kind, key, severity) of every open incident (kinds: sasl_username, host)."""
 SWEEP = 60.0
 """Seconds of log time between two questions to the incident engine."""
 MAX_QUEUED = 200_000
 """Queue ids tracked per learner for the queue size (oldest forgotten beyond)."""
 
 
-def open_keys_of(tracker: object) -> list[tuple[str, str]]:
-    """What the incident engine says is open at warning or above, as (key kind, key).
+def open_keys_of(tracker: object) -> list[tuple[str, str, Severity]]:
+    """What the incident engine says is open, as (key kind, key, severity).
 
-    Uses the engine's own ``open_keys()`` when it has one, else its open findings.
+    Its ``open_incidents()``, or (the finding tracker) its ``open_findings()``.
     """
-    own = getattr(tracker, "open_keys", None)
-    if callable(own):
-        return list(own())
-    findings = getattr(tracker, "open_findings", None)
-    if not callable(findings):
-        return []
-    return [(f.key_kind, f.key) for f in findings() if f.severity >= Severity.WARNING]
+    for name in ("open_incidents", "open_findings"):
+        found = getattr(tracker, name, None)
+        if callable(found):
+            return [(item.key_kind, item.key, item.severity) for item in found()]
+    return []
+
+
+def _counts(severity: Severity, judged: bool) -> bool:
+    """Does an incident at ``severity`` keep traffic out? (``judged``: there is a profile.)"""
+    return severity >= (Severity.WARNING if judged else Severity.CRITICAL)
 
 
 class Learner:
@@ -201,16 +208,18 @@ class Learner:
             self.young.recipient(user, update.event.time, domain_of(rcpt.address) or "(local)")
 
     def _sweep(self) -> None:
-        """Drop what belongs to an incident open now (both generations)."""
-        for kind, key in self.open_keys():
+        """Drop what belongs to an incident open now (both generations; see the module)."""
+        for kind, key, severity in self.open_keys():
             if kind == "sasl_username":
-                self.young.drop_login(key)
-                self.old.drop_login(key)
+                if _counts(severity, self.view.login(key) is not None):
+                    self.young.drop_login(key)
+                    self.old.drop_login(key)
             elif kind == "host":
-                known = self.view.host(key)
-                auth = known is not None and known.auth_addresses is not None
-                self.young.taint_host(key, auth)
-                self.old.taint_host(key, auth)
+                host = self.view.host(key)
+                queue = _counts(severity, host is not None and host.queue is not None)
+                auth = _counts(severity, host is not None and host.auth_addresses is not None)
+                for generation in (self.young, self.old):
+                    generation.taint_host(key, queue, auth)
 
     def _rotate(self, boundary: float) -> None:
         self._sweep()

@@ -224,12 +224,14 @@ class Partial:
         """Forget what ``name`` did here (it belongs to an incident)."""
         self.logins.pop(name, None)
 
-    def taint_host(self, host: str, auth: bool) -> None:
-        """Mark ``host``'s windows here as incident time: queue and deferrals not
-        learned, nor (``auth``) its SASL failures."""
+    def taint_host(self, host: str, queue: bool, auth: bool) -> None:
+        """Mark ``host``'s windows here as incident time: its queue and deferrals
+        (``queue``) or its SASL failures (``auth``) are not learned."""
+        if not (queue or auth):
+            return
         for (name, _), window in self.windows.items():
             if name == host:
-                window.tainted = True
+                window.tainted = window.tainted or queue
                 window.auth_tainted = window.auth_tainted or auth
 
     def merge(self, other: Partial) -> None:

@@ -158,6 +158,10 @@ class ProfileView:
             return None
         return found
 
+    def knows_login(self, name: str) -> bool:
+        """Has ``name`` ever sent mail here (any history, enough to judge by or not)?"""
+        return name in self._logins
+
     def host(self, name: str) -> HostProfile | None:
         """``name``'s ambient levels (each None until it has a day of history)."""
         return self._hosts.get(name)

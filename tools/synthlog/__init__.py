@@ -39,7 +39,7 @@ import heapq
 import random
 import zlib
 from bisect import bisect
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import accumulate, islice
@@ -1677,3 +1677,286 @@ def backup_mx(
         server.session(t, "smtp", (name.format(a=last), f"{prefix}{last}"), [msg])
         t += rng.expovariate(rate)
     yield from server.drain()
+
+
+# ----------------------------------------------------------------------------
+# Scenarios: look-alikes that only a learned profile tells apart (issue 9)
+#
+# Each yields the lines of one benign pattern that today's fixed thresholds
+# mistake for abuse. ``LOOKALIKES`` lists them for the samples and the bench:
+# learn a preceding day of a scenario (its ``history``), then report on the
+# day under test, and it must stay below warning.
+
+
+def ticketing(
+    start: datetime | float,
+    duration: timedelta = timedelta(hours=10),
+    per_hour: tuple[float, float] = (30.0, 60.0),
+    user: str = "helpdesk@example.com",
+    sender: str = "noreply@example.com",
+    client: tuple[str, str] = ("tickets.example.com", "198.51.100.70"),
+    host: str = "mail.example.com",
+    lane: int = 11,
+    seed: int = 11,
+) -> Iterator[Record]:
+    """A ticketing system or CRM: single-recipient mail at a steady rate all day.
+
+    Knobs: ``per_hour`` (min, max; a new rate is drawn each hour), ``duration``,
+    the one fixed ``client`` and the own-domain ``sender``. At 60 an hour the
+    fixed thresholds see "20 in 20 minutes from 1 address" several times a day;
+    a profile that knows its usual hour does not.
+    """
+    server = Server(host, random.Random(seed), lane)
+    return _steady(server, start, duration, per_hour, user, sender, client, (3000, 12000))
+
+
+def _steady(
+    server: Server,
+    start: datetime | float,
+    duration: timedelta,
+    per_hour: tuple[float, float],
+    user: str,
+    sender: str,
+    client: tuple[str, str],
+    sizes: tuple[int, int],
+) -> Iterator[Record]:
+    """One single-recipient message after another at a rate drawn anew each hour."""
+    rng = server.rng
+    t, end = _at(start), _at(start) + duration.total_seconds()
+    hour, rate = -1, 0.0
+    while t < end:
+        if int(t // 3600) != hour:
+            hour, rate = int(t // 3600), rng.uniform(*per_hour) / 3600
+        yield from server.due(t)
+        msg = (sender, [remote_address(rng)], rng.randrange(*sizes))
+        server.session(t, "submission", client, [msg], login=user)
+        t += rng.expovariate(rate)
+    yield from server.drain()
+
+
+def verp_list(
+    start: datetime | float,
+    members: int = 300,
+    duration: timedelta = timedelta(minutes=7),
+    user: str = "lists@lists.example.org",
+    list_name: str = "members",
+    client: tuple[str, str] = ("lists.example.org", "198.51.100.80"),
+    per_session: int = 25,
+    host: str = "mail.example.com",
+    lane: int = 12,
+    seed: int = 12,
+) -> Iterator[Record]:
+    """A mailing list's VERP expansion: one message per member, in minutes, from one address.
+
+    The list server submits through SASL as ``user``, ``per_session`` messages
+    per SMTP session, each with one recipient and the envelope sender
+    ``LIST-bounces+LOCAL=DOMAIN@lists.example.org`` (own domain: the login's).
+    Knobs: ``members`` (250-1,000 in the wild), ``duration`` of the expansion.
+    """
+    rng = random.Random(seed)
+    server = Server(host, rng, lane, domains=("example.org", "lists.example.org"))
+    domain = user.rpartition("@")[2]
+    roster = [remote_address(rng) for _ in range(members)]
+    t = _at(start)
+    gap = duration.total_seconds() / max(1, members / per_session)
+    size = 6000 + rng.randrange(20000)
+    for first in range(0, members, per_session):
+        batch = []
+        for rcpt in roster[first : first + per_session]:
+            local, _, rdomain = rcpt.partition("@")
+            batch.append((f"{list_name}-bounces+{local}={rdomain}@{domain}", [rcpt], size))
+        yield from server.due(t)
+        server.session(t, "submission", client, batch, login=user)
+        t += gap * (0.7 + 0.6 * rng.random())
+    yield from server.drain()
+
+
+SCANNED_NAMES = _words(
+    "admin administrator test user info office mail postmaster webmaster support sales"
+    " contact root guest demo backup service noreply marketing hr"
+)
+
+
+def sasl_scanners(
+    start: datetime | float,
+    duration: timedelta = timedelta(hours=24),
+    per_window: tuple[int, int] = (5, 20),
+    hosts: Sequence[str] = ("mail.example.com",),
+    domain: str = "example.com",
+    lane: int = 13,
+    seed: int = 13,
+) -> Iterator[Record]:
+    """The SASL scanners every internet-facing submission port sees, all day, on every host.
+
+    Every 10 minutes, on each host, ``per_window`` (min, max) different
+    addresses fail to log in once or twice, half of them naming a dictionary
+    username (``admin@``, ``info@``...). It is not an attack on this server;
+    a profile that knows the host's ambient level keeps it quiet.
+    """
+    rng = random.Random(seed)
+    streams = [
+        _scanning(
+            Server(name, random.Random(rng.random()), lane), start, duration, per_window, domain
+        )
+        for name in hosts
+    ]
+    return merge(*streams)
+
+
+def _scanning(
+    server: Server,
+    start: datetime | float,
+    duration: timedelta,
+    per_window: tuple[int, int],
+    domain: str,
+) -> Iterator[Record]:
+    rng = server.rng
+    window, end = _at(start), _at(start) + duration.total_seconds()
+    while window < end:
+        for t in sorted(window + 600 * rng.random() for _ in range(rng.randint(*per_window))):
+            name = f"{_pick(rng, SCANNED_NAMES)}@{domain}" if rng.random() < 0.5 else None
+            service = "submission" if rng.random() < 0.6 else "smtps"
+            yield from server.due(t)
+            server.auth_failure(t, service, bot_client(rng), name, tries=1 + (rng.random() < 0.2))
+        window += 600
+    yield from server.drain()
+
+
+def relay_outage(
+    start: datetime | float,
+    outage: timedelta = timedelta(hours=2),
+    relay: tuple[str, str] = ("relay.example.net", "198.51.100.90"),
+    users: int = 3,
+    per_hour: float = 25.0,
+    host: str = "mail.example.com",
+    lane: int = 14,
+    seed: int = 14,
+) -> Iterator[Record]:
+    """The relayhost (or a destination) goes dark: hundreds of messages wait, nobody abuses.
+
+    ``users`` busy but ordinary senders keep sending ``per_hour`` messages
+    each through the outage and an hour after; every remote delivery is
+    deferred until the relay is back. Merge with a background built with the
+    same ``relay_outage_of(start, outage, relay)`` in ``TrafficMix.outages``.
+    A host incident about the destination, not one about each user.
+    """
+    rng = random.Random(seed)
+    server = Server(host, rng, lane, outages=(relay_outage_of(start, outage, relay),))
+    people = make_users(rng, users, ("example.com",))
+    t, end = _at(start), _at(start) + outage.total_seconds() + 3600
+    while t < end:
+        user = _pick_user(rng, people)
+        yield from server.due(t)
+        msg = (user.login, [remote_address(rng)], 2000 + rng.randrange(30000))
+        server.session(t, user.service, (user.client_name, user.client_ip), [msg], login=user.login)
+        t += rng.expovariate(per_hour * users / 3600)
+    yield from server.drain()
+
+
+def relay_outage_of(
+    start: datetime | float,
+    outage: timedelta = timedelta(hours=2),
+    relay: tuple[str, str] = ("relay.example.net", "198.51.100.90"),
+) -> Outage:
+    """The ``Outage`` of every remote destination behind ``relay`` (for ``TrafficMix.outages``)."""
+    t0 = _at(start)
+    return Outage("*", t0, t0 + outage.total_seconds(), *relay)
+
+
+def foreign_habit(
+    start: datetime | float,
+    duration: timedelta = timedelta(hours=9),
+    user: str = "anna.schmidt@example.com",
+    sender: str = "anna@schmidt-consulting.de",
+    per_hour: tuple[float, float] = (4.0, 8.0),
+    client: tuple[str, str] = ("p5b0c1d2e.dip0.t-ipconnect.de", "91.12.29.47"),
+    host: str = "mail.example.com",
+    lane: int = 15,
+    seed: int = 15,
+) -> Iterator[Record]:
+    """A user who sends as one foreign domain every day (her own small business on the side).
+
+    Knobs: the foreign ``sender``, ``per_hour`` (min, max) from her usual
+    ``client``. The fixed threshold (5 foreign senders an hour) raises it
+    daily; once her profile knows the domain, nothing.
+    """
+    server = Server(host, random.Random(seed), lane)
+    return _steady(server, start, duration, per_hour, user, sender, client, (4000, 44000))
+
+
+@dataclass(frozen=True)
+class Lookalike:
+    """A benign pattern as the samples and the bench use it: a day of it, and its verdict.
+
+    ``day(midnight, seed, host)`` yields that day's records of the pattern (its
+    hours are the pattern's own: a ticketing system from 07:00 to 19:00...);
+    ``logins`` are the SASL logins it uses (keep them out of the background:
+    ``TrafficMix.exclude``); ``outages(midnight)`` what the background must share
+    (a relay outage defers everybody's mail). ``needs_profile``: quiet only once
+    a preceding day was learned (else quiet without one too); ``host_incident``:
+    it raises one incident about the host (the relay outage), none about users.
+    """
+
+    name: str
+    about: str
+    day: Callable[[datetime, int, str], Iterator[Record]]
+    logins: tuple[str, ...] = ()
+    needs_profile: bool = True
+    host_incident: bool = False
+    outages: Callable[[datetime], tuple[Outage, ...]] = lambda midnight: ()
+
+
+def _hours(midnight: datetime, hour: float) -> datetime:
+    return midnight + timedelta(hours=hour)
+
+
+LOOKALIKES: tuple[Lookalike, ...] = (
+    Lookalike(
+        "ticketing",
+        "a ticketing system: 30-60 single-recipient messages an hour, 07:00-19:00, one address",
+        lambda d, seed, host: ticketing(_hours(d, 7), timedelta(hours=12), host=host, seed=seed),
+        logins=("helpdesk@example.com",),
+    ),
+    Lookalike(
+        "verp-list",
+        "a mailing list's VERP expansion: 300 messages in 7 minutes at 10:00 from the list host",
+        lambda d, seed, host: verp_list(_hours(d, 10), host=host, seed=seed),
+        logins=("lists@lists.example.org",),
+        needs_profile=False,
+    ),
+    Lookalike(
+        "newsletter",
+        "a newsletter: 40 messages with 40-90 recipients each at 09:00",
+        lambda d, seed, host: newsletter(_hours(d, 9), host=host, seed=seed),
+        logins=("newsletter@example.org",),
+        needs_profile=False,
+    ),
+    Lookalike(
+        "traveller",
+        "a traveller: 9 mails from home, a hotel abroad and mobile IPv6, 08:00-16:00",
+        lambda d, seed, host: traveller(_hours(d, 8), host=host, seed=seed),
+        logins=("clara.braun@example.com",),
+        needs_profile=False,
+    ),
+    Lookalike(
+        "scanners",
+        "SASL scanners: 5-20 failing addresses per 10 minutes, all day",
+        lambda d, seed, host: sasl_scanners(d, timedelta(hours=24), hosts=(host,), seed=seed),
+    ),
+    Lookalike(
+        "relay-outage",
+        "the relayhost is down 11:00-13:00: every remote delivery waits",
+        lambda d, seed, host: relay_outage(_hours(d, 11), host=host, seed=seed),
+        host_incident=True,
+        needs_profile=False,
+        outages=lambda d: (relay_outage_of(_hours(d, 11)),),
+    ),
+    Lookalike(
+        "foreign-habit",
+        "a user who sends as her own business's domain every day, 08:00-17:00",
+        lambda d, seed, host: foreign_habit(_hours(d, 8), host=host, seed=seed),
+        logins=("anna.schmidt@example.com",),
+    ),
+)
+"""Every look-alike of issue 9 §4 that the bench and the samples build (the backup MX is a
+host of its own: ``backup_mx``)."""
