@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -441,19 +444,39 @@ def test_fanout_close_drains_hung_sinks_side_by_side(tmp_path: Path) -> None:
     )
 
 
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A directory on a real filesystem with no space left: a filled 64 KiB tmpfs (root only).
+
+    The jsonl sink accepts only regular files, so /dev/full cannot stand in for a full disk.
+    """
+    where = tmp_path / "full"
+    where.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(where)]
+    if subprocess.run(mount, capture_output=True, check=False).returncode != 0:
+        pytest.skip("a full filesystem needs a tmpfs mount (root)")
+    try:
+        with contextlib.suppress(OSError), open(where / "filler", "wb") as handle:
+            handle.write(b"\0" * (1 << 20))
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+
+
 def test_a_jsonl_file_on_a_full_disk_says_once_that_alerts_are_lost_and_counts_them(
-    tmp_path: Path,
+    tmp_path: Path, full_disk: Path
 ) -> None:
     warnings: list[str] = []
-    (sink,) = build_sinks(["jsonl:/dev/full"], Config(), tmp_path, warn=warnings.append)
+    uri = f"jsonl:{full_disk / 'alerts.jsonl'}"
+    (sink,) = build_sinks([uri], Config(), tmp_path, warn=warnings.append)
     fanout = Fanout([sink], warn=warnings.append)
-    before = meter_for("jsonl:/dev/full").lost
+    before = meter_for(uri).lost
     for i in range(3):
         fanout.send(make_finding(id=f"f{i}"))
     assert len(warnings) == 1
     assert "No space left on device" in warnings[0]
     assert "what it is sent is being lost until it works again" in warnings[0]
-    assert meter_for("jsonl:/dev/full").lost - before == 3
+    assert meter_for(uri).lost - before == 3
 
 
 def test_alert_ids_are_stable_and_unique_per_record() -> None:
