@@ -204,3 +204,37 @@ def _screen_until(session: str, check, timeout: float = 120.0) -> str:  # type: 
             return screen
         time.sleep(0.1)
     raise AssertionError(f"not seen on the terminal:\n{screen}")
+
+
+def test_follow_writes_while_report_reads_and_learn_writes_no_lock_errors(tmp_path: Path) -> None:
+    """The shared database: a live follow checkpointing, reports reading, learn writing."""
+    from followutil import FollowProcess
+
+    db, log, other = tmp_path / "p.db", tmp_path / "mail.log", tmp_path / "mx2.log"
+    hours = days(0, 1, rate=0.03).splitlines(keepends=True)
+    per_hour = len(hours) // 24
+    other.write_text(days(1, 1).replace(" mail.example.com ", " mx2.example.com "))
+    log.write_text("".join(hours[:per_hour]))
+    args = ["--from-start", "--poll", "0.2", "--format", "json", "--config", "/dev/null"]
+    follow = FollowProcess([*args, "--state", str(tmp_path / "s"), "--db", str(db), str(log)])
+    outcomes: list[Result] = []
+    try:
+        follow.wait_err("following")
+        for hour in range(1, 10):
+            with log.open("a") as handle:
+                handle.write("".join(hours[hour * per_hour : (hour + 1) * per_hour]))
+            outcomes.append(report(db, "--no-learn", "--format", "json", str(log)))
+            outcomes.append(CliRunner().invoke(cli, ["profile", "--db", str(db), "--list"]))
+            if hour == 5:
+                outcomes.append(learn(db, other))
+            time.sleep(0.3)
+        assert follow.stop() == 0, follow.err
+    finally:
+        follow.kill()
+    assert all(r.exit_code in (0, 1) for r in outcomes), [r.stderr for r in outcomes]
+    assert not any("locked" in r.stderr for r in outcomes)
+    assert not any("profiles not updated" in line for line in follow.err), follow.err
+    hosts = {host for (host,) in table(db, "SELECT DISTINCT host FROM learned")}
+    assert hosts == {"mail.example.com", "mx2.example.com"}
+    (last,) = table(db, "SELECT max(last) FROM learned WHERE host = 'mail.example.com'")[0]
+    assert last >= (DAY0 + timedelta(hours=9)).timestamp()  # follow wrote what it read

@@ -105,7 +105,7 @@ class Learner:
         self._queued: dict[str, dict[str, None]] = {}
         self._next_sweep = -math.inf
         self._next_rotate: float | None = None
-        self._skip: tuple[Event | None, bool] = (None, False)
+        self._seen: tuple[Event | None, float, bool] = (None, 0.0, False)
         self.skipped = 0  # events not learned: learned before
         self.writes = 0
 
@@ -116,8 +116,8 @@ class Learner:
 
     def on_event(self, event: Event) -> None:
         """Every event: its span is covered; a SASL failure counts for the host."""
-        when = event.time.timestamp()
-        if self._learned(event, when):
+        when, learned = self._moment(event)
+        if learned:
             return
         self.young.cover(event.host, when)
         window = self.young.window(event.host, when)  # quiet windows count too
@@ -130,8 +130,8 @@ class Learner:
     def on_update(self, update: MessageUpdate) -> None:
         """Message milestones: logins' sending, recipients, the host's queue and deferrals."""
         event = update.event
-        when = event.time.timestamp()
-        if self._learned(event, when):
+        when, learned = self._moment(event)
+        if learned:
             return
         stage, message = update.stage, update.message
         if stage is Stage.QUEUED:
@@ -178,13 +178,18 @@ class Learner:
 
     # -- inside ------------------------------------------------------------
 
-    def _learned(self, event: Event, when: float) -> bool:
-        """Was this event's moment learned before (by any command)? Cached per event."""
-        if self._skip[0] is not event:
-            self._skip = (event, self.spans.covers(event.host, when))
-            if self._skip[1]:
-                self.skipped += 1
-        return self._skip[1]
+    def _moment(self, event: Event) -> tuple[float, bool]:
+        """(epoch time, learned before by any command?) of an event, once per event.
+
+        Its updates come right after it: they reuse the answer.
+        """
+        seen = self._seen
+        if seen[0] is not event:
+            when = event.time.timestamp()
+            learned = self.spans.covers(event.host, when)
+            self.skipped += learned
+            seen = self._seen = (event, when, learned)
+        return seen[1], seen[2]
 
     def _queue(self, host: str, queue_id: str, when: float, entered: bool) -> None:
         queued = self._queued.setdefault(host, {})

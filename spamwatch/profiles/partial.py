@@ -141,6 +141,8 @@ class Partial:
         self.windows: dict[tuple[str, float], Window] = {}
         self.spans: dict[str, list[float]] = {}
         self.dropped = 0  # observations refused by a limit
+        self._window: tuple[str, float, Window | None] = ("", 0.0, None)
+        self._hour: tuple[float, str, int, object] = (-1.0, "", 0, None)
 
     def __bool__(self) -> bool:
         return bool(self.spans or self.logins or self.windows)
@@ -175,7 +177,7 @@ class Partial:
         entry = self.login(name, when)
         if entry is None:
             return
-        start, day, hour = hour_of(time)
+        start, day, hour = self._hour_of(time, when)
         entry.first, entry.last = min(entry.first, when), max(entry.last, when)
         entry.messages += 1
         entry.single += single
@@ -194,7 +196,7 @@ class Partial:
         entry = self.logins.get(name)
         if entry is None:
             return
-        start, day, hour = hour_of(time)
+        start, day, hour = self._hour_of(time, time.timestamp())
         slot = entry.hours.get(start)
         if slot is None:
             slot = entry.hours[start] = Hour(day, hour)
@@ -202,12 +204,25 @@ class Partial:
             slot.domains.add(domain)
 
     def window(self, host: str, when: float) -> Window:
-        """The host's 10-minute window holding ``when`` (created)."""
-        key = (host, when - when % WINDOW)
-        found = self.windows.get(key)
+        """The host's 10-minute window holding ``when`` (created; the last one is cached)."""
+        start = when - when % WINDOW
+        last_host, last_start, last = self._window
+        if last is not None and last_start == start and last_host == host:
+            return last
+        found = self.windows.get((host, start))
         if found is None:
-            found = self.windows[key] = Window()
+            found = self.windows[(host, start)] = Window()
+        self._window = (host, start, found)
         return found
+
+    def _hour_of(self, time: datetime, when: float) -> tuple[float, str, int]:
+        """``hour_of(time)``, computed once per hour of the log (``when`` is its epoch)
+        and time zone (two hosts may log in two zones)."""
+        start, day, hour, zone = self._hour
+        if zone is not time.tzinfo or not start <= when < start + 3600:
+            start, day, hour = hour_of(time)
+            self._hour = (start, day, hour, time.tzinfo)
+        return start, day, hour
 
     def _seen(self, table: dict[str, Seen], key: str, when: float, day: str, cap: int) -> None:
         found = table.get(key)

@@ -40,8 +40,8 @@ class LearnedSpans:
     def covers(self, host: str, when: float) -> bool:
         """Was ``host``'s log at ``when`` learned already (span ends included)?"""
         starts = self._starts.get(host)
-        if not starts:
-            return False
+        if not starts or when > self._spans[host][-1][1]:
+            return False  # the usual case: newer than anything learned
         index = bisect_right(starts, when) - 1
         return index >= 0 and when <= self._spans[host][index][1]
 
