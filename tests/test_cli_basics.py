@@ -43,3 +43,13 @@ def test_broken_pipe_is_not_an_error(tmp_path) -> None:
     assert proc.stdout.count("\n") == 1
     assert proc.stderr.strip().splitlines()[-1] == "0", proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_help_and_version_into_a_closed_pipe_exit_0() -> None:
+    """``spamwatch --help | head -1`` is not an error, as ``report --help | head -1`` is not."""
+    for option in ("--help", "--version", "report --help"):
+        script = f"{sys.executable} -m spamwatch {option} | true; echo ${{PIPESTATUS[0]}} >&2"
+        proc = subprocess.run(
+            ["bash", "-c", script], capture_output=True, text=True, check=False, timeout=60
+        )
+        assert proc.stderr == "0\n", (option, proc.stderr)

@@ -101,7 +101,10 @@ def _has_open(pid: int, path: Path) -> bool:
         return False
 
 
-@pytest.mark.parametrize("args", [["report", str(SAMPLE)], ["events", str(SAMPLE)]])
+@pytest.mark.parametrize(
+    "args",
+    [["report", str(SAMPLE)], ["events", str(SAMPLE)], ["--help"], ["--version"]],
+)
 def test_a_full_disk_on_stdout_is_an_output_error_not_a_bug(args: list[str]) -> None:
     """``report > /dev/full``: one line naming the problem, exit 74, not "internal error"."""
     with open("/dev/full", "w") as full:

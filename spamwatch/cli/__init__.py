@@ -42,6 +42,29 @@ OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
 class SpamwatchGroup(click.Group):
     """A click group whose ``main`` maps every exception to an exit status."""
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """Give the group's own ``--help`` and ``--version`` the output handling of a command.
+
+        They print while the arguments are parsed, before ``invoke``: without this
+        ``spamwatch --help > /dev/full`` was an internal error (70) and
+        ``spamwatch --help | true`` exit 1.
+        """
+        try:
+            context = super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.Exit:
+            _flush_stdout()
+            raise
+        except OSError as exc:
+            _output_failed(exc)
+            raise click.exceptions.Exit(EXIT_OK) from None  # the reader went away: help was given
+        return context
+
     def invoke(self, ctx: click.Context) -> Any:
         """Catch a vanished stdout reader or a full disk before click turns them into status 1.
 
@@ -54,16 +77,10 @@ class SpamwatchGroup(click.Group):
         try:
             status = super().invoke(ctx)
             sys.stdout.flush()
-            return status
-        except BrokenPipeError:
-            # The reader of our stdout went away (``| head``): not an error, the verdict stands.
-            silence_stdout()
-            return status
         except OSError as exc:
-            if exc.errno not in OUTPUT_ERRNOS:
-                raise
-            silence_stdout()  # what is still buffered cannot be written either
-            raise OutputError(f"cannot write the output: {exc.strerror}") from None
+            # A vanished reader (``| head``) is not an error: the verdict stands.
+            _output_failed(exc)
+        return status
 
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:
         extra["standalone_mode"] = False
@@ -95,6 +112,27 @@ class SpamwatchGroup(click.Group):
             )
             sys.exit(EXIT_INTERNAL)
         sys.exit(status if isinstance(status, int) else EXIT_OK)
+
+
+def _flush_stdout() -> None:
+    """Flush what is buffered for stdout, with the handling of ``_output_failed``."""
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        _output_failed(exc)
+
+
+def _output_failed(exc: OSError) -> None:
+    """A write to stdout failed: return for a closed pipe, OutputError for a full disk.
+
+    Anything else is re-raised (a bug). Either way stdout is silenced: what is
+    still buffered cannot be written and must not fail again at exit.
+    """
+    if not isinstance(exc, BrokenPipeError) and exc.errno not in OUTPUT_ERRNOS:
+        raise exc
+    silence_stdout()
+    if not isinstance(exc, BrokenPipeError):
+        raise OutputError(f"cannot write the output: {exc.strerror}") from None
 
 
 def _one_line(exc: click.ClickException) -> str:
