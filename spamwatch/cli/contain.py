@@ -23,17 +23,23 @@ from spamwatch.sources.files import DEFAULT_LOG
 from spamwatch.textsafe import clean
 
 
-def _echo_outcome(outcome: Outcome) -> None:
-    """Each step, the exact commands (and map line, queue ids), then the summary."""
+def _echo_outcome(outcome: Outcome, preview: bool = False) -> None:
+    """Each step, the exact commands (and map line, queue ids), then the summary.
+
+    ``preview``: the plan shown before a real release, which is not a dry run:
+    no status and no "dry run, nothing changed" summary (the outcome follows).
+    """
     for step in outcome.steps:
-        click.echo(f"{step.name.replace('_', ' ')}: {step.status}: {clean(step.detail)}")
+        status = "" if preview else f"{step.status}: "
+        click.echo(f"{step.name.replace('_', ' ')}: {status}{clean(step.detail)}")
         if step.map_line:
             click.echo(f"  map line: {clean(step.map_line.rstrip())}")
         for command in step.commands:
             click.echo(f"  $ {command}")
         if step.queue_ids:
             click.echo(f"  queue ids: {' '.join(step.queue_ids)}")
-    click.echo(f"{clean(outcome.login, limit=80)}: {clean(outcome.summary())}")
+    if not preview:
+        click.echo(f"{clean(outcome.login, limit=80)}: {clean(outcome.summary())}")
 
 
 def _settings(config_path: str | None) -> tuple[ContainSettings, Config]:
@@ -165,12 +171,12 @@ def release(config_path: str | None, purge: bool, dry_run: bool, login: str) -> 
     settings, _ = _settings(config_path)
     engine = Containment(settings)
     plan = engine.release(login, purge=purge, dry_run=True)
-    click.echo(
-        "will touch:" if not (dry_run or settings.dry_run) else "dry run: nothing is changed"
-    )
-    _echo_outcome(plan)
     if dry_run or settings.dry_run:
+        click.echo("dry run: nothing is changed ([contain] dry_run = true, or --dry-run)")
+        _echo_outcome(plan)
         return EXIT_OK
+    click.echo("will touch:")
+    _echo_outcome(plan, preview=True)
     outcome = engine.release(login, purge=purge)
     _echo_outcome(outcome)
     if not outcome.ok:

@@ -354,7 +354,7 @@ def test_4_release_restores_sending_and_the_held_mail_flows(
     ms.relay.start()
     result = setup.spamwatch("release", "mallory")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.startswith("will touch:\nunlock: dry-run: would remove from")
+    assert result.stdout.startswith("will touch:\nunlock: would remove from")
     assert "mallory: released: unlocked at" in result.stdout
     assert f"{len(held)} queued messages released" in result.stdout
     wait_until(
