@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from containutil import FakePostfix
 
 from spamwatch.cli import cli
+from spamwatch.contain.check import service_lines
 from spamwatch.contain.settings import CONTAIN_DEFAULTS
 from spamwatch.errors import EXIT_CONFIG, EXIT_CONTAIN, EXIT_OK, EXIT_USAGE
 
@@ -64,6 +65,19 @@ def test_check_names_the_missing_main_cf_line(tmp_path: Path, fake: FakePostfix)
     ) in result.stdout
     assert f"missing: {fake.map} does not exist" in result.stdout
     assert "spamwatch: error: contain --check: 3 thing(s) missing" in result.stderr
+
+
+def test_check_keeps_a_restriction_and_its_table_together_in_the_fix() -> None:
+    """The suggested line keeps the admin's list as written: ``check_client_access TABLE``
+    must not come out as ``check_client_access, TABLE`` (it read as a broken list)."""
+    spec = "hash:/etc/postfix/spamwatch_sasl_access"
+    value = "check_client_access hash:/etc/postfix/client_access, reject_non_fqdn_sender"
+    main = {"smtpd_sender_restrictions": value}
+    line = service_lines(spec, main, {}, "submission/inet")
+    assert line.kind == "missing"
+    assert line.text.endswith(
+        f"add to main.cf: smtpd_sender_restrictions = check_sasl_access {spec}, {value}"
+    )
 
 
 def test_check_passes_when_postfix_consults_the_map(tmp_path: Path, fake: FakePostfix) -> None:

@@ -106,11 +106,8 @@ def service_lines(
         if why != "not consulted":
             problems.append(f"{name}: {why}")
     value, overridden = param(SUGGESTED)
-    fixed = (
-        ", ".join(["check_sasl_access " + spec, *tokens(value)])
-        if value
-        else f"check_sasl_access {spec}"
-    )
+    # The admin's list as written: a restriction and its table stay together.
+    fixed = f"check_sasl_access {spec}, {value}" if value else f"check_sasl_access {spec}"
     if overridden:
         packed = ",".join(tokens(fixed))
         fix = f"in master.cf, service {service}, change its option to -o {SUGGESTED}={packed}"
