@@ -93,3 +93,14 @@ def test_no_rich_view_without_a_terminal_or_with_no_color(
     assert use_rich_view(io.StringIO()) is False
     monkeypatch.setenv("NO_COLOR", "1")
     assert use_rich_view(Tty()) is False
+
+
+def test_table_titles_stay_whole_while_the_tables_are_empty() -> None:
+    """At start both tables are narrow: their titles must not wrap mid-phrase
+    ("0 critical, 0 warning, 0" / "info" on the next line)."""
+    view = LiveView(LiveStats(Clock()), ["/var/log/mail.log"])
+    out = io.StringIO()
+    Console(file=out, force_terminal=False, width=160).print(view.render())
+    lines = out.getvalue().splitlines()
+    assert any("open findings: 0 critical, 0 warning, 0 info" in line for line in lines), lines
+    assert any("busiest SASL users (10 min)" in line for line in lines), lines

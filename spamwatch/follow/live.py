@@ -173,7 +173,9 @@ class LiveView:
             f"   {stats.lines_per_second():,.0f} lines/s   "
             f"{stats.messages_per_minute():,} messages/min   {stats.lines:,} lines"
         )
-        users = Table(title="busiest SASL users (10 min)", expand=False)
+        title = "busiest SASL users (10 min)"
+        # min_width: an empty table is narrower than its title, which would wrap.
+        users = Table(title=title, expand=False, min_width=len(title))
         users.add_column("user")
         users.add_column("messages", justify="right")
         for user, count in stats.busiest_users():
@@ -188,7 +190,7 @@ class LiveView:
         title = "open findings: " + ", ".join(
             f"{counts[s]} {s}" for s in sorted(Severity, reverse=True)
         )
-        table = Table(title=title)
+        table = Table(title=title, min_width=len(title))
         for column in ("severity", "detector", "key", "summary"):
             table.add_column(column)
         ordered = sorted(self.stats.open.values(), key=lambda f: (-f.severity, f.raised_at))
