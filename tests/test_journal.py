@@ -224,6 +224,14 @@ def test_missing_journalctl_is_one_clear_error(
         source.start()
 
 
+def saved_cursor(state: Path) -> str | None:
+    """The journal cursor a follow state holds (None before the first save)."""
+    try:
+        return json.loads(state.read_text() or "{}").get("journal", {}).get("cursor")
+    except FileNotFoundError:
+        return None
+
+
 def test_follow_journal_end_to_end(tmp_path: Path) -> None:
     """``follow --journal`` as a real process: finds the attack, saves the cursor, resumes."""
     fake = FakeJournal(tmp_path, list(journal_entries(attack_lines())))
@@ -235,7 +243,10 @@ def test_follow_journal_end_to_end(tmp_path: Path) -> None:
             lambda: any(f["key"] == VICTIM for f in first.findings()),
             what="a finding about the victim",
         )
-        until(lambda: json.loads(state.read_text() or "{}").get("journal", {}).get("cursor"))
+        # The cursor of the *last* entry: any cursor would race a loaded machine (follow
+        # stopped half-way through the journal, then a cursor or line count off by some).
+        last = fake.entries[-1]["__CURSOR"]
+        until(lambda: saved_cursor(state) == last, what="the last entry's cursor in the state")
         assert first.stop(signal.SIGTERM) == 0
     finally:
         first.kill()
