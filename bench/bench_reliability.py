@@ -19,8 +19,10 @@ expected), with a webhook on loopback as the alert sink, and prints one row:
 Adding a fault: write a function ``def my_fault(scene: Scene) -> Row`` that
 drives ``scene`` (start/kill ``follow``, switch the webhook's mode, grow or
 rotate ``scene.log``) and ends with ``return scene.row(...)``; decorate it with
-``@fault("name", "what it does")``. Rows for the hostile-file faults (FIFO
-swap, copytruncate while behind, 200,000 lines at once) belong here too.
+``@fault("name", "what it does")``. The hostile-input rows (FIFO swap,
+copytruncate while behind, 200,000 lines at once, SIGTERM during a SASL spray)
+write their own log (``Scene.use``: the records expected are those ``report``
+makes of the same lines) and note how long SIGTERM took to end ``follow``.
 """
 
 from __future__ import annotations
@@ -103,6 +105,27 @@ class Scene:
              "--state", str(self.state), "--format", "plain",
              "--alert", f"webhook+{self.webhook.url}/hook", *extra, str(self.log)]
         )  # fmt: skip
+
+    def use(self, lines: list[str]) -> None:
+        """The fault writes ``lines`` itself: records are expected of them; the log starts empty."""
+        reference = self.dir / "reference.log"
+        reference.write_text("".join(line + "\n" for line in lines))
+        self.expected = made(reference)
+        self.critical = next(i for i, c in self.expected if c)
+        self.log.write_text("")
+
+    def read_up_to(self, path: Path, offset: int) -> None:
+        """Wait until the state says ``follow`` has read ``path`` (that very file, not a
+        rotated one it finishes first) up to ``offset``."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError, KeyError):
+                entry = json.loads(self.state.read_text())["files"].get(str(path))
+                ino = path.stat().st_ino
+                if entry is not None and entry["ino"] == ino and entry["offset"] >= offset:
+                    return
+            time.sleep(0.1)
+        raise TimeoutError(f"follow did not read {path} up to {offset} within {WAIT}s")
 
     def delivered(self) -> list[str]:
         return self.webhook.delivered_alerts()
@@ -281,6 +304,144 @@ def full_fs(scene: Scene) -> Row:
 @fault("readonly-fs", "the spool on a read-only filesystem, the webhook down 5 s then back")
 def readonly_fs(scene: Scene) -> Row:
     return spool_fault(scene, "readonly-fs", full=False, readonly=True)
+
+
+# --- hostile input and files (issue 14 §3, §4) -----------------------------------------
+
+
+def filler(count: int, when: str) -> list[str]:
+    """``count`` inert Postfix lines (TLS notices) at time ``when``: volume, no finding."""
+    return [
+        f"{when} mail.example.com postfix/smtpd[812]: Anonymous TLS connection established from"
+        f" unknown[192.0.2.{n % 250}]: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)"
+        for n in range(count)
+    ]
+
+
+def spray(count: int, when: str) -> list[str]:
+    """``count`` SASL failures from distinct addresses at ``when`` (the speed issue's spray)."""
+    return [
+        f"{when} mail.example.com postfix/submission/smtpd[{1000 + n % 30000}]: warning:"
+        f" unknown[10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}]: SASL LOGIN authentication"
+        f" failed: (reason unavailable), sasl_username=user{n % 500}@example.com"
+        for n in range(count)
+    ]
+
+
+def incident_in(before: int, after: int, make: Callable[[int, str], list[str]]) -> list[str]:
+    """The known incident with ``before`` lines made before it and ``after`` after it."""
+    attack = attack_lines()
+    first, last = attack[0].split(" ", 1)[0], attack[-1].split(" ", 1)[0]
+    return make(before, first) + attack + make(after, last)
+
+
+def append(path: Path, lines: list[str]) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write("".join(line + "\n" for line in lines))
+
+
+def lines_said(run: FollowProcess) -> int:
+    """The lines ``follow`` said it read at exit (-1: it said nothing, killed)."""
+    try:
+        return run.lines_read()
+    except StopIteration:
+        return -1
+
+
+def stop_seconds(run: FollowProcess, patience: float = 60.0) -> float:
+    """SIGTERM, and the seconds until ``follow`` has exited (inf: not within ``patience``,
+    then it is killed)."""
+    started = time.monotonic()
+    try:
+        run.stop(signal.SIGTERM, timeout=patience)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        return float("inf")
+    return time.monotonic() - started
+
+
+@fault("fifo-swap", "the log renamed away and replaced by a symlink to a FIFO; 1,857 lines more")
+def fifo_swap(scene: Scene) -> Row:
+    lines = attack_lines()
+    scene.use(lines)
+    half = len(lines) // 2
+    append(scene.log, lines[:half])
+    run = scene.start()
+    try:
+        scene.read_up_to(scene.log, scene.log.stat().st_size)
+        renamed = scene.dir / "mail.log.1"
+        os.rename(scene.log, renamed)
+        os.mkfifo(scene.dir / "trap")
+        scene.log.symlink_to(scene.dir / "trap")
+        time.sleep(2)  # follow looks at the path again (inotify, or within 1 s)
+        since = time.monotonic()
+        append(renamed, lines[half:])
+        recovery = scene.wait_all(since)
+        refused = any("not a regular file (a FIFO)" in line for line in run.err)
+    finally:
+        took = stop_seconds(run)
+        run.kill()
+    return scene.row("fifo-swap", recovery, f"FIFO refused: {refused}; SIGTERM exit {took:.1f}s")
+
+
+@fault("copytruncate", "200,000 lines at once, copytruncate 2 s later, 50,000 more")
+def copytruncate_behind(scene: Scene) -> Row:
+    lines = incident_in(150_000, 250_000 - 150_000 - len(attack_lines()), filler)
+    scene.use(lines)
+    run = scene.start()
+    try:
+        append(scene.log, lines[:200_000])
+        time.sleep(2)
+        shutil.copyfile(scene.log, scene.dir / "mail.log.1")
+        with open(scene.log, "r+b") as handle:
+            handle.truncate(0)
+        since = time.monotonic()
+        append(scene.log, lines[200_000:])
+        recovery = scene.wait_all(since)
+        scene.read_up_to(scene.log, scene.log.stat().st_size)
+    finally:
+        took = stop_seconds(run)
+        run.kill()
+    behind = next(
+        (line.split("while ")[1].split(";")[0] for line in run.err if "behind" in line), ""
+    )
+    read = lines_said(run)
+    note = f"{read:,} of {len(lines):,} lines read; {behind or 'not behind'} at the truncation"
+    return scene.row("copytruncate", recovery, f"{note}; SIGTERM exit {took:.1f}s")
+
+
+@fault("burst-200k", "200,000 lines appended at once (the incident in the middle)")
+def burst(scene: Scene) -> Row:
+    lines = incident_in(100_000, 200_000 - 100_000 - len(attack_lines()), filler)
+    scene.use(lines)
+    run = scene.start()
+    try:
+        since = time.monotonic()
+        append(scene.log, lines)
+        recovery = scene.wait_all(since)
+        scene.read_up_to(scene.log, scene.log.stat().st_size)
+    finally:
+        took = stop_seconds(run)
+        run.kill()
+    note = f"{lines_said(run):,} of {len(lines):,} lines read; SIGTERM exit {took:.1f}s"
+    return scene.row("burst-200k", recovery, note)
+
+
+@fault("sigterm-spray", "SIGTERM 1 s into a 100,000-line SASL spray, then a restart")
+def sigterm_spray(scene: Scene) -> Row:
+    lines = incident_in(100_000, 0, spray)
+    scene.use(lines)
+    first = scene.start()
+    try:
+        append(scene.log, lines)
+        time.sleep(1)
+    finally:
+        took = stop_seconds(first)
+        first.kill()
+    read = lines_said(first)
+    row = finish(scene, time.monotonic(), "sigterm-spray")
+    row.note = f"SIGTERM exit {took:.1f}s after {read:,} of {len(lines):,} lines; restart read on"
+    return row
 
 
 def main() -> None:

@@ -496,12 +496,15 @@ class Follower:
         self._report_health()
 
     def _drain(self, source: Source, deadline: float | None = None) -> None:
-        """Feed what ``source`` still holds in files going away (before a stop or reopen),
-        until ``deadline`` (monotonic) if one is given."""
+        """Feed what ``source`` still holds in files going away (before a stop or reopen).
+
+        Once a stop is asked for, only until ``deadline`` (monotonic; at once
+        without one, as in a reload): the source's position covers the rest.
+        """
         parser = self.parsers[id(source)]
         for line in source.finish():
             self._feed_line(parser, line)
-            if deadline is not None and time.monotonic() > deadline:
+            if self.flags.stop and (deadline is None or time.monotonic() > deadline):
                 break
 
     def _sync_alerts(self) -> None:
