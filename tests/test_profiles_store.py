@@ -231,3 +231,39 @@ def test_partials_of_parts_merge_into_the_partial_of_the_whole(tmp_path: Path) -
         "SELECT * FROM learned",
     ):
         assert one.rows(sql) == two.rows(sql), sql
+
+
+def test_a_reader_without_write_access_reads_the_shared_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An admin's ad-hoc report as another user judges against what the service learned."""
+    from followutil import as_nobody, open_dir
+
+    from spamwatch.config import Config
+    from spamwatch.follow import state
+    from spamwatch.profiles import options
+
+    with open_dir() as base:
+        shared = base / "lib"
+        shared.mkdir(mode=0o755)
+        store = ProfileStore(str(shared / "profiles.db"))
+        partial = Partial()
+        day_of_mail(partial, "alice@example.com", 0, range(9, 15), 3)
+        store.write(partial)
+        store.close()  # the -wal and -shm files go with the last connection
+        assert not (shared / "profiles.db-shm").exists()
+        monkeypatch.setattr(state, "DEFAULT_DIR", str(shared))
+        monkeypatch.setattr(options, "DEFAULT_DIR", str(shared))
+        monkeypatch.delenv("SPAMWATCH_DB")
+        said: list[str] = []
+
+        def reader() -> None:
+            chosen = options.profile_options(Config(), notify=said.append)
+            assert chosen.path == str(shared / "profiles.db") and not chosen.learn, chosen
+            assert said == [
+                f"profile database: {chosen.path}, read only (not writable by this user)"
+            ]
+            view = ProfileStore(chosen.path, readonly=True).view()
+            assert view.login("alice@example.com") is not None
+
+        as_nobody(reader)

@@ -17,7 +17,7 @@ from typing import Any
 from spamwatch.config import Config
 from spamwatch.config.schema import check_options, duration
 from spamwatch.errors import ConfigError
-from spamwatch.follow.state import default_state_path, ensure_parent
+from spamwatch.follow.state import DEFAULT_DIR, default_state_path, ensure_parent
 from spamwatch.profiles.partial import Limits
 
 DEFAULT_NAME = "profiles.db"
@@ -79,11 +79,14 @@ def profile_options(
     """The options of one command from its flags over the config file."""
     table = check_profiles(config)
     path: str | None = None
+    writable = True
     if not no_db and (db or table["enabled"]):
-        path = db or os.environ.get(ENV_VAR) or table["path"] or default_db_path(notify)
+        path = db or os.environ.get(ENV_VAR) or table["path"]
+        if not path:
+            path, writable = default_db_path(notify)
     return ProfileOptions(
         path=path,
-        learn=bool(table["learn"]) and not no_learn,
+        learn=bool(table["learn"]) and not no_learn and writable,
         retention=duration(table["retention"]),
         hold=duration(table["hold"]),
         min_hours=int(table["min_hours"]),
@@ -93,10 +96,22 @@ def profile_options(
     )
 
 
-def default_db_path(notify: Callable[[str], None] | None = None) -> str:
-    """The system database, or the user's when /var/lib/spamwatch is not writable (said)."""
+def default_db_path(notify: Callable[[str], None] | None = None) -> tuple[str, bool]:
+    """The database to use without ``--db``, and whether this user may write it.
+
+    The system one when /var/lib/spamwatch is writable; else the system one
+    read only when it exists and is readable (an admin's ad-hoc report judges
+    against what the service learned); else the user's own. Said on stderr
+    when it is not the system one, written.
+    """
+    say = notify or (lambda text: None)
     path, system = default_state_path(DEFAULT_NAME)
-    if not system and notify is not None:
-        notify(f"profile database: {path} (/var/lib/spamwatch is not writable)")
+    if system:
+        return path, True
+    shared = os.path.join(DEFAULT_DIR, DEFAULT_NAME)
+    if os.access(shared, os.R_OK):
+        say(f"profile database: {shared}, read only (not writable by this user)")
+        return shared, False
+    say(f"profile database: {path} (/var/lib/spamwatch is not writable)")
     ensure_parent(path)
-    return path
+    return path, True

@@ -61,7 +61,17 @@ class ProfileStore:
 
     def _connect(self) -> sqlite3.Connection:
         mode = "ro" if self.readonly else "rwc"
-        uri = f"file:{quote(self.path)}?mode={mode}"
+        try:
+            return self._open(f"file:{quote(self.path)}?mode={mode}")
+        except ProfileError:
+            if not self.readonly or os.path.exists(self.path + "-wal"):
+                raise
+        # Read-only and nobody has it open: a WAL database still wants to create its
+        # -shm file beside it, which a reader without write access cannot. With no
+        # -wal file everything is in the main file, which is then read as it is.
+        return self._open(f"file:{quote(self.path)}?mode=ro&immutable=1")
+
+    def _open(self, uri: str) -> sqlite3.Connection:
         with self._guard():
             db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_SECONDS)
             try:
