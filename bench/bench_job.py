@@ -20,6 +20,10 @@ each as a child process with stdout to /dev/null:
 * ``spamwatch report --format json FILE`` on the log without incidents
 * ``spamwatch learn`` over the file, when this spamwatch has ``learn``
 
+Every report and learn starts from an empty profile database (``--db`` in the
+work directory, removed before each run) and learns as it reads, as the first
+report on a server does.
+
 and prints the median of the rounds: wall and CPU seconds (user + system of
 that child, ``os.wait4``), lines/s, the ratio to pflogsumm (its time divided by
 the command's: above 1 is faster) and peak RSS; then report's CPU per line with
@@ -108,10 +112,18 @@ def median(runs: list[Run]) -> Run:
 
 
 def rounds(commands: dict[str, list[str]], repeat: int) -> dict[str, Run]:
-    """Each command once per round, ``repeat`` rounds; the median of each."""
+    """Each command once per round, ``repeat`` rounds; the median of each.
+
+    A ``--db PATH`` in a command is removed before each run: every run starts
+    from no profile at all, as the first report on a server does.
+    """
     seen: dict[str, list[Run]] = {name: [] for name in commands}
     for _ in range(repeat):
         for name, argv in commands.items():
+            if "--db" in argv:
+                db = Path(argv[argv.index("--db") + 1])
+                for part in db.parent.glob(db.name + "*"):
+                    part.unlink()
             seen[name].append(measure(argv))
     return {name: median(runs) for name, runs in seen.items()}
 
@@ -145,7 +157,7 @@ def main() -> int:
     lines = {"inc": count_lines(inc), "plain": count_lines(plain)}
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {_load()}")
     print(f"{inc.name}: {lines['inc']:,} lines; {plain.name}: {lines['plain']:,} lines")
-    report = [*SPAMWATCH, "report", "--format", "json"]
+    report = [*SPAMWATCH, "report", "--format", "json", "--db", str(work / "report.db")]
     commands: dict[str, list[str]] = {}
     pflogsumm = shutil.which("pflogsumm")
     if pflogsumm:
@@ -158,7 +170,7 @@ def main() -> int:
         commands["spamwatch report"] = [*report, str(inc)]
     commands["spamwatch report, no incident"] = [*report, str(plain)]
     if has(["learn"], "Usage"):
-        db = work / "profiles.sqlite"
+        db = work / "learn.db"
         commands["spamwatch learn"] = [*SPAMWATCH, "learn", "--db", str(db), str(inc)]
     results = rounds(commands, args.repeat)
     counts = {name: lines["plain" if "no incident" in name else "inc"] for name in commands}

@@ -9,9 +9,11 @@ clock, read once here (or from ``--now``), never below.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, tzinfo
 
 import click
@@ -31,12 +33,13 @@ from spamwatch.detectors.base import Detector
 from spamwatch.errors import EXIT_INTERNAL, ProfileError, UsageError
 from spamwatch.metrics import ReportRun
 from spamwatch.metrics import current as metrics
-from spamwatch.model import Finding
+from spamwatch.model import Event, Finding
 from spamwatch.parse import Parser
 from spamwatch.parse.options import build_parse_options
 from spamwatch.pipeline import Pipeline
 from spamwatch.profiles import ProfileOptions, Profiles, profile_options
 from spamwatch.profiles.learner import open_keys_of
+from spamwatch.report.reader import events_forked, worth_forking
 from spamwatch.report.render import ReportData, render_json, render_table, render_text
 from spamwatch.report.run import (
     alerts_from_range_start,
@@ -106,6 +109,14 @@ FAIL_ON = ("info", "warning", "critical", "never")
     metavar="DURATION",
     help="With --since, read this much log before it to refill the detectors' windows (0: none).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(0, 2),
+    default=0,
+    show_default=True,
+    help="Processes: 2 reads and parses the log in a second one, 1 does all in one, "
+    "0 is 2 on a machine with two CPUs or more. The report is the same.",
+)
 @alert_option
 @profile_flags
 @click.argument("files", nargs=-1, metavar="[FILE]...")
@@ -122,6 +133,7 @@ def report(
     quiet: bool,
     all_records: bool,
     warmup: str,
+    jobs: int,
     alert_uris: tuple[str, ...],
     db_path: str | None,
     no_db: bool,
@@ -164,7 +176,7 @@ def report(
         with ReadingProgress(plan, lambda: parser.stats.lines):
             run(
                 pipeline,
-                events_in(parser, plan, reading),
+                _events(parser, plan, reading, jobs),
                 span.since,
                 alerts_from_range_start(pipeline, alerts),
             )
@@ -234,6 +246,13 @@ def _profiles(
         lambda: open_keys_of(pipeline.tracker), on_error=write_failed
     )
     return profiles
+
+
+def _events(parser: Parser, plan: list[str], reading: TimeRange, jobs: int) -> Iterator[Event]:
+    """The range's events, read here or in a second process (``--jobs``)."""
+    if worth_forking(jobs or min(2, os.cpu_count() or 1), plan):
+        return events_forked(parser, plan, reading)
+    return events_in(parser, plan, reading)
 
 
 def _reading(span: TimeRange, warmup: str) -> TimeRange:

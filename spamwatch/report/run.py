@@ -158,6 +158,12 @@ def events_in(parser: Parser, plan: list[str], reading: TimeRange) -> Iterator[E
     (by bisection, so a newer rotated part costs a few probes): it may be
     another host's log with its own times.
     """
+    for events in event_blocks(parser, plan, reading):
+        yield from events
+
+
+def event_blocks(parser: Parser, plan: list[str], reading: TimeRange) -> Iterator[list[Event]]:
+    """``events_in``, one list per block read (``report.reader`` sends them on so)."""
     since, until = reading.since, reading.until
     for path in plan:
         begin(parser, path)
@@ -166,13 +172,14 @@ def events_in(parser: Parser, plan: list[str], reading: TimeRange) -> Iterator[E
             cut = last is not None and last >= until  # type: ignore[operator]
             if cut:
                 block = block[: first_at(block, until, parser.line_time)]  # type: ignore[arg-type]
-            for event in parser.parse_block(block):
-                if since is not None and event.time < since:
-                    continue
-                if until is not None and event.time >= until:
-                    cut = True
-                    break
-                yield event
+            events = parser.parse_block(block)
+            if until is not None:
+                stop = next((i for i, e in enumerate(events) if e.time >= until), None)
+                if stop is not None:  # the first event past --until ends this file
+                    events, cut = events[:stop], True
+            if since is not None:
+                events = [e for e in events if e.time >= since]
+            yield events
             if cut:
                 break
 
