@@ -206,3 +206,20 @@ def test_a_spam_run_that_got_the_host_throttled_is_still_its_own() -> None:
         )  # fmt: skip
     found = of(signals(stream, only=["bounces"]), "bounces")
     assert {s.key for s in found} == {"victim@example.com"}
+
+
+def test_a_spray_explains_the_failures_against_its_usernames_on_every_host() -> None:
+    """One spray, one finding: not one more per username, on this host or another."""
+    stream = Stream()
+    for n in range(240):  # 40 addresses x 24 role names, 10 minutes
+        stream.sasl_failure(at(n * 2.5), f"45.9.{n % 40}.3", user=f"{ROLES[n % 24]}@example.com")
+    other = Stream(host="mx2.example.com")
+    for n in range(15):  # the next half hour on the other host: scanners try admin@
+        other.sasl_failure(at(700 + n * 120), f"185.7.{n}.9", user="admin@example.com")
+    stream.items.extend(other.items)
+    found = of(signals(stream, only=["auth"]), "auth")
+    assert any("spray" in s.facts for s in found)
+    assert [s.key for s in found if s.key_kind == "sasl_username"] == []
+
+
+ROLES = [f"role{n}" for n in range(24)]

@@ -56,7 +56,8 @@ class AuthFailureDetector(SiteDetector):
 
     ``window`` ("10m"): window for per-address and spraying counts.
     ``per_address`` (10): failures from one address (network) in ``window``.
-    ``user_window`` ("1h") / ``per_user`` (10): failures against one username.
+    ``user_window`` ("1h") / ``per_user`` (10): failures against one username
+    (not raised while a spray raised on any host within ``user_window`` covers it).
     ``spray_addresses`` (10): distinct failing addresses on one host in
     ``window`` (password spraying; raised within minutes).
     ``ambient_factor`` (2.0): once the host's profile knows its ambient level
@@ -104,6 +105,7 @@ class AuthFailureDetector(SiteDetector):
         self._failed: Recent[str, _Failures] = Recent(cap)
         self._breaches: Recent[str, _Breach] = Recent(cap)
         self._sprays: Recent[str, list[datetime]] = Recent(1000)  # host -> [start, last]
+        self._last_spray: datetime | None = None
 
     def on_event(self, event: Event) -> Iterable[Signal]:
         if event.kind == "sasl_failure":
@@ -137,7 +139,8 @@ class AuthFailureDetector(SiteDetector):
         if out:
             record.spraying = True
         if name and self.enabled_for(name) and not self.site.allow.user(name):
-            user_signal = self._user(name, addr, event, explained=bool(out))
+            explained = bool(out) or self._spraying(now)
+            user_signal = self._user(name, addr, event, explained)
             if user_signal is not None:
                 out.append(user_signal)
         return out
@@ -176,7 +179,7 @@ class AuthFailureDetector(SiteDetector):
         if severity is None:
             return None
         episode = self._sprays.get(event.host, event.time, lambda: [event.time, event.time])
-        episode[1] = event.time
+        episode[1] = self._last_spray = event.time
         names = users.ranked()
         span = format_duration(self.span("window"))
         summary = (
@@ -267,6 +270,13 @@ class AuthFailureDetector(SiteDetector):
         if attacked:
             breach.severity = Severity.CRITICAL
         return [self._user_signal(name, breach.severity, event)]
+
+    def _spraying(self, now: datetime) -> bool:
+        """Was a spray raised (on any host) within ``user_window``? Failures against one
+        username then belong to it (its finding lists the usernames), also between its
+        signals, on the other hosts and from the scanners mixed in: one finding, not forty."""
+        last = self._last_spray
+        return last is not None and last <= now <= last + self.span("user_window")
 
     def _in_spray(self, host: str, record: _Failures) -> bool:
         """Did this address fail during (or just before) a spray on ``host``?"""
