@@ -74,6 +74,7 @@ def test_list_and_hostile_names_stay_text(tmp_path: Path) -> None:
     assert [row["login"] for row in data["logins"]] == ["alice@example.com"]
     assert data["logins_known"] == 3 and data["hosts"][0]["host"] == "mx1"
     assert data["hosts"][0]["sasl_failing_addresses_per_10m"] is None  # under a day
+    assert data["hosts"][0]["deferral_rate"] is None  # nothing delivered
 
 
 def test_forget_drops_a_login(tmp_path: Path) -> None:

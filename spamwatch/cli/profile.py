@@ -183,7 +183,15 @@ def _list_tables(data: dict[str, Any]) -> None:
             _cell(row["last_seen"]),
         )
     out.print(table)
-    columns = ["host", "windows", "failing addresses/10m", "failures/10m", "queue", "deferred/10m"]
+    columns = [
+        "host",
+        "windows",
+        "failing addresses/10m",
+        "failures/10m",
+        "queue",
+        "deferred/10m",
+        "deferral rate",
+    ]
     table = _table("hosts (ambient levels; - : less than a day learned)", columns)
     for row in data["hosts"]:
         table.add_row(*(_cell(v) for v in row.values()))

@@ -116,6 +116,9 @@ def hosts(store: ProfileStore) -> list[dict[str, Any]]:
             (host,),
         )
         level = host_profile(windows)
+        ((deliveries, deferred),) = store.rows(
+            "SELECT sum(deliveries), sum(deferred) FROM host_windows WHERE host = ?", (host,)
+        )
         out.append(
             {
                 "host": host,
@@ -124,6 +127,7 @@ def hosts(store: ProfileStore) -> list[dict[str, Any]]:
                 "sasl_failures_per_10m": level.auth_failures,
                 "queue": level.queue,
                 "deferred_per_10m": level.deferred,
+                "deferral_rate": round(deferred / deliveries, 3) if deliveries else None,
             }
         )
     return out
