@@ -28,7 +28,7 @@ from spamwatch.config import Config  # noqa: E402
 from spamwatch.correlate import Correlator  # noqa: E402
 from spamwatch.detectors import build_detectors  # noqa: E402
 from spamwatch.detectors.base import Detector  # noqa: E402
-from spamwatch.incidents.tracker import FindingTracker  # noqa: E402
+from spamwatch.incidents.engine import IncidentEngine  # noqa: E402
 from spamwatch.model import Finding  # noqa: E402
 from spamwatch.parse import Parser  # noqa: E402
 from spamwatch.pipeline import Pipeline  # noqa: E402
@@ -37,7 +37,8 @@ from spamwatch.pipeline import Pipeline  # noqa: E402
 def run_once(lines: list[bytes], detectors: list[Detector]) -> tuple[float, list[Finding]]:
     """CPU seconds to push every line through a fresh pipeline, and its findings."""
     records: list[Finding] = []
-    pipeline = Pipeline(Parser(), Correlator(), detectors, FindingTracker(), records.append)
+    engine = IncidentEngine(on_finding=records.append)
+    pipeline = Pipeline(Parser(), Correlator(), detectors, engine, lambda _incident: None)
     start = time.process_time()
     for line in lines:
         pipeline.feed(line)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks of ``spamwatch follow`` as a real process; prints figures, asserts nothing.
 
-    python3 bench/bench_follow.py latency      # append an attack; line -> finding delay
+    python3 bench/bench_follow.py latency      # append an attack; line -> incident delay
     python3 bench/bench_follow.py throughput   # append 20,000 lines/s; CPU %, lag
     python3 bench/bench_follow.py memory       # RSS after 1M and 10M lines
     python3 bench/bench_follow.py all
@@ -122,20 +122,20 @@ def latency(workdir: Path) -> None:
     reader.join(10)
     delays = []
     for got, finding in received:
-        if finding["state"] != "raised":
+        if finding["state"] != "opened":
             continue
-        at = written.get(str(finding["raised_at"]))
+        at = written.get(str(finding["opened_at"]))
         if at is not None:
             delays.append(got - at)
-            print(f"  {finding['detector']:>10} {finding['key']}: {1000 * (got - at):.0f} ms")
+            print(f"  {finding['key_kind']:>13} {finding['key']}: {1000 * (got - at):.0f} ms")
     if delays:
         delays.sort()
         print(
-            f"latency (append of the crossing line -> finding on stdout), {len(delays)} findings: "
+            f"latency (append of the opening line -> incident on stdout), {len(delays)} incidents: "
             f"median {1000 * delays[len(delays) // 2]:.0f} ms, max {1000 * delays[-1]:.0f} ms"
         )
     else:
-        print("latency: no finding matched a written line (unexpected)")
+        print("latency: no incident matched a written line (unexpected)")
 
 
 def _findings(proc: subprocess.Popen[bytes], out: list[tuple[float, dict[str, object]]]) -> None:

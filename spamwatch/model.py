@@ -7,8 +7,10 @@ detector can never change under it (watchdog's events are the model).
     parse/        bytes line  -> Event
     correlate.py  Event       -> MessageUpdate (a Message snapshot at a milestone)
     detectors/    Event, MessageUpdate -> Signal
-    incidents/    Signal      -> Finding (deduplicated, escalated, resolved)
-    sinks/        Finding     -> the outside world
+    incidents/    Signal      -> Finding (one per detector and key: the evidence)
+                  Finding     -> Incident (one per SASL login or host: opened,
+                                 escalated, updated, resolved)
+    sinks/        Incident    -> the outside world
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-FINDING_SCHEMA = 1
-"""Version of the finding JSON form; bump on any incompatible change."""
+INCIDENT_SCHEMA = 2
+"""Version of the alert record's JSON form (INCIDENT JSON in the man page).
+
+1 was one record per detector and key (a "finding"); 2 is one record per
+incident (a SASL login, or a host), with the findings inside as evidence.
+Bump on any incompatible change."""
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
@@ -235,21 +241,20 @@ class Signal:
 
 
 class FindingState(enum.StrEnum):
-    """Where a finding record stands in the finding's life.
-
-    ``updated`` adds what was done about an open finding (``evidence.containment``:
-    the login was locked, its mail held, or why not) without a change of severity.
-    """
+    """Where a finding record stands in the finding's life."""
 
     RAISED = "raised"
     ESCALATED = "escalated"
-    UPDATED = "updated"
     RESOLVED = "resolved"
 
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """One record of a finding's life, as sent to sinks and printed as JSON.
+    """One detector's finding about one key: evidence inside an Incident.
+
+    The FindingTracker keeps its life (raised, escalated as it grows,
+    resolved after a quiet cooldown); the incident engine groups findings by
+    SASL login or host and speaks for them.
 
     ``raised_at`` is the log time of the line that crossed the threshold;
     ``time`` is the log time of this record (equal to ``raised_at`` for the
@@ -270,12 +275,11 @@ class Finding:
     host: str | None = None
     counts: Mapping[str, int | float] = field(default_factory=_empty)
     evidence: Mapping[str, Any] = field(default_factory=_empty)
-    schema: int = field(default=FINDING_SCHEMA)
+    facts: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
-        """The documented JSON form (man/spamwatch.1, FINDING JSON)."""
+        """The documented JSON form (man/spamwatch.1, INCIDENT JSON, ``findings``)."""
         return {
-            "schema": self.schema,
             "id": self.id,
             "state": str(self.state),
             "detector": self.detector,
@@ -288,13 +292,14 @@ class Finding:
             "last_seen": self.last_seen.isoformat(),
             "raised_at": self.raised_at.isoformat(),
             "time": self.time.isoformat(),
+            "facts": sorted(self.facts),
             "counts": dict(self.counts),
             "evidence": _plain(self.evidence),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Finding:
-        """Inverse of ``to_json`` (the spool and tests read findings back)."""
+        """Inverse of ``to_json`` (incidents read back from the spool hold these)."""
         return cls(
             id=data["id"],
             state=FindingState(data["state"]),
@@ -310,8 +315,140 @@ class Finding:
             time=datetime.fromisoformat(data["time"]),
             counts=MappingProxyType(dict(data.get("counts", {}))),
             evidence=MappingProxyType(dict(data.get("evidence", {}))),
-            schema=int(data.get("schema", FINDING_SCHEMA)),
+            facts=frozenset(data.get("facts", ())),
         )
+
+
+class IncidentState(enum.StrEnum):
+    """The kinds of incident record; a sink chooses which it gets."""
+
+    OPENED = "opened"
+    ESCALATED = "escalated"  # its severity rose
+    UPDATED = "updated"  # its findings grew (rate-limited per incident)
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """One record of an incident's life: what sinks get and ``report`` prints.
+
+    An incident is about one SASL login (on any host) or one host (site-wide
+    signals: queue, password spraying, a blocklisting no login explains).
+    Its ``severity`` comes from the facts of all its findings together by the
+    documented table (spamwatch.incidents.severity), and ``reason`` names the
+    table row; ``findings`` are each detector's evidence, most severe first.
+    ``opened_at`` is the log time of the line that opened it; ``time`` the
+    log time of this record. ``response`` says what spamwatch did about it
+    (``containment``: the login locked and its mail held, or why not).
+    """
+
+    id: str
+    state: IncidentState
+    severity: Severity
+    key: str
+    key_kind: str  # sasl_username | host
+    summary: str
+    reason: str
+    first_seen: datetime
+    last_seen: datetime
+    opened_at: datetime
+    time: datetime
+    host: str | None = None  # the host of the latest signal
+    hosts: tuple[str, ...] = ()
+    facts: frozenset[str] = frozenset()
+    counts: Mapping[str, int | float] = field(default_factory=_empty)
+    findings: tuple[Finding, ...] = ()
+    response: Mapping[str, Any] = field(default_factory=_empty)
+    schema: int = field(default=INCIDENT_SCHEMA)
+
+    @property
+    def detectors(self) -> tuple[str, ...]:
+        """The detectors whose findings are in it, in the order of ``findings``."""
+        return tuple(dict.fromkeys(f.detector for f in self.findings))
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented JSON form (man/spamwatch.1, INCIDENT JSON)."""
+        return {
+            "schema": self.schema,
+            "id": self.id,
+            "state": str(self.state),
+            "severity": str(self.severity),
+            "key": self.key,
+            "key_kind": self.key_kind,
+            "host": self.host,
+            "hosts": list(self.hosts),
+            "summary": self.summary,
+            "reason": self.reason,
+            "facts": sorted(self.facts),
+            "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(),
+            "opened_at": self.opened_at.isoformat(),
+            "time": self.time.isoformat(),
+            "counts": dict(self.counts),
+            "findings": [finding.to_json() for finding in self.findings],
+            "response": _plain(self.response),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Incident:
+        """Inverse of ``to_json`` (the spool and tests read records back).
+
+        A schema 1 record (a finding, spooled by the version before incidents)
+        becomes the incident of its one finding, so an upgrade loses no alert.
+        """
+        if int(data.get("schema", INCIDENT_SCHEMA)) == 1:
+            return _from_finding_record(data)
+        return cls(
+            id=data["id"],
+            state=IncidentState(data["state"]),
+            severity=Severity.parse(data["severity"]),
+            key=data["key"],
+            key_kind=data["key_kind"],
+            host=data.get("host"),
+            hosts=tuple(data.get("hosts", ())),
+            summary=data["summary"],
+            reason=data.get("reason", ""),
+            facts=frozenset(data.get("facts", ())),
+            first_seen=datetime.fromisoformat(data["first_seen"]),
+            last_seen=datetime.fromisoformat(data["last_seen"]),
+            opened_at=datetime.fromisoformat(data["opened_at"]),
+            time=datetime.fromisoformat(data["time"]),
+            counts=MappingProxyType(dict(data.get("counts", {}))),
+            findings=tuple(Finding.from_json(f) for f in data.get("findings", ())),
+            response=MappingProxyType(dict(data.get("response", {}))),
+            schema=int(data.get("schema", INCIDENT_SCHEMA)),
+        )
+
+
+_LEGACY_STATE = {"raised": "opened", "escalated": "escalated", "updated": "updated"}
+
+
+def _from_finding_record(data: Mapping[str, Any]) -> Incident:
+    """A schema 1 finding record as the incident of that one finding."""
+    finding = Finding.from_json(
+        {**data, "state": data["state"] if data["state"] != "updated" else "escalated"}
+    )
+    kind = "host" if data["key_kind"] == "host" else "sasl_username"
+    if data["key_kind"] not in ("host", "sasl_username"):
+        kind = "host" if data.get("host") else data["key_kind"]
+    key = data["key"] if kind == data["key_kind"] else (data.get("host") or data["key"])
+    return Incident(
+        id=data["id"],
+        state=IncidentState(_LEGACY_STATE.get(data["state"], data["state"])),
+        severity=finding.severity,
+        key=key,
+        key_kind=kind,
+        summary=finding.summary,
+        reason=f"{finding.detector} finding",
+        first_seen=finding.first_seen,
+        last_seen=finding.last_seen,
+        opened_at=finding.raised_at,
+        time=finding.time,
+        host=finding.host,
+        hosts=(finding.host,) if finding.host else (),
+        counts=MappingProxyType({f"{finding.detector}.{k}": v for k, v in finding.counts.items()}),
+        findings=(finding,),
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -1,8 +1,8 @@
-"""Wire the stages: a byte line in, findings out.
+"""Wire the stages: a byte line in, incident records out.
 
 This is the only place that knows the order of the stages; commands build a
 Pipeline and push lines into it, so ``report`` over a file and ``follow`` live
-run exactly the same code on the same lines and give the same findings.
+run exactly the same code on the same lines and give the same incidents.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from spamwatch.config import Config
 from spamwatch.correlate import KINDS as MESSAGE_KINDS
 from spamwatch.correlate import Correlator
 from spamwatch.detectors.base import Detector
-from spamwatch.incidents.tracker import FindingTracker
-from spamwatch.model import Event, Finding, MessageUpdate, QueueSample, Signal
+from spamwatch.incidents.engine import IncidentEngine
+from spamwatch.model import Event, Incident, MessageUpdate, QueueSample, Signal
 from spamwatch.parse import Parser
 from spamwatch.sources.queue import queue_probe
 
-Emit = Callable[[Finding], None]
+Emit = Callable[[Incident], None]
 MAX_KINDS = 256
 """Event kinds whose detector list is remembered (the parser's kinds are a few dozen)."""
 Hook = Callable[[Any], Iterable[Signal]]
@@ -69,7 +69,7 @@ class Tap(Protocol):
 
 
 class Pipeline:
-    """Parser -> correlator -> detectors -> finding tracker -> ``emit``.
+    """Parser -> correlator -> detectors -> incident engine -> ``emit``.
 
     ``on_event`` and ``on_update`` are optional taps for commands that print
     events or messages themselves (``spamwatch events``) or keep statistics
@@ -95,7 +95,7 @@ class Pipeline:
         parser: Parser,
         correlator: Correlator,
         detectors: Sequence[Detector],
-        tracker: FindingTracker,
+        engine: IncidentEngine,
         emit: Emit,
         on_event: Callable[[Event], None] | None = None,
         on_update: Callable[[MessageUpdate], None] | None = None,
@@ -106,7 +106,7 @@ class Pipeline:
         self.parser = parser
         self.correlator = correlator
         self.detectors = list(detectors)
-        self.tracker = tracker
+        self.engine = engine
         self.emit = emit
         self.on_event = on_event
         self.on_update = on_update
@@ -135,15 +135,15 @@ class Pipeline:
         """The stages as ``report`` and ``follow`` both wire them from one config.
 
         One constructor for both commands is what makes "the same lines give
-        the same findings" true by construction: ``[correlate]`` and
-        ``[findings]`` apply alike, and so does the real-queue probe
-        (``[detectors.queue] probe``).
+        the same incidents" true by construction: ``[correlate]``,
+        ``[findings]`` and ``[incidents]`` apply alike, and so does the real-queue
+        probe (``[detectors.queue] probe``).
         """
         return cls(
             parser=parser,
             correlator=Correlator.from_config(config),
             detectors=detectors,
-            tracker=FindingTracker.from_config(config),
+            engine=IncidentEngine.from_config(config),
             emit=emit,
             on_event=on_event,
             on_update=on_update,
@@ -203,7 +203,7 @@ class Pipeline:
         return hooks
 
     def finish(self) -> None:
-        """End of input: flush incomplete messages, the learner writes; open findings stay open."""
+        """End of input: flush incomplete messages, the learner writes; incidents stay open."""
         for update in self.correlator.flush():
             self._update(update)
         if self.learner is not None:
@@ -227,18 +227,17 @@ class Pipeline:
             self._signals(hook(update))
 
     def _advance(self, now: datetime) -> None:
-        """Tick detectors and the tracker once per new log second (``now`` is past the last)."""
+        """Tick detectors and the incident engine once per new log second (``now`` is past)."""
         self._last_tick = now
         self._next_tick = now.replace(microsecond=0) + SECOND
         if self.learner is not None:
             self.learner.tick(now)
         for tick in self._ticks:
             self._signals(tick(now))
-        for finding in self.tracker.tick(now):
-            self.emit(finding)
+        for record in self.engine.tick(now):
+            self.emit(record)
 
     def _signals(self, signals: Iterable[Signal]) -> None:
         for signal in signals:
-            finding = self.tracker.observe(signal)
-            if finding is not None:
-                self.emit(finding)
+            for record in self.engine.observe(signal):
+                self.emit(record)

@@ -12,7 +12,7 @@ production.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,8 +20,9 @@ from typing import Any
 from spamwatch.config import Config
 from spamwatch.detectors import build_detectors
 from spamwatch.detectors.base import Detector
+from spamwatch.incidents.engine import IncidentEngine
 from spamwatch.incidents.tracker import FindingTracker
-from spamwatch.model import Event, Finding, Message, MessageUpdate, Recipient, Stage
+from spamwatch.model import Event, Finding, Incident, Message, MessageUpdate, Recipient, Stage
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
 from spamwatch.sources.queue import queue_probe
@@ -212,21 +213,45 @@ def run(
     config: dict[str, Any] | None = None,
     only: Iterable[str] = (),
 ) -> list[Finding]:
-    """Feed ``stream`` through a real Pipeline; every emitted finding record."""
+    """Feed ``stream`` through a real Pipeline; every finding record (each detector's).
+
+    The incidents the findings make are the engine's business (see
+    ``run_incidents``); detector tests look at the findings inside them.
+    """
     records: list[Finding] = []
+    _feed(stream, detectors if detectors is not None else detectors_for(config, only),
+          config, lambda _incident: None, records.append)  # fmt: skip
+    return records
+
+
+def run_incidents(stream: Stream, config: dict[str, Any] | None = None) -> list[Incident]:
+    """Feed ``stream`` through a real Pipeline with every detector; the incident records."""
+    records: list[Incident] = []
+    _feed(stream, detectors_for(config), config, records.append, None)
+    return records
+
+
+def _feed(
+    stream: Stream,
+    detectors: Sequence[Detector],
+    config: dict[str, Any] | None,
+    emit: Callable[[Incident], None],
+    on_finding: Callable[[Finding], None] | None,
+) -> None:
     ordered = stream.ordered()
     updates = {id(ev): ups for ev, ups in ordered}
+    conf = Config(data=config or {})
+    engine = IncidentEngine(conf.section("incidents"), FindingTracker.from_config(conf), on_finding)
     pipeline = Pipeline(
         Parser(),
         ScriptedCorrelator(updates),  # type: ignore[arg-type]
-        detectors if detectors is not None else detectors_for(config, only),
-        FindingTracker.from_config(Config(data=config or {})),
-        records.append,
-        samples=queue_probe(Config(data=config or {})),  # as Pipeline.from_config
+        detectors,
+        engine,
+        emit,
+        samples=queue_probe(conf),  # as Pipeline.from_config
     )
     for event, _ in ordered:
         pipeline.feed_event(event)
-    return records
 
 
 def raised(records: Iterable[Finding], detector: str | None = None) -> list[Finding]:

@@ -26,7 +26,7 @@ from typing import IO, Any
 import pytest
 import synthlog
 
-from spamwatch.model import Finding, FindingState, Severity
+from spamwatch.model import Incident, IncidentState, Severity
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 90.0
@@ -82,7 +82,7 @@ class FollowProcess:
         for thread in self._threads:
             thread.start()
 
-    def findings(self) -> list[dict[str, Any]]:
+    def records(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in list(self.out) if line.startswith("{")]
 
     def wait_err(self, text: str, timeout: float = TIMEOUT) -> str:
@@ -186,27 +186,37 @@ def within(seconds: float, call: Callable[[], object], fifo: Path) -> object:
     return outcome.get("value")
 
 
-def finding_record(
+def incident_record(
     key: str,
-    state: FindingState,
+    state: IncidentState,
     severity: Severity = Severity.WARNING,
     host: str | None = "mx1",
-) -> Finding:
-    """A burst finding record about SASL user ``key`` at 2026-11-28 03:00 UTC."""
-    when = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
-    return Finding(
-        id=f"burst:{key}",
+    minutes: float = 0,
+    first_seen: float | None = None,
+    opened: float = 0,
+) -> Incident:
+    """A record of an incident about SASL login ``key``, ``minutes`` after 2026-11-28 03:00 UTC.
+
+    ``opened`` (minutes) is when this run's engine opened it (its id says so);
+    ``first_seen`` (minutes) defaults to ``opened``.
+    """
+    base = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+    when, opened_at = base + timedelta(minutes=minutes), base + timedelta(minutes=opened)
+    first = opened_at if first_seen is None else base + timedelta(minutes=first_seen)
+    return Incident(
+        id=f"sasl_username:{key}:{opened_at.isoformat()}",
         state=state,
-        detector="burst",
         severity=severity,
         key=key,
         key_kind="sasl_username",
         summary=f"{key} sent 900 single-recipient messages",
-        first_seen=when,
-        last_seen=when,
-        raised_at=when,
+        reason="mass mail",
+        first_seen=first,
+        last_seen=max(when, first),
+        opened_at=opened_at,
         time=when,
         host=host,
+        hosts=(host,) if host else (),
     )
 
 

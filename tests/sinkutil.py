@@ -1,4 +1,4 @@
-"""Helpers for the sink tests: findings, polling, and real loopback servers."""
+"""Helpers for the sink tests: incident records, polling, and real loopback servers."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from spamwatch.config import Config
-from spamwatch.model import Finding, FindingState, Severity
+from spamwatch.model import Finding, FindingState, Incident, IncidentState, Severity
 from spamwatch.sinks import build_sinks
 from spamwatch.sinks.base import Sink
 
@@ -28,39 +28,65 @@ HOSTILE_SENDER = "evil@example.com\r\nBcc: victim@example.com"
 HOSTILE_SUMMARY = "[bold red]FAKE[/] \x1b]0;title\x07 \x1b[2J line1\nline2\r\nSubject: injected"
 
 
-def make_finding(**changes: Any) -> Finding:
-    """A plausible critical burst finding; keyword arguments replace fields."""
+def make_incident(**changes: Any) -> Incident:
+    """A plausible critical incident of one login; keyword arguments replace fields.
+
+    ``evidence`` (and ``detector``) go to its one finding, whose key, host and
+    summary follow the incident's.
+    """
+    evidence = changes.pop("evidence", MappingProxyType({"sender": "alice@example.com"}))
+    detector = changes.pop("detector", "burst")
     values: dict[str, Any] = {
-        "id": "burst:alice@example.com:1",
-        "state": FindingState.RAISED,
-        "detector": "burst",
+        "id": "sasl_username:alice@example.com:1",
+        "state": IncidentState.OPENED,
         "severity": Severity.CRITICAL,
         "key": "alice@example.com",
         "key_kind": "sasl_username",
         "summary": "alice@example.com sent 480 messages to 480 recipients in 10m from 7 IPs",
+        "reason": "mass mail with: many_networks",
         "first_seen": T0,
         "last_seen": T0,
-        "raised_at": T0,
+        "opened_at": T0,
         "time": T0,
         "host": "mx1",
-        "counts": MappingProxyType({"messages": 480, "ips": 7}),
-        "evidence": MappingProxyType({"sender": "alice@example.com"}),
+        "hosts": ("mx1",),
+        "facts": frozenset({"volume", "many_networks"}),
+        "counts": MappingProxyType({"burst.messages": 480, "burst.ips": 7}),
     }
     values.update(changes)
-    return Finding(**values)
+    finding = Finding(
+        id=f"{detector}:{values['key']}:1",
+        state=FindingState.RAISED,
+        detector=detector,
+        severity=values["severity"],
+        key=values["key"],
+        key_kind=values["key_kind"],
+        summary=values["summary"],
+        first_seen=T0,
+        last_seen=T0,
+        raised_at=T0,
+        time=T0,
+        host=values["host"],
+        counts=MappingProxyType({"messages": 480, "ips": 7}),
+        evidence=evidence,
+        facts=values["facts"],
+    )
+    values.setdefault("findings", (finding,))
+    return Incident(**values)
 
 
-def hostile_finding(**changes: Any) -> Finding:
-    """A finding whose every log-derived field carries markup, escapes, CR/LF, NUL, shell."""
+def hostile_incident(**changes: Any) -> Incident:
+    """An incident whose every log-derived field carries markup, escapes, CR/LF, NUL, shell."""
     values: dict[str, Any] = {
-        "id": "burst:hostile:1",
+        "id": "sasl_username:hostile:1",
         "key": HOSTILE_KEY,
         "summary": HOSTILE_SUMMARY,
         "host": "mx1\x1b[0m",
+        "hosts": ("mx1\x1b[0m",),
         "evidence": MappingProxyType({"sender": HOSTILE_SENDER, "helo": "[link=x]y[/link]"}),
     }
     values.update(changes)
-    return make_finding(**values)
+    return make_incident(**values)
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:

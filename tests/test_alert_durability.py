@@ -13,15 +13,19 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from followutil import ROOT, FollowProcess, attack_lines, until
+import synthlog
+from followutil import ATTACK_START, ROOT, FollowProcess, until
 from sinkutil import WebhookServer
 
-from spamwatch.model import Finding
+from spamwatch.model import Incident
 from spamwatch.sinks.record import alert_id
 from spamwatch.sinks.spool import Spool
+
+ALL_KINDS = "opened,escalated,updated,resolved"
 
 
 @pytest.fixture
@@ -34,7 +38,7 @@ def server() -> Iterator[WebhookServer]:
 @pytest.fixture
 def scene(tmp_path: Path) -> dict[str, Path]:
     log = tmp_path / "mail.log"
-    log.write_text("\n".join(attack_lines()) + "\n")
+    log.write_text("\n".join(attack_log()) + "\n")
     config = tmp_path / "spamwatch.toml"
     config.write_text(
         f'[alerts]\nspool_dir = "{tmp_path / "spool"}"\n'
@@ -44,19 +48,35 @@ def scene(tmp_path: Path) -> dict[str, Path]:
             "spool": tmp_path / "spool"}  # fmt: skip
 
 
+def attack_log() -> list[str]:
+    """Four compromised logins one after the other: about 20 incident records in all."""
+    streams = [
+        synthlog.compromised_account(
+            ATTACK_START + timedelta(minutes=40 * n), user=f"victim{n}@example.com",
+            messages=300, duration=timedelta(minutes=12), lane=n + 1, seed=7 + n,
+        )
+        for n in range(4)
+    ]  # fmt: skip
+    return list(synthlog.render(synthlog.merge(*streams), "rfc3339"))
+
+
 def made(log: Path) -> list[str]:
-    """The alert ids of every record of the log, in the order they are made."""
+    """The alert ids of every record of the log, in the order they are made.
+
+    The webhook below asks for every record kind (``records=``), so these are
+    what it must get.
+    """
     out = subprocess.run(
         [sys.executable, "-m", "spamwatch", "report", "--all-records", "--format", "json",
          "--fail-on", "never", str(log)],
         capture_output=True, text=True, check=True, cwd=ROOT, timeout=120,
     ).stdout  # fmt: skip
-    return [alert_id(Finding.from_json(json.loads(line))) for line in out.splitlines()]
+    return [alert_id(Incident.from_json(json.loads(line))) for line in out.splitlines()]
 
 
 def start(scene: dict[str, Path], server: WebhookServer) -> FollowProcess:
     args = ["--config", str(scene["config"]), "--from-start", "--state", str(scene["state"]),
-            "--alert", f"webhook+{server.url}/hook", "--format", "plain",
+            "--alert", f"webhook+{server.url}/hook?records={ALL_KINDS}", "--format", "plain",
             str(scene["log"])]  # fmt: skip
     return FollowProcess(args)
 

@@ -93,7 +93,7 @@ def test_each_sink_says_delivered_or_why_not(smtp: tuple[Inbox, int], tmp_path: 
         "User unknown for root",
     ]
     (request,) = webhook.requests
-    assert "TEST ALERT" in request.json()["text"] and request.json()["detector"] == "test"
+    assert "TEST ALERT" in request.json()["text"] and request.json()["key_kind"] == "test"
 
 
 def test_a_certificate_nobody_trusts_is_a_tls_failure(tmp_path: Path) -> None:

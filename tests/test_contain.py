@@ -28,7 +28,7 @@ from spamwatch.contain.ledger import Ledger
 from spamwatch.contain.policy import ContainPolicy
 from spamwatch.contain.settings import ContainSettings
 from spamwatch.errors import ConfigError, ContainError
-from spamwatch.model import Finding, FindingState, Severity
+from spamwatch.model import Finding, FindingState, Incident, IncidentState, Severity
 
 HOSTILE = [
     "dave smith",
@@ -423,32 +423,33 @@ def test_a_hung_hook_is_killed_and_reported(fake: FakePostfix, tmp_path: Path) -
 # --- the automatic trigger ------------------------------------------------------------------
 
 
-def finding(**changes) -> Finding:
+def finding(**changes) -> Incident:
     now = datetime.now(UTC)
     values = {
-        "id": "addresses:dave:1",
-        "state": FindingState.RAISED,
-        "detector": "addresses",
+        "id": "sasl_username:dave:1",
+        "state": IncidentState.OPENED,
         "severity": Severity.CRITICAL,
         "key": "Dave",
         "key_kind": "sasl_username",
         "summary": "dave logged in from 12 networks",
+        "reason": "many networks with: foreign_sender",
         "first_seen": now,
         "last_seen": now,
-        "raised_at": now,
+        "opened_at": now,
         "time": now,
+        "findings": (evidence("addresses"),),
     }
     values.update(changes)
-    return Finding(**values)
+    return Incident(**values)
 
 
 def test_policy_decides_on_live_critical_login_records_only(fake: FakePostfix) -> None:
     policy = ContainPolicy(fake.settings())
     assert policy.decide(finding()) == "dave"
-    assert policy.decide(finding(state=FindingState.ESCALATED)) == "dave"
+    assert policy.decide(finding(state=IncidentState.ESCALATED)) == "dave"
     assert policy.decide(finding(severity=Severity.WARNING)) is None
-    assert policy.decide(finding(state=FindingState.RESOLVED)) is None
-    assert policy.decide(finding(key_kind="client_ip", key="192.0.2.1")) is None
+    assert policy.decide(finding(state=IncidentState.RESOLVED)) is None
+    assert policy.decide(finding(key_kind="host", key="mx1")) is None
     old = datetime.now(UTC) - timedelta(hours=2)
     assert policy.decide(finding(time=old)) is None  # follow --from-start over old logs
     assert ContainPolicy(fake.settings(auto="off")).decide(finding()) is None
@@ -459,14 +460,21 @@ def test_policy_decides_on_live_critical_login_records_only(fake: FakePostfix) -
     )
 
 
+def evidence(detector: str, state: FindingState = FindingState.RAISED) -> Finding:
+    """One detector's finding inside dave's incident."""
+    now = datetime.now(UTC)
+    return Finding(f"{detector}:dave:1", state, detector, Severity.CRITICAL, "dave",
+                   "sasl_username", "s", now, now, now, now)  # fmt: skip
+
+
 def test_auto_detectors_wants_that_many_detectors_to_agree(fake: FakePostfix) -> None:
     policy = ContainPolicy(fake.settings(auto_detectors=2))
-    assert policy.decide(finding()) is None  # addresses alone: an alert, not a lock
-    assert policy.decide(finding(detector="burst", severity=Severity.WARNING)) == "dave"
-    other = ContainPolicy(fake.settings(auto_detectors=2))
-    other.decide(finding(detector="burst", severity=Severity.WARNING))
-    other.decide(finding(detector="burst", state=FindingState.RESOLVED))
-    assert other.decide(finding()) is None  # burst's finding is over: one detector left
+    alone = finding(findings=(evidence("addresses"),))
+    assert policy.decide(alone) is None  # addresses alone: an alert, not a lock
+    two = finding(findings=(evidence("addresses"), evidence("burst")))
+    assert policy.decide(two) == "dave"
+    over = finding(findings=(evidence("addresses"), evidence("burst", FindingState.RESOLVED)))
+    assert policy.decide(over) is None  # burst's finding is over: one detector left
 
 
 # --- configuration ----------------------------------------------------------------------------

@@ -19,25 +19,42 @@ from followutil import VICTIM, FollowProcess, until
 
 from spamwatch.contain.ledger import Ledger
 from spamwatch.contain.responder import Responder
-from spamwatch.model import Event, Finding, FindingState, Message, MessageUpdate, Severity, Stage
+from spamwatch.model import (
+    Event,
+    Finding,
+    FindingState,
+    Incident,
+    IncidentState,
+    Message,
+    MessageUpdate,
+    Severity,
+    Stage,
+)
 
 
-def record(login: str = "dave", severity: Severity = Severity.CRITICAL) -> Finding:
+def record(login: str = "dave", severity: Severity = Severity.CRITICAL) -> Incident:
     now = datetime.now(UTC)
-    return Finding(
-        id=f"addresses:{login}:1",
-        state=FindingState.RAISED,
-        detector="addresses",
+    return Incident(
+        id=f"sasl_username:{login}:1",
+        state=IncidentState.OPENED,
         severity=severity,
         key=login,
         key_kind="sasl_username",
         summary=f"{login} logged in from 12 networks",
+        reason="many networks with: foreign_sender",
         first_seen=now,
         last_seen=now,
-        raised_at=now,
+        opened_at=now,
         time=now,
-        counts={"networks": 12},
+        counts={"addresses.networks": 12},
+        findings=(evidence(login, severity, now),),
     )
+
+
+def evidence(login: str, severity: Severity, now: datetime) -> Finding:
+    """The addresses detector's finding inside the login's incident."""
+    return Finding(f"addresses:{login}:1", FindingState.RAISED, "addresses", severity, login,
+                   "sasl_username", "s", now, now, now, now)  # fmt: skip
 
 
 def update(stage: Stage, qid: str, login: str = "dave", ip: str = "203.0.113.7") -> MessageUpdate:
@@ -63,8 +80,8 @@ class Clock:
         return self.now
 
 
-def responder(fake: FakePostfix, **settings) -> tuple[Responder, list[Finding], list[str], Clock]:
-    sent: list[Finding] = []
+def responder(fake: FakePostfix, **settings) -> tuple[Responder, list[Incident], list[str], Clock]:
+    sent: list[Incident] = []
     said: list[str] = []
     clock = Clock()
     stage = Responder(
@@ -88,8 +105,8 @@ def test_a_critical_record_locks_holds_and_is_followed_by_an_updated_record(
     assert fake.map.read_text().splitlines()[-1].startswith("dave REJECT")
     assert fake.listing() == {"AAAAA1": "hold", "BBBBB1": "deferred"}
     (updated,) = sent
-    assert updated.state is FindingState.UPDATED and updated.id == "addresses:dave:1"
-    containment = updated.evidence["containment"]
+    assert updated.state is IncidentState.UPDATED and updated.id == "sasl_username:dave:1"
+    containment = updated.response["containment"]
     assert containment["status"] == "contained"
     assert "contained: locked at" in updated.summary and "1 queued message held" in updated.summary
     assert any("dave: contained: locked at" in line for line in said)
@@ -139,7 +156,7 @@ def test_the_hourly_limit_turns_locks_into_alerts(tmp_path: Path) -> None:
     stage, sent, _, _ = responder(fake, max_auto_per_hour=1, hold=False)
     stage.on_record(record("u1"))
     stage.on_record(record("u2"))
-    assert [r.evidence["containment"]["status"] for r in sent] == ["contained", "refused"]
+    assert [r.response["containment"]["status"] for r in sent] == ["contained", "refused"]
     assert "hourly limit reached" in sent[1].summary
     assert "u2" not in fake.map.read_text()
 
@@ -185,6 +202,11 @@ def config(tmp_path: Path, fake: FakePostfix, **extra: object) -> Path:
     return path
 
 
+def contained(process: FollowProcess) -> list[dict]:
+    """The records that say what containment did (``response``)."""
+    return [r for r in process.records() if r["state"] == "updated" and r["response"]]
+
+
 def run_follow(tmp_path: Path, conf: Path, log: Path) -> FollowProcess:
     process = FollowProcess(
         ["--format", "json", "--config", str(conf), "--state", str(tmp_path / "follow.state"),
@@ -201,18 +223,16 @@ def test_follow_locks_the_victim_automatically(tmp_path: Path) -> None:
     process = run_follow(tmp_path, conf, log)
     try:
         line = process.wait_err(f"{VICTIM}: contained: locked at")
-        updated = until(
-            lambda: [r for r in process.findings() if r["state"] == "updated"], what="updated"
-        )
+        updated = until(lambda: contained(process), what="the containment record")
     finally:
         assert process.stop() == 0
     assert f"{VICTIM} REJECT 5.7.1 account locked" in fake.map.read_text()
     (entry,) = Ledger(str(tmp_path / "state" / "contain.json")).load().entries.values()
     assert entry.trigger == "auto" and entry.by == "spamwatch follow" and entry.locked
     assert updated[0]["key"] == VICTIM and updated[0]["severity"] == "critical"
-    assert updated[0]["evidence"]["containment"]["status"] == "contained"
+    assert updated[0]["response"]["containment"]["status"] == "contained"
     assert "contained: locked at" in updated[0]["summary"] and "contained" in line
-    assert len([r for r in process.findings() if r["state"] == "updated"]) == 1
+    assert len(contained(process)) == 1
 
 
 def test_follow_in_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path) -> None:

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from sinkutil import build_one, make_finding, wait_until
+from sinkutil import build_one, make_incident, wait_until
 
 from spamwatch.config import Config
 from spamwatch.errors import ConfigError, SinkError
-from spamwatch.model import Finding, FindingState, Severity
+from spamwatch.model import Incident, IncidentState, Severity
 from spamwatch.plugins import SINKS, Plugin
 from spamwatch.sinks import (
     Fanout,
@@ -45,7 +45,7 @@ class Target:
         self.gate = threading.Event()
         self.gate.set()
 
-    def __call__(self, findings: list[Finding]) -> None:
+    def __call__(self, findings: list[Incident]) -> None:
         self.gate.wait(30)
         if self.fail:
             raise ConnectionRefusedError("[Errno 111] Connection refused")
@@ -67,7 +67,7 @@ def test_close_drains_the_queue(tmp_path: Path) -> None:
     worker = delivery(tmp_path, target, warnings)
     worker.start()
     for i in range(50):
-        worker.put(make_finding(id=f"f{i}"))
+        worker.put(make_incident(id=f"f{i}"))
     worker.close()
     assert target.got == [f"f{i}" for i in range(50)]
     assert spooled_ids(tmp_path) == [] and warnings == []
@@ -79,7 +79,7 @@ def test_close_is_bounded_and_spools_the_rest_once(tmp_path: Path) -> None:
     worker = delivery(tmp_path, target, warnings, drain_timeout=0.3)
     worker.start()
     for i in range(5):
-        worker.put(make_finding(id=f"f{i}"))
+        worker.put(make_incident(id=f"f{i}"))
     started = time.monotonic()
     worker.close()
     assert time.monotonic() - started < 5
@@ -97,7 +97,7 @@ def test_beyond_queue_size_records_wait_on_disk_only(tmp_path: Path) -> None:
     worker = delivery(tmp_path, target, warnings, queue_size=3, drain_timeout=5)
     worker.start()
     started = time.monotonic()
-    entries = [worker.put(make_finding(id=f"f{i}")) for i in range(20)]
+    entries = [worker.put(make_incident(id=f"f{i}")) for i in range(20)]
     assert time.monotonic() - started < 2
     assert spooled_ids(tmp_path) == [f"f{i}" for i in range(20)]
     assert sum(e is not None and e.record is not None for e in entries) == 3
@@ -113,7 +113,7 @@ def test_outage_is_reported_once_and_recovery_once(tmp_path: Path) -> None:
     worker = delivery(tmp_path, target, warnings, max_backoff=0.1)
     worker.start()
     for i in range(30):
-        worker.put(make_finding(id=f"down{i}"))
+        worker.put(make_incident(id=f"down{i}"))
     wait_until(lambda: worker.down, what="the outage")
     assert len(spooled_ids(tmp_path)) == 30
     assert len(warnings) == 1 and "ConnectionRefusedError" in warnings[0]
@@ -121,7 +121,7 @@ def test_outage_is_reported_once_and_recovery_once(tmp_path: Path) -> None:
     target.fail = False
 
     def recovered() -> bool:
-        worker.put(make_finding(id="probe"))
+        worker.put(make_incident(id="probe"))
         return not worker.down
 
     wait_until(recovered, what="recovery")
@@ -138,14 +138,14 @@ def test_digest_batches_until_the_interval_ends(tmp_path: Path) -> None:
                       RetryPolicy(batch_interval=0.3), Spool(tmp_path), print)  # fmt: skip
     worker.start()
     for i in range(4):
-        worker.put(make_finding(id=f"f{i}"))
+        worker.put(make_incident(id=f"f{i}"))
     wait_until(lambda: batches, what="the digest")
-    worker.put(make_finding(id="later"))
+    worker.put(make_incident(id="later"))
     worker.close()
     assert batches == [["f0", "f1", "f2", "f3"], ["later"]]
 
 
-def leave_in_spool(directory: Path, uri: str, *findings: Finding) -> None:
+def leave_in_spool(directory: Path, uri: str, *findings: Incident) -> None:
     """Records an earlier run of the sink ``uri`` left undelivered."""
     queue = Spool(directory).for_sink(uri)
     queue.open()
@@ -155,8 +155,8 @@ def leave_in_spool(directory: Path, uri: str, *findings: Finding) -> None:
 
 
 def test_a_sink_adopts_only_its_own_records_and_skips_torn_files(tmp_path: Path) -> None:
-    leave_in_spool(tmp_path, "a:1", make_finding(id="x1"), make_finding(id="x2"))
-    leave_in_spool(tmp_path, "b:2", make_finding(id="y"))
+    leave_in_spool(tmp_path, "a:1", make_incident(id="x1"), make_incident(id="x2"))
+    leave_in_spool(tmp_path, "b:2", make_incident(id="y"))
     (run,) = Spool(tmp_path).sink_dir("a:1").glob("run-*")
     (run / "99999999999999999999-torn.json").write_text('{"sink": "a:1", "record": {"tr')
     (run / ".tmp-0123456789abcdef").write_text("half")
@@ -174,7 +174,7 @@ def test_a_live_runs_records_are_not_adopted_by_another(tmp_path: Path) -> None:
     """Two processes with the same sink never deliver the same record."""
     first = Spool(tmp_path).for_sink("a:1")
     first.open()
-    first.write(make_finding(id="mine"), "id-mine")
+    first.write(make_incident(id="mine"), "id-mine")
     second = Spool(tmp_path).for_sink("a:1")
     assert second.open() == []
     second.close()
@@ -191,7 +191,7 @@ def test_unsafe_spool_directories_are_refused(tmp_path: Path) -> None:
     target, warnings = Target(), []
     worker = Delivery("t", "t", target, QUICK, Spool(shared), warnings.append)
     worker.start()
-    worker.put(make_finding(id="still-sent"))
+    worker.put(make_incident(id="still-sent"))
     worker.close()
     assert target.got == ["still-sent"]
     assert "writable by others (mode 0777)" in warnings[0]
@@ -206,7 +206,7 @@ def test_a_full_spool_says_what_is_true_and_counts_losses(tmp_path: Path) -> Non
     worker = Delivery("t", "t", target, QUICK, Spool(tmp_path, max_bytes=100), warnings.append,
                       meter)  # fmt: skip
     worker.start()
-    entry = worker.put(make_finding())
+    entry = worker.put(make_incident())
     assert entry is not None and entry.path is None
     wait_until(lambda: worker.down, what="the outage")
     worker.close()
@@ -224,14 +224,14 @@ class Recorder(QueuedSink):
     scheme = "rec"
     delivered: ClassVar[list[str]] = []
 
-    def deliver(self, findings: list[Finding]) -> None:
+    def deliver(self, findings: list[Incident]) -> None:
         Recorder.delivered.extend(f.id for f in findings)
 
 
 class Exploding(Sink):
     scheme = "boom"
 
-    def send(self, finding: Finding) -> None:
+    def send(self, finding: Incident) -> None:
         raise RuntimeError("sink bug")
 
 
@@ -246,8 +246,8 @@ def plugins(**classes: Any) -> dict[str, Plugin]:
 
 
 def test_build_sinks_replays_the_spool_for_its_uri(tmp_path: Path) -> None:
-    leave_in_spool(tmp_path, "rec:one", make_finding(id="old"))
-    leave_in_spool(tmp_path, "rec:other", make_finding(id="not-mine"))
+    leave_in_spool(tmp_path, "rec:one", make_incident(id="old"))
+    leave_in_spool(tmp_path, "rec:other", make_incident(id="not-mine"))
     Recorder.delivered.clear()
     (sink,) = build_sinks(
         ["rec:one?min=critical"], Config(), tmp_path, plugins=plugins(rec=Recorder)
@@ -265,9 +265,9 @@ def test_fanout_isolates_failing_sinks(tmp_path: Path) -> None:
     uris = ["boom", "rec:x", "rec:y?min=critical"]
     sinks = build_sinks(uris, Config(), tmp_path, warn=warnings.append, plugins=found)
     fanout = Fanout(sinks, warn=warnings.append)
-    fanout.send(make_finding(id="c1"))
-    fanout.send(make_finding(id="w1", severity=Severity.WARNING))
-    fanout.send(make_finding(id="c2"))
+    fanout.send(make_incident(id="c1"))
+    fanout.send(make_incident(id="w1", severity=Severity.WARNING))
+    fanout.send(make_incident(id="c2"))
     fanout.close()
     assert sorted(Recorder.delivered) == ["c1", "c1", "c2", "c2", "w1"]
     assert warnings == [
@@ -278,14 +278,14 @@ def test_fanout_isolates_failing_sinks(tmp_path: Path) -> None:
 
 def test_fanout_reraises_broken_pipe_after_the_others(tmp_path: Path) -> None:
     class Pipe(Sink):
-        def send(self, finding: Finding) -> None:
+        def send(self, finding: Incident) -> None:
             raise BrokenPipeError
 
     Recorder.delivered.clear()
     sinks = build_sinks(["pipe", "rec:z"], Config(), tmp_path,
                         plugins=plugins(pipe=Pipe, rec=Recorder))  # fmt: skip
     with pytest.raises(BrokenPipeError):
-        Fanout(sinks).send(make_finding(id="p"))
+        Fanout(sinks).send(make_incident(id="p"))
     Fanout(sinks).close()
     assert Recorder.delivered == ["p"]
 
@@ -399,17 +399,17 @@ def test_check_alerts_validates_without_building(tmp_path: Path) -> None:
 def test_new_findings_do_not_cut_the_backoff_short(tmp_path: Path) -> None:
     calls: list[float] = []
 
-    def failing(findings: list[Finding]) -> None:
+    def failing(findings: list[Incident]) -> None:
         calls.append(time.monotonic())
         raise TimeoutError("timed out")
 
     policy = RetryPolicy(retries=2, backoff=0.2, max_backoff=10, drain_timeout=5)
     worker = Delivery("t", "t", failing, policy, Spool(tmp_path), lambda text: None)
     worker.start()
-    worker.put(make_finding(id="first"))
+    worker.put(make_incident(id="first"))
     wait_until(lambda: calls, what="the first attempt")
     for i in range(20):  # each put() notifies the worker while it waits to retry
-        worker.put(make_finding(id=f"more{i}"))
+        worker.put(make_incident(id=f"more{i}"))
         time.sleep(0.01)
     wait_until(lambda: worker.down, what="the outage")
     worker.close()
@@ -424,15 +424,15 @@ def test_fanout_close_drains_hung_sinks_side_by_side(tmp_path: Path) -> None:
     class Hung(QueuedSink):
         scheme = "hung"
 
-        def deliver(self, findings: list[Finding]) -> None:
+        def deliver(self, findings: list[Incident]) -> None:
             gate.wait(30)
 
     uris = [f"hung:{i}" for i in range(4)]
     config = Config(data={"sinks": {"hung": {"drain_timeout": 1}}})
     sinks = build_sinks(uris, config, tmp_path, plugins=plugins(hung=Hung))
     fanout = Fanout(sinks)
-    fanout.send(make_finding(id="a"))
-    fanout.send(make_finding(id="b"))
+    fanout.send(make_incident(id="a"))
+    fanout.send(make_incident(id="b"))
     started = time.monotonic()
     fanout.close()
     took = time.monotonic() - started
@@ -472,7 +472,7 @@ def test_a_jsonl_file_on_a_full_disk_says_once_that_alerts_are_lost_and_counts_t
     fanout = Fanout([sink], warn=warnings.append)
     before = meter_for(uri).lost
     for i in range(3):
-        fanout.send(make_finding(id=f"f{i}"))
+        fanout.send(make_incident(id=f"f{i}"))
     assert len(warnings) == 1
     assert "No space left on device" in warnings[0]
     assert "what it is sent is being lost until it works again" in warnings[0]
@@ -481,15 +481,15 @@ def test_a_jsonl_file_on_a_full_disk_says_once_that_alerts_are_lost_and_counts_t
 
 def test_alert_ids_are_stable_and_unique_per_record() -> None:
     """The same record made again has the same id; any other record has another."""
-    first = make_finding()
-    again = make_finding()
+    first = make_incident()
+    again = make_incident()
     records = [
         first,
-        make_finding(state=FindingState.ESCALATED),
-        make_finding(time=first.time + timedelta(seconds=1)),
-        make_finding(counts={"messages": 481, "ips": 7}),
-        make_finding(severity=Severity.WARNING),
-        make_finding(id="burst:bob@example.com:1", key="bob@example.com"),
+        make_incident(state=IncidentState.ESCALATED),
+        make_incident(time=first.time + timedelta(seconds=1)),
+        make_incident(counts={"burst.messages": 481, "burst.ips": 7}),
+        make_incident(severity=Severity.WARNING),
+        make_incident(id="sasl_username:bob@example.com:1", key="bob@example.com"),
     ]
     assert alert_id(again) == alert_id(first)
     assert len({alert_id(r) for r in records}) == len(records)

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 
 from builders import HOST, ScriptedCorrelator, Stream, at, detectors_for
 
-from spamwatch.incidents.tracker import FindingTracker
-from spamwatch.model import Severity, Signal
+from spamwatch.incidents.engine import IncidentEngine
+from spamwatch.model import Incident, Severity, Signal
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
 from spamwatch.profiles.view import HostProfile, ProfileView, login_profile
@@ -22,14 +22,14 @@ USER = "helpdesk@example.com"
 HOME = "192.0.2.10"
 
 
-class SignalLog(FindingTracker):
-    """The real tracker, keeping every Signal it is shown."""
+class SignalLog(IncidentEngine):
+    """The real incident engine, keeping every Signal it is shown."""
 
     def __init__(self) -> None:
         super().__init__()
         self.signals: list[Signal] = []
 
-    def observe(self, signal: Signal):  # type: ignore[no-untyped-def]
+    def observe(self, signal: Signal) -> list[Incident]:
         self.signals.append(signal)
         return super().observe(signal)
 

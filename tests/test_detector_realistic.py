@@ -18,7 +18,7 @@ import synthlog
 from spamwatch.config import Config
 from spamwatch.correlate import Correlator
 from spamwatch.detectors import build_detectors
-from spamwatch.incidents.tracker import FindingTracker
+from spamwatch.incidents.engine import IncidentEngine
 from spamwatch.model import Finding, Severity
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
@@ -39,8 +39,8 @@ def report(*streams: Iterable[synthlog.Record]) -> list[Finding]:
         Parser(),
         Correlator(),
         build_detectors(Config()),
-        FindingTracker(),
-        records.append,
+        IncidentEngine(on_finding=records.append),
+        lambda _incident: None,
     )
     for line in synthlog.render(synthlog.merge(*streams), style="rfc3339"):
         pipeline.feed(line.encode())

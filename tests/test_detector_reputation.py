@@ -90,6 +90,7 @@ def delivery_log(replies: list[str], status: str = "bounced", login: str = "dave
 
 
 def report(tmp_path: Path, text: str, config: str = "") -> list[dict]:
+    """The findings inside the incidents ``report`` prints for ``text``."""
     log = tmp_path / "mail.log"
     log.write_text(text)
     conf = tmp_path / "c.toml"
@@ -99,7 +100,8 @@ def report(tmp_path: Path, text: str, config: str = "") -> list[dict]:
         ["report", "--config", str(conf), "--format", "json", "--fail-on", "never", str(log)],
     )
     assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in result.stdout.splitlines()]
+    incidents = [json.loads(line) for line in result.stdout.splitlines()]
+    return [finding for incident in incidents for finding in incident["findings"]]
 
 
 @pytest.mark.parametrize("name", sorted(REPLIES))

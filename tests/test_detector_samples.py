@@ -35,7 +35,10 @@ def raised_by(path: Path) -> set[str]:
     parser = Parser()
     parser.begin_source(file_anchor(str(path)))
     pipeline = Pipeline.from_config(
-        config, parser, build_detectors(config), lambda finding: raised.add(finding.detector)
+        config,
+        parser,
+        build_detectors(config),
+        lambda incident: raised.update(incident.detectors),
     )
     for line in read_from(str(path), None, parser.line_time):
         pipeline.feed(line)

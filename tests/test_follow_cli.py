@@ -47,7 +47,7 @@ def before_attack() -> int:
 def victim_records(process: FollowProcess, state: str | None = None) -> list[dict]:
     return [
         f
-        for f in process.findings()
+        for f in process.records()
         if f["key"] == VICTIM and (state is None or f["state"] == state)
     ]
 
@@ -72,10 +72,10 @@ def test_alerts_on_appended_attack_and_sigterm_saves_state(tmp_path: Path) -> No
     write(log, LINES[:cut])
     process = run(["--state", str(state), str(log)])
     try:
-        assert process.findings() == []  # the history alone is no attack
+        assert process.records() == []  # the history alone is no attack
         for start in range(cut, len(LINES), 500):
             write(log, LINES[start : start + 500])
-        until(lambda: victim_records(process, "raised"), what="the victim's finding")
+        until(lambda: victim_records(process, "opened"), what="the victim's incident")
         until(lambda: saved_offset(state, log) == log.stat().st_size, what="caught up")
         assert process.stop(signal.SIGTERM) == 0  # (at once: it would not wait to catch up)
     finally:
@@ -118,11 +118,11 @@ def test_restart_mid_attack_neither_misses_nor_repeats(
     write(log, LINES[:middle])
     first = run(["--from-start", "--state", str(state), str(log)])
     try:
-        until(lambda: victim_records(first, "raised"), what="the first run's alert")
+        until(lambda: victim_records(first, "opened"), what="the first run's alert")
         assert first.stop(signal.SIGTERM) == 0
     finally:
         first.kill()
-    alerted = {(f["detector"], f["key"]) for f in first.findings() if f["state"] != "resolved"}
+    alerted = {f["key"]: f for f in first.records() if f["state"] != "resolved"}
     write(log, LINES[middle:])
     second = run([*again_args, "--state", str(state), str(log)])  # warm-up refills the windows
     try:
@@ -130,9 +130,37 @@ def test_restart_mid_attack_neither_misses_nor_repeats(
         assert second.stop(signal.SIGTERM) == 0
     finally:
         second.kill()
-    again = [f for f in second.findings() if (f["detector"], f["key"]) in alerted]
-    assert not [f for f in again if f["state"] == "raised"], again
+    again = [f for f in second.records() if f["key"] in alerted]
+    assert not [f for f in again if f["state"] == "opened"], again
+    for record in again:  # the same incident, under the id the sinks know
+        assert record["id"] == alerted[record["key"]]["id"]
+        if record["state"] == "escalated":
+            assert record["severity"] != alerted[record["key"]]["severity"]
     assert "warm-up read" in second.wait_err("following")
+
+
+def test_the_same_login_abused_again_a_day_after_a_restart_is_alerted(tmp_path: Path) -> None:
+    """Issue 14 §1: a state remembering the first incident hid the second for a week."""
+    log, state = tmp_path / "mail.log", tmp_path / "follow.state"
+    write(log, LINES[: before_attack() + (len(LINES) - before_attack()) // 2])
+    first = run(["--from-start", "--state", str(state), str(log)])
+    try:
+        until(lambda: victim_records(first, "opened"), what="the first incident")
+        until(lambda: saved_offset(state, log) == log.stat().st_size, what="caught up")
+        assert first.stop(signal.SIGTERM) == 0  # stopped while the incident is open
+    finally:
+        first.kill()
+    assert json.loads(state.read_text())["incidents"]
+    later = synthlog.compromised_account(ATTACK_START + timedelta(hours=26), messages=400,
+                                         duration=timedelta(minutes=12), seed=8)  # fmt: skip
+    write(log, list(synthlog.render(later, "rfc3339")), "w")  # a new day's log
+    second = run(["--state", str(state), str(log)])
+    try:
+        opened = until(lambda: victim_records(second, "opened"), what="the second incident")
+        assert second.stop(signal.SIGTERM) == 0
+    finally:
+        second.kill()
+    assert opened[0]["id"] != victim_records(first, "opened")[0]["id"]
 
 
 def test_start_in_the_middle_of_an_attack_alerts_it_from_the_warmup(tmp_path: Path) -> None:
@@ -146,7 +174,7 @@ def test_start_in_the_middle_of_an_attack_alerts_it_from_the_warmup(tmp_path: Pa
     finally:
         process.kill()
     assert process.lines_read() == 0  # nothing new was appended: all came from the warm-up
-    assert json.loads(state.read_text())["alerted"]
+    assert json.loads(state.read_text())["incidents"]
 
 
 def test_warmup_reads_back_into_the_rotated_file(tmp_path: Path) -> None:
@@ -202,13 +230,13 @@ def test_several_files_keep_hosts_apart(tmp_path: Path) -> None:
     process = run(["--from-start", "--state", str(state), *paths])
     try:
         until(
-            lambda: {f["key"] for f in process.findings()} >= set(victims),
-            what="a finding for each server's victim",
+            lambda: {f["key"] for f in process.records()} >= set(victims),
+            what="an incident for each server's victim",
         )
         assert process.stop(signal.SIGTERM) == 0
     finally:
         process.kill()
-    for found in process.findings():
+    for found in process.records():
         if found["key"] in victims:
             assert found["host"] == victims[found["key"]], found
     assert set(json.loads(state.read_text())["files"]) == set(paths)
@@ -222,7 +250,7 @@ def test_stdin_is_read_to_its_end(tmp_path: Path) -> None:
         process = FollowProcess(["--format", "json", "--state", str(state), "-"], stdin=stdin)
         status = process.stop(timeout=120) if process.proc.wait(120) is not None else -1
     assert status == 0
-    assert victim_records(process, "raised")
+    assert victim_records(process, "opened")
     assert process.lines_read() == len(LINES)
 
 

@@ -26,11 +26,11 @@ from sinkutil import (
     WebhookServer,
     build_one,
     free_port,
-    hostile_finding,
+    hostile_incident,
     wait_until,
 )
 
-from spamwatch.model import Finding
+from spamwatch.model import Incident
 from spamwatch.textsafe import clean
 
 CONTROL = re.compile(rb"[\x00-\x09\x0b-\x1f\x7f]")  # any control byte but LF
@@ -41,17 +41,17 @@ def no_controls(data: bytes) -> None:
     assert not found, f"control bytes {found!r} in {data[:200]!r}"
 
 
-def same(received: dict[str, Any], original: Finding) -> None:
+def same(received: dict[str, Any], original: Incident) -> None:
     """Round trip: the JSON carried the hostile text exactly, as data."""
-    assert Finding.from_json(received) == original
+    assert Incident.from_json(received) == original
     assert received["key"] == HOSTILE_KEY
-    assert received["evidence"]["sender"] == HOSTILE_SENDER
+    assert received["findings"][0]["evidence"]["sender"] == HOSTILE_SENDER
 
 
 def test_console(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORCE_COLOR", "1")
     sink = build_one("console", Path("/nonexistent"), [])
-    sink.send(hostile_finding())
+    sink.send(hostile_incident())
     out = capsys.readouterr().out
     # rich's own styling is the only escape sequence: strip it, then look again
     plain = re.sub(r"\x1b\[[0-9;]*m", "", out)
@@ -66,7 +66,7 @@ def test_console(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyP
 def test_jsonl(tmp_path: Path) -> None:
     path = tmp_path / "f.jsonl"
     sink = build_one(f"jsonl:{path}", tmp_path, [])
-    finding = hostile_finding()
+    finding = hostile_incident()
     sink.send(finding)
     sink.close()
     raw = path.read_bytes()
@@ -88,8 +88,8 @@ def test_syslog_unix_and_udp(tmp_path: Path) -> None:
         one = build_one("syslog", tmp_path, [], syslog={"socket": str(unix_path)})
         port = remote.getsockname()[1]
         two = build_one(f"syslog+udp://127.0.0.1:{port}", tmp_path, [])
-        one.send(hostile_finding())
-        two.send(hostile_finding())
+        one.send(hostile_incident())
+        two.send(hostile_incident())
         datagrams = [local.recv(65536), remote.recv(65536)]
         one.close()
         two.close()
@@ -121,8 +121,8 @@ def test_mail_has_no_injected_header_or_recipient(tmp_path: Path) -> None:
             **FAST,
         }
         sink = build_one("mailto:admin@example.com", tmp_path, [], mailto=options)
-        sink.send(hostile_finding())
-        sink.send(hostile_finding(key=HOSTILE_SENDER))  # CR/LF + Bcc straight into the subject
+        sink.send(hostile_incident())
+        sink.send(hostile_incident(key=HOSTILE_SENDER))  # CR/LF + Bcc straight into the subject
         wait_until(lambda: len(inbox.mails) == 2, what="two mails")
         sink.close()
     finally:
@@ -149,7 +149,7 @@ def test_webhook(tmp_path: Path) -> None:
     server = WebhookServer().start()
     try:
         sink = build_one("webhook+" + server.url + "/hook", tmp_path, [], webhook=FAST)
-        finding = hostile_finding()
+        finding = hostile_incident()
         sink.send(finding)
         wait_until(lambda: server.requests, what="the POST")
         sink.close()
@@ -174,7 +174,7 @@ def test_exec_sees_literal_strings(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     )
     command.chmod(0o755)
     sink = build_one(f"exec:{command}", tmp_path / "spool", [], exec=FAST)
-    finding = hostile_finding()
+    finding = hostile_incident()
     sink.send(finding)
     wait_until(lambda: Path(f"{out}.summary").exists(), what="the command's output")
     sink.close()
@@ -189,7 +189,7 @@ def test_exec_sees_literal_strings(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 def test_prometheus_never_sees_log_text(tmp_path: Path) -> None:
     path = tmp_path / "m.prom"
     sink = build_one(f"prometheus:{path}", tmp_path, [])
-    sink.send(hostile_finding())
+    sink.send(hostile_incident())
     sink.close()
     raw = path.read_bytes()
     no_controls(raw)

@@ -240,7 +240,7 @@ def test_follow_journal_end_to_end(tmp_path: Path) -> None:
     first = FollowProcess(args, env=fake.env())
     try:
         until(
-            lambda: any(f["key"] == VICTIM for f in first.findings()),
+            lambda: any(f["key"] == VICTIM for f in first.records()),
             what="a finding about the victim",
         )
         # The cursor of the *last* entry: any cursor would race a loaded machine (follow
@@ -265,7 +265,7 @@ def test_follow_journal_end_to_end(tmp_path: Path) -> None:
     live = [c for c in fake.calls() if "-f" in c]
     assert live[-1][3:5] == ["--after-cursor", saved["cursor"]]
     assert second.lines_read() == 0  # nothing new: not one entry read twice
-    assert not any(f["state"] == "raised" for f in second.findings())
+    assert not any(f["state"] == "opened" for f in second.records())
 
 
 def test_timestamps_round_trip_through_the_parser() -> None:

@@ -10,9 +10,9 @@ from rich.console import Console
 
 from spamwatch.follow import live
 from spamwatch.follow.live import LiveStats, LiveView, use_rich_view
-from spamwatch.model import Event, FindingState, Severity
+from spamwatch.model import Event, IncidentState, Severity
 from spamwatch.textsafe import clean
-from tests.followutil import finding_record
+from tests.followutil import incident_record
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 HOSTILE = "[bold red]evil[/] \x1b[2J\x1b]0;owned\x07\r\x9b31m \u202egpj.exe"
@@ -56,12 +56,12 @@ def test_user_table_is_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(stats.busiest_users(count=1000)) == 50
 
 
-def test_open_findings_by_severity() -> None:
+def test_open_incidents_by_severity() -> None:
     stats = LiveStats(Clock())
-    stats.on_finding(finding_record("a", FindingState.RAISED, Severity.WARNING))
-    stats.on_finding(finding_record("a", FindingState.ESCALATED, Severity.CRITICAL))
-    stats.on_finding(finding_record("b", FindingState.RAISED, Severity.INFO))
-    stats.on_finding(finding_record("b", FindingState.RESOLVED, Severity.INFO))
+    stats.on_incident(incident_record("a", IncidentState.OPENED, Severity.WARNING))
+    stats.on_incident(incident_record("a", IncidentState.ESCALATED, Severity.CRITICAL))
+    stats.on_incident(incident_record("b", IncidentState.OPENED, Severity.INFO))
+    stats.on_incident(incident_record("b", IncidentState.RESOLVED, Severity.INFO))
     counts = stats.open_by_severity()
     assert counts == {Severity.INFO: 0, Severity.WARNING: 0, Severity.CRITICAL: 1}
 
@@ -70,7 +70,7 @@ def test_log_text_is_never_markup_nor_control_codes() -> None:
     assert "\x1b" not in clean(HOSTILE) and "\x9b" not in clean(HOSTILE)
     stats = LiveStats(Clock())
     stats.on_event(login(HOSTILE))
-    stats.on_finding(finding_record(HOSTILE, FindingState.RAISED, Severity.CRITICAL))
+    stats.on_incident(incident_record(HOSTILE, IncidentState.OPENED, Severity.CRITICAL))
     view = LiveView(stats, [HOSTILE])
     out = io.StringIO()
     Console(file=out, force_terminal=True, width=400, color_system="standard").print(view.render())
@@ -102,5 +102,5 @@ def test_table_titles_stay_whole_while_the_tables_are_empty() -> None:
     out = io.StringIO()
     Console(file=out, force_terminal=False, width=160).print(view.render())
     lines = out.getvalue().splitlines()
-    assert any("open findings: 0 critical, 0 warning, 0 info" in line for line in lines), lines
+    assert any("open incidents: 0 critical, 0 warning, 0 info" in line for line in lines), lines
     assert any("busiest SASL users (10 min)" in line for line in lines), lines

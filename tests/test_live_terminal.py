@@ -62,7 +62,7 @@ def append_in_bursts(log: Path, lines: list[bytes], bursts: int = 12) -> None:
 @pytest.mark.parametrize("terminal", SIZES, indirect=True, ids=[f"{w}x{h}" for w, h in SIZES])
 def test_alerts_appear_whole_once_above_one_live_view(tmp_path: Path, terminal: Terminal) -> None:
     expected = alert_lines(tmp_path)
-    assert sum("CRITICAL" in line for line in expected) >= 5
+    assert sum("CRITICAL" in line for line in expected) >= 3  # opened, escalated, updated...
     log = tmp_path / "mail.log"
     log.touch()
     command = [sys.executable, "-m", "spamwatch", "follow", "--config", "/dev/null",

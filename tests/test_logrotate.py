@@ -13,7 +13,7 @@ import pwd
 import subprocess
 from pathlib import Path
 
-from sinkutil import build_one, make_finding
+from sinkutil import build_one, make_incident
 
 from tests.conftest import ROOT
 from tests.programs import need
@@ -56,10 +56,10 @@ def test_the_alert_file_rotates_under_a_sink_that_keeps_it_open(tmp_path: Path) 
     logs.mkdir(parents=True)
     sink = build_one(f"jsonl:{logs}/findings.jsonl", tmp_path / "spool", [])
     try:
-        sink.send(make_finding(id="before-1"))
-        sink.send(make_finding(id="before-2"))
+        sink.send(make_incident(id="before-1"))
+        sink.send(make_incident(id="before-2"))
         rotate(tmp_path)
-        sink.send(make_finding(id="after"))
+        sink.send(make_incident(id="after"))
     finally:
         sink.close()
     assert ids(logs / "findings.jsonl.1") == ["before-1", "before-2"]

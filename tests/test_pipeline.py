@@ -12,14 +12,19 @@ from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
 
 
-def test_from_config_applies_correlate_and_findings_tables() -> None:
+def test_from_config_applies_correlate_findings_and_incidents_tables() -> None:
     config = Config(
-        data={"correlate": {"max_age": "2d", "max_open": 7}, "findings": {"cooldown": "5m"}}
+        data={
+            "correlate": {"max_age": "2d", "max_open": 7},
+            "findings": {"cooldown": "5m"},
+            "incidents": {"update_every": "1m"},
+        }
     )
     pipeline = Pipeline.from_config(config, Parser(), [], lambda finding: None)
     assert pipeline.correlator.max_age == timedelta(days=2)
     assert pipeline.correlator.max_open == 7
-    assert pipeline.tracker.cooldown == timedelta(minutes=5)
+    assert pipeline.engine.findings.cooldown == timedelta(minutes=5)
+    assert pipeline.engine.update_every == timedelta(minutes=1)
 
 
 def test_from_config_joins_a_message_end_to_end() -> None:

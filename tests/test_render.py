@@ -1,4 +1,4 @@
-"""Report output: worst first, one line per finding, log text shown literally."""
+"""Report output: worst first, one block per incident, log text shown literally."""
 
 from __future__ import annotations
 
@@ -9,15 +9,20 @@ from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
-from spamwatch.model import Event, Finding, FindingState, Message, MessageUpdate, Severity, Stage
-from spamwatch.report.render import (
-    ReportData,
-    evidence_lines,
-    render_json,
-    render_table,
-    render_text,
+from spamwatch.incidents.story import evidence_lines
+from spamwatch.model import (
+    Event,
+    Finding,
+    FindingState,
+    Incident,
+    IncidentState,
+    Message,
+    MessageUpdate,
+    Severity,
+    Stage,
 )
-from spamwatch.report.summary import FindingLog, TopCounter, TrafficSummary
+from spamwatch.report.render import ReportData, render_json, render_table, render_text
+from spamwatch.report.summary import IncidentLog, TopCounter, TrafficSummary
 from spamwatch.report.timerange import TimeRange
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
@@ -29,36 +34,56 @@ HOSTILE = f"{MARKUP}{ANSI}\x07\r\n\x9b2J\u202eevil"
 def finding(
     key: str,
     severity: Severity = Severity.WARNING,
-    state: FindingState = FindingState.RAISED,
+    state: IncidentState = IncidentState.OPENED,
     messages: int = 10,
     minutes: int = 0,
     detector: str = "burst",
     **evidence: object,
-) -> Finding:
-    raised = T0 + timedelta(minutes=minutes)
-    return Finding(
-        id=f"{detector}:{key}:{raised.isoformat()}",
-        state=state,
+) -> Incident:
+    """An incident of one login holding one finding of ``detector`` with ``evidence``."""
+    opened = T0 + timedelta(minutes=minutes)
+    inside = Finding(
+        id=f"{detector}:{key}:{opened.isoformat()}",
+        state=FindingState.RESOLVED if state is IncidentState.RESOLVED else FindingState.RAISED,
         detector=detector,
         severity=severity,
         key=key,
         key_kind="sasl_username",
         summary=f"{key} sent {messages} single-recipient messages",
-        first_seen=raised - timedelta(minutes=5),
-        last_seen=raised + timedelta(minutes=3),
-        raised_at=raised,
-        time=raised,
+        first_seen=opened - timedelta(minutes=5),
+        last_seen=opened + timedelta(minutes=3),
+        raised_at=opened,
+        time=opened,
         host="mx1",
         counts={"messages": messages},
         evidence=evidence,
+        facts=frozenset({"volume"}),
+    )
+    return Incident(
+        id=f"sasl_username:{key}:{opened.isoformat()}",
+        state=state,
+        severity=severity,
+        key=key,
+        key_kind="sasl_username",
+        summary=inside.summary,
+        reason="only volume",
+        first_seen=inside.first_seen,
+        last_seen=inside.last_seen,
+        opened_at=opened,
+        time=opened,
+        host="mx1",
+        hosts=("mx1",),
+        facts=inside.facts,
+        counts={f"{detector}.messages": messages},
+        findings=(inside,),
     )
 
 
-def data(findings: list[Finding], traffic: TrafficSummary | None = None) -> ReportData:
+def data(findings: list[Incident], traffic: TrafficSummary | None = None) -> ReportData:
     return ReportData(
         range=TimeRange(T0 - timedelta(hours=1), None),
         files=("/var/log/mail.log",),
-        findings=tuple(findings),
+        incidents=tuple(findings),
         traffic=traffic or TrafficSummary(),
         lines=1234,
         events=1000,
@@ -80,10 +105,10 @@ def text_output(report: ReportData) -> str:
     return out.getvalue()
 
 
-def hostile_finding() -> Finding:
+def hostile_incident() -> Incident:
     return finding(
         f"{HOSTILE}@example.com",
-        client_ips={f"198.51.100.7{MARKUP}": 3, "203.0.113.9": 40},
+        client_addresses={f"198.51.100.7{MARKUP}": 3, "203.0.113.9": 40},
         senders=[f"{ANSI}@spam.example"],
     )
 
@@ -97,23 +122,24 @@ def assert_shown_literally(output: str) -> None:
 
 
 def test_table_shows_hostile_text_literally() -> None:
-    output = table_output(data([hostile_finding()]))
+    output = table_output(data([hostile_incident()]))
     assert_shown_literally(output)
     assert "198.51.100.7[bold red]x[/] (3)" in output
-    coloured = table_output(data([hostile_finding()]), colour=True)
+    assert "spamwatch contain '" in output  # the hostile login is one quoted shell word
+    coloured = table_output(data([hostile_incident()]), colour=True)
     assert "\x1b[33mWARNING" in coloured  # rich does style the table itself
     for raw in ("\x1b[31mred", "\x07", "\r", "\x9b", "\u202e"):
         assert raw not in coloured
 
 
 def test_text_shows_hostile_text_literally() -> None:
-    output = text_output(data([hostile_finding()]))
+    output = text_output(data([hostile_incident()]))
     assert_shown_literally(output)
     assert "\x1b" not in output  # plain text: no colour at all
 
 
 def test_json_is_exactly_to_json_and_safe_on_a_terminal() -> None:
-    items = [hostile_finding(), finding("bob@example.com")]
+    items = [hostile_incident(), finding("bob@example.com")]
     out = io.StringIO()
     render_json(items, out)
     lines = out.getvalue().splitlines()
@@ -124,74 +150,74 @@ def test_json_is_exactly_to_json_and_safe_on_a_terminal() -> None:
 
 
 def test_text_lists_worst_first_with_evidence() -> None:
-    log = FindingLog()
+    log = IncidentLog()
     log.add(finding("small@example.com", messages=20))
     log.add(finding("quiet@example.com", Severity.INFO, messages=9000, detector="queue"))
     log.add(finding("big@example.com", Severity.CRITICAL, messages=5999, client_ips={"a": 1}))
     output = text_output(data(log.final()))
     order = [output.index(k) for k in ("big@", "small@", "quiet@")]
     assert order == sorted(order)
-    assert output.splitlines()[1] == "3 findings: 1 critical, 1 warning, 1 info"
-    assert "CRITICAL burst: sasl_username big@example.com on mx1 [open]" in output
-    assert "  counts: messages=5999" in output
-    assert "  client_ips: a (1)" in output
+    assert output.splitlines()[1] == "3 incidents: 1 critical, 1 warning, 1 info"
+    assert "CRITICAL login big@example.com on mx1 [open]" in output
+    assert "    counts: messages=5999" in output  # the details of its finding
+    assert "    client_ips: a (1)" in output
 
 
-def test_final_state_merges_records_of_one_finding() -> None:
-    raised = finding("alice@example.com", Severity.WARNING, messages=100)
-    escalated = replace(raised, state=FindingState.ESCALATED, severity=Severity.CRITICAL)
+def test_final_state_merges_records_of_one_incident() -> None:
+    opened = finding("alice@example.com", Severity.WARNING, messages=100)
+    escalated = replace(opened, state=IncidentState.ESCALATED, severity=Severity.CRITICAL)
     resolved = replace(
-        raised,
-        state=FindingState.RESOLVED,
-        counts={"messages": 3000},
+        opened,
+        state=IncidentState.RESOLVED,
+        counts={"burst.messages": 3000},
         time=T0 + timedelta(hours=1),
     )
     other = finding("bob@example.com", Severity.WARNING, messages=500)
-    log = FindingLog(keep_records=True)
-    for record in (raised, other, escalated, resolved):
+    log = IncidentLog(keep_records=True)
+    for record in (opened, other, escalated, resolved):
         log.add(record)
     final = log.final()
     assert [f.key for f in final] == ["alice@example.com", "bob@example.com"]
     alice = final[0]
-    assert alice.state is FindingState.RESOLVED
+    assert alice.state is IncidentState.RESOLVED
     assert alice.severity is Severity.CRITICAL  # highest it reached
-    assert alice.counts == {"messages": 3000}  # the latest record's counts
-    assert log.records == [raised, other, escalated, resolved]
-    assert log.records_of([alice]) == [raised, escalated, resolved]
+    assert alice.counts == {"burst.messages": 3000}  # the latest record's counts
+    assert log.records == [opened, other, escalated, resolved]
+    assert log.records_of([alice]) == [opened, escalated, resolved]
     output = text_output(data(final))
-    assert "CRITICAL burst: sasl_username alice@example.com on mx1 [resolved]" in output
+    assert "CRITICAL login alice@example.com on mx1 [resolved]" in output
 
 
 def test_open_snapshot_replaces_last_record() -> None:
-    raised = finding("alice@example.com", messages=100)
-    log = FindingLog()
-    log.add(raised)
-    newer = replace(raised, counts={"messages": 150}, last_seen=T0 + timedelta(hours=1))
+    opened = finding("alice@example.com", messages=100)
+    log = IncidentLog()
+    log.add(opened)
+    newer = replace(opened, counts={"burst.messages": 150}, last_seen=T0 + timedelta(hours=1))
     (final,) = log.final([newer])
-    assert final.counts == {"messages": 150}
-    assert final.state is FindingState.RAISED
+    assert final.counts == {"burst.messages": 150}
+    assert final.state is IncidentState.OPENED
 
 
-def test_no_findings() -> None:
-    assert "No findings." in text_output(data([]))
-    assert "No findings." in table_output(data([]))
-    assert FindingLog().final() == []
+def test_no_incidents() -> None:
+    assert "No incidents." in text_output(data([]))
+    assert "No incidents." in table_output(data([]))
+    assert IncidentLog().final() == []
 
 
-def test_findings_over_before_the_range_are_left_out() -> None:
-    """Warm-up: a finding resolved before ``since`` is not the range's business."""
+def test_incidents_over_before_the_range_are_left_out() -> None:
+    """Warm-up: an incident resolved before ``since`` is not the range's business."""
     since = T0 + timedelta(minutes=30)
     early = finding("early@example.com", minutes=-40)
-    early_end = replace(early, state=FindingState.RESOLVED, time=since - timedelta(seconds=1))
+    early_end = replace(early, state=IncidentState.RESOLVED, time=since - timedelta(seconds=1))
     ongoing = finding("ongoing@example.com", minutes=-10)
-    late_end = replace(ongoing, state=FindingState.RESOLVED, time=since)
-    log = FindingLog(keep_records=True)
+    late_end = replace(ongoing, state=IncidentState.RESOLVED, time=since)
+    log = IncidentLog(keep_records=True)
     for record in (early, ongoing, early_end, late_end):
         log.add(record)
     assert [f.key for f in log.final()] == ["early@example.com", "ongoing@example.com"]
     log.since = since
     (kept,) = log.final()
-    assert (kept.key, kept.state) == ("ongoing@example.com", FindingState.RESOLVED)
+    assert (kept.key, kept.state) == ("ongoing@example.com", IncidentState.RESOLVED)
     assert log.records_of([kept]) == [ongoing, late_end]
 
 
@@ -214,21 +240,21 @@ def test_evidence_lines_shapes() -> None:
     ]
 
 
-def test_finding_log_stays_bounded_keeping_what_matters() -> None:
-    """Past the limit, resolved findings go: warm-up ones, then the least important."""
+def test_incident_log_stays_bounded_keeping_what_matters() -> None:
+    """Past the limit, resolved incidents go: warm-up ones, then the least important."""
     since = T0
-    log = FindingLog(keep_records=True, since=since, limit=10)
+    log = IncidentLog(keep_records=True, since=since, limit=10)
     opened = [finding(f"open{i}@example.com", Severity.INFO, messages=1) for i in range(3)]
     for record in opened:
         log.add(record)
     for i in range(4):  # over before the range: dropped first, not counted
         early = finding(f"warm{i}@example.com", Severity.CRITICAL, minutes=-60 - i)
-        log.add(replace(early, state=FindingState.RESOLVED, time=since - timedelta(minutes=1)))
+        log.add(replace(early, state=IncidentState.RESOLVED, time=since - timedelta(minutes=1)))
     for i in range(20):
         severity = Severity.CRITICAL if i % 10 == 0 else Severity.INFO
         done = finding(f"done{i}@example.com", severity, messages=100 + i, minutes=i)
         log.add(done)
-        log.add(replace(done, state=FindingState.RESOLVED, time=done.time + timedelta(hours=1)))
+        log.add(replace(done, state=IncidentState.RESOLVED, time=done.time + timedelta(hours=1)))
     keys = [f.key for f in log.final()]
     assert len(keys) <= 10
     assert {f"open{i}@example.com" for i in range(3)} <= set(keys)
@@ -237,7 +263,7 @@ def test_finding_log_stays_bounded_keeping_what_matters() -> None:
     assert sum(log.dropped.values()) == 20 + 3 - len(keys)  # warm-up ones not counted
     assert log.dropped[Severity.CRITICAL] == 0
     assert {r.id for r in log.records} == {f.id for f in log.final()}
-    assert "more resolved, lower-ranked findings not shown" in text_output(
+    assert "more resolved, lower-ranked incidents not shown" in text_output(
         replace(data(log.final()), dropped=sum(log.dropped.values()))
     )
 

@@ -141,7 +141,7 @@ def test_no_findings_exit_0_with_summary(tmp_path: Path) -> None:
     write_log(log, T0, 10)
     result = run("--format", "text", str(log))
     assert result.exit_code == 0, result.stderr
-    assert "No findings." in result.stdout
+    assert "No incidents." in result.stdout
     assert "messages:         10 queued, 10 recipients" in result.stdout
     assert "alice@example.com (10 msgs, 10 rcpts)" in result.stdout
     assert result.stderr == ""
@@ -180,7 +180,7 @@ def test_until_in_one_file_does_not_end_the_next(tmp_path: Path) -> None:
     args = ["--since", "2026-11-28 00:10", "--until", "2026-11-28 00:20", "--warmup=0"]
     result = run("--format", "json", *args, str(first), str(second))
     assert result.exit_code == 1, result.stderr
-    counts = {r["key"]: r["counts"]["messages"] for r in json_records(result)}
+    counts = {r["key"]: r["counts"]["peruser.messages"] for r in json_records(result)}
     assert counts == {"alice@example.com": 10, "bob@example.com": 10}
 
 
@@ -214,7 +214,7 @@ def test_range_reaching_back_reads_rotated_files_oldest_first(tmp_path: Path) ->
     order = list(dict.fromkeys(record["key"] for record in records))
     assert order == ["dave@example.com", "erin@example.com", "frank@example.com"]
     dave = [r for r in records if r["key"] == "dave@example.com"]
-    assert dave[0]["raised_at"] == "2026-11-28T01:30:00+00:00"  # nothing before --since
+    assert dave[0]["opened_at"] == "2026-11-28T01:30:00+00:00"  # nothing before --since
     text = run("--format", "text", "--warmup=0", "--since", since, str(log)).stdout
     assert f"from {tmp_path}/mail.log.2.gz, {tmp_path}/mail.log.1, {tmp_path}/mail.log" in text
 
@@ -232,14 +232,14 @@ def test_warmup_refills_detectors_without_counting_traffic(tmp_path: Path) -> No
     keys = [r["key"] for r in records]
     assert keys == ["frank@example.com", "dave@example.com", "erin@example.com"]
     dave = records[1]
-    assert dave["raised_at"] == "2026-11-28T01:00:00+00:00"  # seen whole thanks to the warm-up
-    assert (dave["state"], dave["counts"]["messages"]) == ("resolved", 60)
+    assert dave["opened_at"] == "2026-11-28T01:00:00+00:00"  # seen whole thanks to the warm-up
+    assert (dave["state"], dave["counts"]["peruser.messages"]) == ("resolved", 60)
     text = run("--format", "text", "--since", since, str(log)).stdout
     assert f"from {tmp_path}/mail.log.3.gz, {tmp_path}/mail.log.2.gz," in text
     assert "(detectors warmed up from 2026-11-28 00:30:00+00:00)" in text
     assert "messages:         150 queued" in text  # 01:30-03:59 only, not the warm-up
     cold = run("--format", "json", "--fail-on=never", "--warmup=0", "--since", since, str(log))
-    counts = {r["key"]: r["counts"]["messages"] for r in json_records(cold)}
+    counts = {r["key"]: r["counts"]["peruser.messages"] for r in json_records(cold)}
     assert counts == {"dave@example.com": 30, "erin@example.com": 60, "frank@example.com": 60}
 
 
@@ -260,7 +260,7 @@ def test_year_less_rotated_files_across_new_year(tmp_path: Path) -> None:
     args = ["--format", "json", "--all-records", "--warmup=0", "--since", "2026-12-31 23:30"]
     result = run(*args, str(tmp_path / "mail.log"))
     assert result.exit_code == 1, result.stderr
-    raised = {r["key"]: r["raised_at"] for r in json_records(result) if r["state"] == "raised"}
+    raised = {r["key"]: r["opened_at"] for r in json_records(result) if r["state"] == "opened"}
     assert raised == {
         "old@example.com": "2026-12-31T23:30:00+00:00",
         "new@example.com": "2027-01-01T00:00:00+00:00",
@@ -290,7 +290,7 @@ def test_now_end_counts_back_from_the_last_line(tmp_path: Path) -> None:
     result = run(*args, str(log))
     assert result.exit_code == 1, result.stderr
     assert users_in(result)[:1] == ["erin@example.com"]
-    assert json_records(result)[0]["raised_at"] == "2026-11-28T02:49:00+00:00"
+    assert json_records(result)[0]["opened_at"] == "2026-11-28T02:49:00+00:00"
 
 
 @pytest.mark.usefixtures("test_detector")
@@ -300,7 +300,7 @@ def test_now_end_right_after_rotation_looks_at_the_rotated_part(tmp_path: Path) 
     result = run("--format", "json", "--warmup=0", "--since", "10m", "--now", "end", str(log))
     assert result.exit_code == 1, result.stderr
     assert users_in(result) == ["erin@example.com"]
-    assert json_records(result)[0]["raised_at"] == "2026-11-28T02:49:00+00:00"
+    assert json_records(result)[0]["opened_at"] == "2026-11-28T02:49:00+00:00"
 
 
 def test_now_end_needs_a_file_with_time(tmp_path: Path) -> None:
@@ -318,7 +318,7 @@ def test_log_ending_before_the_range_says_so(tmp_path: Path) -> None:
     now = (T0 + timedelta(hours=4)).isoformat()
     result = run("--format", "text", "--since", "1h", "--now", now, str(log))
     assert result.exit_code == 0
-    assert "No findings." in result.stdout
+    assert "No incidents." in result.stdout
     assert "ends at 2026-11-28T00:59:00+00:00, before the range starts" in result.stderr
     quiet = run("--quiet", "--since", "1h", "--now", now, str(log))
     assert (quiet.exit_code, quiet.stdout) == (0, "")
@@ -383,7 +383,7 @@ def test_stdin(tmp_path: Path) -> None:
 
 
 @pytest.mark.usefixtures("test_detector")
-def test_worst_and_biggest_first_one_line_per_finding(tmp_path: Path) -> None:
+def test_worst_and_biggest_first_one_block_per_incident(tmp_path: Path) -> None:
     log, more = tmp_path / "mail.log", tmp_path / "more.log"
     write_log(log, T0, 5, ["mid@example.com", "info-big@example.com", "crit-x@example.com"])
     write_log(more, T0 + timedelta(minutes=5), 20, ["small@example.com", "info-big@example.com"])
@@ -393,8 +393,8 @@ def test_worst_and_biggest_first_one_line_per_finding(tmp_path: Path) -> None:
     records = json_records(result)
     keys = ["crit-x", "small", "mid", "info-big"]
     assert [r["key"] for r in records] == [f"{key}@example.com" for key in keys]
-    assert [r["counts"]["messages"] for r in records] == [5, 20, 5, 25]
-    assert {r["schema"] for r in records} == {1}
+    assert [r["counts"]["peruser.messages"] for r in records] == [5, 20, 5, 25]
+    assert {r["schema"] for r in records} == {2}
     assert run(*args).stdout == result.stdout  # deterministic, byte for byte
 
 
@@ -442,7 +442,7 @@ def test_table_format(tmp_path: Path) -> None:
     write_log(log, T0, 3, ["crit-x@example.com"])
     result = run("--format", "table", str(log))
     assert result.exit_code == 1
-    assert "1 finding: 1 critical" in result.stdout
+    assert "1 incident: 1 critical" in result.stdout
     assert "CRITICAL" in result.stdout and "crit-x@example.com" in result.stdout
     assert "top SASL senders" in result.stdout
 

@@ -56,7 +56,7 @@ def test_a_range_after_the_log_reports_nothing_from_the_warm_up() -> None:
     """The warm-up (09:00-10:00) holds the whole incident; the range (10:00-) holds no line."""
     result = report("--since", "2026-11-26 10:00", "--format", "text", str(SAMPLE))
     assert result.returncode == 0
-    assert result.stdout.splitlines()[1] == "No findings."
+    assert result.stdout.splitlines()[1] == "No incidents."
     assert result.stderr == (
         f"spamwatch: warning: {SAMPLE} ends at 2026-11-26T09:29:18+01:00, before the range "
         "starts (2026-11-26T10:00:00+01:00): nothing to report\n"

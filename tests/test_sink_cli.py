@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from spamwatch.cli import cli
-from spamwatch.model import Finding
+from spamwatch.model import Incident
 from spamwatch.sinks.spool import Spool
 
 SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "compromised-account.log"
@@ -29,10 +29,32 @@ def test_report_sends_every_record_to_each_alert(tmp_path: Path) -> None:
     assert status == 0, err
     printed = [json.loads(line) for line in out.splitlines()]
     sent = [json.loads(line) for line in alerts.read_text().splitlines()]
-    assert sent and [Finding.from_json(r) for r in sent] == [Finding.from_json(r) for r in printed]
+    assert sent and [Incident.from_json(r) for r in sent] == [
+        Incident.from_json(r) for r in printed
+    ]
     metrics = prom.read_text()
     assert "spamwatch_report_lines " in metrics and "spamwatch_report_incidents{" in metrics
     assert f'spamwatch_alerts_sent_total{{sink="jsonl:{alerts}"}} {len(sent)}.0' in metrics
+
+
+def test_each_sink_gets_the_record_kinds_it_chose(tmp_path: Path) -> None:
+    every, few, table = tmp_path / "all.jsonl", tmp_path / "few.jsonl", tmp_path / "t.jsonl"
+    config = tmp_path / "spamwatch.toml"
+    config.write_text('[sinks.jsonl]\nrecords = ["opened"]\n')
+    status, _, err = report("--alert", f"jsonl:{every}?records=opened,escalated,updated,resolved",
+                            "--alert", f"jsonl:{few}?records=opened,resolved",
+                            "--alert", f"jsonl:{table}", config=config)  # fmt: skip
+    assert status == 0, err
+
+    def kinds(path: Path) -> set[str]:
+        return {json.loads(line)["state"] for line in path.read_text().splitlines()}
+
+    assert {"opened", "escalated", "updated"} <= kinds(every)
+    assert kinds(few) == kinds(every) & {"opened", "resolved"}
+    assert kinds(table) == {"opened"}
+    config.write_text('[sinks.jsonl]\nrecords = ["opend"]\n')
+    status, _, err = report("--alert", f"jsonl:{table}", config=config)
+    assert status == 3 and "sinks.jsonl.records: unknown kind 'opend'" in err
 
 
 def test_min_severity_filters_what_a_sink_gets(tmp_path: Path) -> None:
@@ -77,7 +99,8 @@ def test_failing_webhook_is_reported_once_and_everything_spooled(tmp_path: Path)
     uri = f"webhook+http://127.0.0.1:{port}/hook/secret-token"
     status, out, err = report("--all-records", "--alert", uri, config=config)
     assert status == 0
-    printed = [json.loads(line)["id"] for line in out.splitlines()]
+    records = [json.loads(line) for line in out.splitlines()]
+    printed = [r["id"] for r in records if r["state"] != "updated"]  # a webhook's default
     failing = [line for line in err.splitlines() if "delivery failing" in line]
     assert len(printed) > 1 and len(failing) == 1, err
     assert "secret-token" not in err

@@ -6,22 +6,22 @@ import os
 from pathlib import Path
 
 import pytest
-from sinkutil import build_one, make_finding
+from sinkutil import build_one, make_incident
 
 from spamwatch.errors import ConfigError
-from spamwatch.model import FindingState, Severity
+from spamwatch.model import IncidentState, Severity
 
 
-def test_console_prints_one_line_per_finding(capsys: pytest.CaptureFixture[str]) -> None:
+def test_console_prints_one_line_per_record(capsys: pytest.CaptureFixture[str]) -> None:
     sink = build_one("console", Path("/nonexistent"), [])
-    sink.send(make_finding())
-    sink.send(make_finding(state=FindingState.RESOLVED, severity=Severity.WARNING))
+    sink.send(make_incident())
+    sink.send(make_incident(state=IncidentState.RESOLVED, severity=Severity.WARNING))
     sink.close()
     out, err = capsys.readouterr()
     lines = out.splitlines()
     assert len(lines) == 2 and err == ""
-    assert lines[0].startswith("2026-11-28 03:00:00 CRITICAL raised    burst ")
-    assert "sasl_username=alice@example.com on mx1: alice@example.com sent 480" in lines[0]
+    assert lines[0].startswith("2026-11-28 03:00:00 CRITICAL opened    login ")
+    assert "login alice@example.com on mx1: alice@example.com sent 480" in lines[0]
     assert "WARNING  resolved" in lines[1]
     assert "\x1b" not in out  # not a terminal: no colour codes
 
@@ -32,7 +32,7 @@ def test_console_colours_on_a_terminal_but_never_from_log_text(
     monkeypatch.setenv("FORCE_COLOR", "1")
     monkeypatch.delenv("NO_COLOR", raising=False)
     sink = build_one("console:stderr", Path("/nonexistent"), [])
-    sink.send(make_finding(key="[red]x[/red]\x1b[5m"))
+    sink.send(make_incident(key="[red]x[/red]\x1b[5m"))
     err = capsys.readouterr().err
     assert "\x1b[" in err  # rich styled the severity
     assert "[red]x[/red]\\x1b[5m" in err  # the log text is shown, not interpreted
@@ -53,6 +53,6 @@ def test_a_closed_stdout_is_a_broken_pipe_not_rich_exiting() -> None:
         sink = build_one("console", Path("/nonexistent"), [])
         sink.console.file = stream
         with pytest.raises(BrokenPipeError):
-            sink.send(make_finding())
+            sink.send(make_incident())
     finally:
         os.close(write)

@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from sinkutil import FAST, build_one, down, make_finding, wait_until
+from sinkutil import FAST, build_one, down, make_incident, wait_until
 
 from spamwatch.errors import SinkError
-from spamwatch.model import Finding
+from spamwatch.model import Incident
 from spamwatch.sinks.spool import Spool
 
 RECORDER = """#!/bin/sh
@@ -41,15 +41,16 @@ def test_command_gets_json_on_stdin_and_variables(tmp_path: Path) -> None:
     out.mkdir()
     command = script(tmp_path, "record.sh", RECORDER.format(out=out))
     sink = build_one(f"exec:{command}", tmp_path / "spool", [], exec=FAST)
-    finding = make_finding()
+    finding = make_incident()
     sink.send(finding)
     (done,) = wait_until(lambda: list(out.glob("*.json")), what="the command's output")
     sink.close()
-    assert Finding.from_json(json.loads(done.read_text())) == finding
+    assert Incident.from_json(json.loads(done.read_text())) == finding
     env = read_env(done.with_suffix(".env"))
-    assert env["SPAMWATCH_DETECTOR"] == "burst"
+    assert env["SPAMWATCH_DETECTORS"] == "burst"
     assert env["SPAMWATCH_SEVERITY"] == "critical"
-    assert env["SPAMWATCH_STATE"] == "raised"
+    assert env["SPAMWATCH_STATE"] == "opened"
+    assert env["SPAMWATCH_REASON"] == "mass mail with: many_networks"
     assert env["SPAMWATCH_KEY"] == "alice@example.com"
     assert env["SPAMWATCH_KEY_KIND"] == "sasl_username"
     assert env["SPAMWATCH_ID"] == finding.id
@@ -66,7 +67,7 @@ def test_a_hanging_command_is_killed_and_the_finding_spooled(tmp_path: Path) -> 
     options = {**FAST, "retries": 0, "timeout": "0.5s"}
     sink = build_one(f"exec:{command}", spool_dir, warnings, exec=options)
     started = time.monotonic()
-    sink.send(make_finding())
+    sink.send(make_incident())
     wait_until(lambda: down(sink), what="the outage")
     assert time.monotonic() - started < 10
     sink.close()
@@ -89,7 +90,7 @@ def test_non_zero_exit_is_a_failure_with_its_stderr(tmp_path: Path) -> None:
     command = script(tmp_path, "fail.sh", "#!/bin/sh\necho 'no route to pager' >&2\nexit 3\n")
     warnings: list[str] = []
     sink = build_one(f"exec:{command}", tmp_path, warnings, exec={**FAST, "retries": 1})
-    sink.send(make_finding())
+    sink.send(make_incident())
     wait_until(lambda: down(sink), what="the outage")
     sink.close()
     assert "exit status 3 no route to pager" in warnings[0]
@@ -117,7 +118,7 @@ def test_a_name_is_looked_up_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
     warnings: list[str] = []
     sink = build_one("exec:notify-admins", tmp_path / "spool", warnings, exec=FAST)
-    sink.send(make_finding())
+    sink.send(make_incident())
     wait_until(lambda: list(out.glob("*.json")), what="the command's output")
     sink.close()
     assert warnings == [] and Spool(tmp_path / "spool").pending() == []
@@ -138,7 +139,7 @@ def test_the_command_does_not_inherit_spamwatchs_secrets(
     command = script(tmp_path, "record.sh", RECORDER.format(out=out))
     mailto = {"password_env": "MAILPASS"}
     sink = build_one(f"exec:{command}", tmp_path / "spool", [], exec=FAST, mailto=mailto)
-    sink.send(make_finding())
+    sink.send(make_incident())
     (done,) = wait_until(lambda: list(out.glob("*.json")), what="the command's output")
     sink.close()
     env = read_env(done.with_suffix(".env"))
@@ -151,11 +152,11 @@ def test_the_command_does_not_inherit_spamwatchs_secrets(
 FLOOD = """import sys
 from pathlib import Path
 sys.path.insert(0, {tests!r})
-from sinkutil import make_finding
+from sinkutil import make_incident
 from spamwatch.sinks.exec import ExecFailed, ExecSink
 sink = ExecSink({command!r}, {{"timeout": "60s"}})
 try:
-    sink.deliver([make_finding()])
+    sink.deliver([make_incident()])
 except ExecFailed as exc:
     print("FAILED", exc)
 status = Path("/proc/self/status").read_text().splitlines()
@@ -186,5 +187,5 @@ def test_a_command_flooding_its_output_costs_bounded_memory(tmp_path: Path, stre
 def test_a_command_that_does_not_read_stdin_still_counts_by_its_exit(tmp_path: Path) -> None:
     command = script(tmp_path, "deaf.sh", "#!/bin/sh\nexit 0\n")
     sink = build_one(f"exec:{command}", tmp_path / "spool", [], exec=FAST)
-    sink.deliver([make_finding(summary="x" * 300_000)])  # more than a pipe holds
+    sink.deliver([make_incident(summary="x" * 300_000)])  # more than a pipe holds
     sink.close()

@@ -18,13 +18,13 @@ from sinkutil import (
     down,
     free_port,
     make_certificate,
-    make_finding,
+    make_incident,
     server_context,
     wait_until,
 )
 
 from spamwatch.errors import ConfigError
-from spamwatch.model import Finding, Severity
+from spamwatch.model import Incident, Severity
 
 
 @dataclass
@@ -68,21 +68,21 @@ def test_one_mail_per_finding_with_who_and_what(
     inbox, controller = plain
     options = {"smarthost": smarthost(controller), "from": "spamwatch@mx1.example.com", **FAST}
     sink = build_one("mailto:admin@example.com,abuse@example.com", tmp_path, [], mailto=options)
-    finding = make_finding()
+    finding = make_incident()
     sink.send(finding)
-    sink.send(make_finding(id="second", key="bob@example.com", severity=Severity.WARNING))
+    sink.send(make_incident(id="second", key="bob@example.com", severity=Severity.WARNING))
     wait_until(lambda: len(inbox.mails) == 2, what="two mails")
     sink.close()
     sender, rcpts, message = inbox.mails[0]
     assert sender == "spamwatch@mx1.example.com"
     assert rcpts == ["admin@example.com", "abuse@example.com"]
     subject = message["Subject"]
-    assert "CRITICAL" in subject and "burst" in subject and "alice@example.com" in subject
+    assert "CRITICAL opened: login alice@example.com" in subject
     assert message["Auto-Submitted"] == "auto-generated"
     text = message.get_content()
     assert finding.summary in text
     json_line = text.strip().splitlines()[-1]
-    assert Finding.from_json(__import__("json").loads(json_line)) == finding
+    assert Incident.from_json(__import__("json").loads(json_line)) == finding
     assert "bob@example.com" in inbox.mails[1][2]["Subject"]
 
 
@@ -93,7 +93,7 @@ def test_digest_collects_findings_into_one_mail(
     options = {"smarthost": smarthost(controller), "digest": "60s", **FAST}
     sink = build_one("mailto:admin@example.com", tmp_path, [], mailto=options)
     for i in range(5):
-        sink.send(make_finding(id=f"f{i}", key=f"user{i}@example.com"))
+        sink.send(make_incident(id=f"f{i}", key=f"user{i}@example.com"))
     assert inbox.mails == []  # the digest interval has not passed
     sink.close()  # exit sends what was collected, in one mail
     assert len(inbox.mails) == 1
@@ -131,7 +131,7 @@ def test_starttls_and_auth_with_verified_certificate(
             **FAST,
         }
         sink = build_one("mailto:admin@example.com", tmp_path, [], mailto=options)
-        sink.send(make_finding())
+        sink.send(make_incident())
         wait_until(lambda: inbox.mails, what="the mail over STARTTLS")
         sink.close()
         assert logins == [(b"alerts", b"right-password")]
@@ -141,7 +141,7 @@ def test_starttls_and_auth_with_verified_certificate(
         warnings: list[str] = []
         spool_dir = tmp_path / "spool2"
         bad = build_one("mailto:admin@example.com", spool_dir, warnings, mailto=options)
-        bad.send(make_finding(id="unsent"))
+        bad.send(make_incident(id="unsent"))
         wait_until(lambda: down(bad), what="the outage")
         bad.close()
         assert len(warnings) == 1 and "SMTPAuthenticationError" in warnings[0]
@@ -162,7 +162,7 @@ def test_starttls_refuses_an_unverified_certificate(
         warnings: list[str] = []
         options = {"smarthost": smarthost(controller), "starttls": True, **FAST, "retries": 0}
         sink = build_one("mailto:admin@example.com", tmp_path, warnings, mailto=options)
-        sink.send(make_finding())
+        sink.send(make_incident())
         wait_until(lambda: down(sink), what="the outage")
         sink.close()
         assert inbox.mails == []
@@ -199,7 +199,7 @@ def test_implicit_tls(certificate: tuple[Path, Path], tmp_path: Path) -> None:
     try:
         options = {"smarthost": smarthost(controller), "ssl": True, "cafile": str(cert), **FAST}
         sink = build_one("mailto:admin@example.com", tmp_path, [], mailto=options)
-        sink.send(make_finding())
+        sink.send(make_incident())
         wait_until(lambda: inbox.mails, what="the mail over implicit TLS")
         sink.close()
     finally:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from sinkutil import build_one, make_finding
+from sinkutil import build_one, make_incident
 
 from spamwatch import __version__
 from spamwatch.errors import SinkError
@@ -31,7 +31,7 @@ def test_the_file_carries_the_alert_counts_of_each_sink(tmp_path: Path) -> None:
     alerts = tmp_path / "alerts.jsonl"
     fanout = Fanout([build_one(f"jsonl:{alerts}", tmp_path, []), metrics_file])
     for name in ("a", "b", "c"):
-        fanout.send(make_finding(id=name))
+        fanout.send(make_incident(id=name))
     found = samples(path.read_text())
     assert found[("spamwatch_alerts_sent_total", frozenset({("sink", f"jsonl:{alerts}")}))] == 3
     assert found[("spamwatch_alerts_lost_total", frozenset({("sink", f"jsonl:{alerts}")}))] == 0
@@ -46,7 +46,7 @@ def test_file_is_replaced_atomically(tmp_path: Path) -> None:
     sink = build_one(f"prometheus:{path}", tmp_path, [])
     before = path.stat().st_ino
     held = path.open()  # a reader holding the old file keeps a complete old version
-    sink.send(make_finding())
+    sink.send(make_incident())
     assert path.stat().st_ino != before
     assert samples(held.read())
     held.close()

@@ -8,15 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sinkutil import FAST, build_one, make_finding
+from sinkutil import FAST, build_one, make_incident
 
 from spamwatch.errors import ConfigError, SinkError
-from spamwatch.model import FindingState, Severity
+from spamwatch.model import IncidentState, Severity
 from spamwatch.sinks.spool import Spool
 
 RFC3164 = re.compile(rb"<(\d+)>[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d spamwatch\[\d+\]: (.*)")
 RFC5424 = re.compile(
-    rb"<(\d+)>1 (\S+) (\S+) spamwatch (\d+) finding \[spamwatch@32473 (.*?)\] (.*)", re.S
+    rb"<(\d+)>1 (\S+) (\S+) spamwatch (\d+) incident \[spamwatch@32473 (.*?)\] (.*)", re.S
 )
 
 
@@ -36,15 +36,15 @@ def test_local_syslog_rfc3164_with_facility_and_level(
 ) -> None:
     server, path = devlog
     sink = build_one("syslog:local3", tmp_path, [], syslog={"socket": str(path), **FAST})
-    sink.send(make_finding())
-    sink.send(make_finding(severity=Severity.WARNING))
-    sink.send(make_finding(state=FindingState.RESOLVED))
+    sink.send(make_incident())
+    sink.send(make_incident(severity=Severity.WARNING))
+    sink.send(make_incident(state=IncidentState.RESOLVED))
     datagrams = [server.recv(4096) for _ in range(3)]
     sink.close()
     pris = [int(RFC3164.fullmatch(d).group(1)) for d in datagrams]  # type: ignore[union-attr]
     assert pris == [19 * 8 + 2, 19 * 8 + 4, 19 * 8 + 5]  # local3: crit, warning, notice
     text = RFC3164.fullmatch(datagrams[0]).group(2).decode()  # type: ignore[union-attr]
-    assert text.startswith("CRITICAL raised burst: sasl_username alice@example.com on mx1: ")
+    assert text.startswith("CRITICAL opened: login alice@example.com on mx1: ")
     assert "480 messages" in text
 
 
@@ -53,7 +53,7 @@ def test_default_facility_is_daemon_and_config_facility_applies(
 ) -> None:
     server, path = devlog
     sink = build_one("syslog", tmp_path, [], syslog={"socket": str(path), "facility": "mail"})
-    sink.send(make_finding(severity=Severity.INFO))
+    sink.send(make_incident(severity=Severity.INFO))
     assert server.recv(4096).startswith(b"<22>")  # mail(2) * 8 + info(6)
     sink.close()
 
@@ -63,7 +63,7 @@ def test_reconnects_after_the_syslog_daemon_restarts(
 ) -> None:
     server, path = devlog
     sink = build_one("syslog", tmp_path, [], syslog={"socket": str(path), **FAST})
-    sink.send(make_finding(id="before"))
+    sink.send(make_incident(id="before"))
     assert b"alice" in server.recv(4096)
     server.close()
     path.unlink()
@@ -71,7 +71,7 @@ def test_reconnects_after_the_syslog_daemon_restarts(
     again.bind(str(path))
     again.settimeout(10)
     try:
-        sink.send(make_finding(key="bob@example.com"))
+        sink.send(make_incident(key="bob@example.com"))
         assert b"bob@example.com" in again.recv(4096)
     finally:
         sink.close()
@@ -100,22 +100,22 @@ def udp() -> Iterator[socket.socket]:
 def test_udp_rfc5424_with_escaped_structured_data(udp: socket.socket, tmp_path: Path) -> None:
     port = udp.getsockname()[1]
     sink = build_one(f"syslog+udp://127.0.0.1:{port}", tmp_path, [], syslog={"facility": "auth"})
-    sink.send(make_finding(key='we"ird]\\user'))
+    sink.send(make_incident(key='we"ird]\\user'))
     datagram = udp.recv(65536)
     sink.close()
     match = RFC5424.fullmatch(datagram)
     assert match is not None, datagram
     assert int(match.group(1)) == 4 * 8 + 2
     assert match.group(3) == socket.gethostname().encode()
-    assert b'detector="burst"' in match.group(5)
+    assert b'detectors="burst"' in match.group(5)
     assert b'key="we\\"ird\\]\\\\user"' in match.group(5)
-    assert match.group(6).startswith(b"CRITICAL raised burst")
+    assert match.group(6).startswith(b"CRITICAL opened: login")
 
 
 def test_udp_rfc3164_option(udp: socket.socket, tmp_path: Path) -> None:
     port = udp.getsockname()[1]
     sink = build_one(f"syslog+udp://127.0.0.1:{port}", tmp_path, [], syslog={"format": "rfc3164"})
-    sink.send(make_finding())
+    sink.send(make_incident())
     assert RFC3164.fullmatch(udp.recv(65536))
     sink.close()
 
@@ -125,7 +125,7 @@ def test_udp_sends_one_datagram_per_finding(udp: socket.socket, tmp_path: Path) 
     port = udp.getsockname()[1]
     sink = build_one(f"syslog+udp://127.0.0.1:{port}", tmp_path, [])
     for i in range(50):
-        sink.send(make_finding(id=f"f{i}"))
+        sink.send(make_incident(id=f"f{i}"))
     got = [udp.recv(65536) for _ in range(50)]
     sink.close()
     assert len({re.search(rb'id="([^"]+)"', d).group(1) for d in got}) == 50  # type: ignore[union-attr]

@@ -13,13 +13,13 @@ from sinkutil import (
     build_one,
     down,
     make_certificate,
-    make_finding,
+    make_incident,
     server_context,
     wait_until,
 )
 
 from spamwatch.errors import ConfigError
-from spamwatch.model import Finding
+from spamwatch.model import Incident
 from spamwatch.sinks.spool import Spool
 
 
@@ -40,7 +40,7 @@ def test_posts_finding_json_with_text_and_auth_header(
     monkeypatch.setenv("HOOK_TOKEN", "s3cret-token")
     warnings: list[str] = []
     sink = build_one(hook_uri(server), tmp_path, warnings, webhook={"token_env": "HOOK_TOKEN"})
-    finding = make_finding()
+    finding = make_incident()
     sink.send(finding)
     wait_until(lambda: server.requests, what="the POST")
     sink.close()
@@ -50,8 +50,8 @@ def test_posts_finding_json_with_text_and_auth_header(
     assert request.headers["Content-Type"] == "application/json"
     body = request.json()
     assert request.headers["Idempotency-Key"] == body["alert_id"]
-    assert "CRITICAL raised burst" in body.pop("text")
-    assert Finding.from_json(body) == finding
+    assert "CRITICAL opened: login alice@example.com" in body.pop("text")
+    assert Incident.from_json(body) == finding
     assert warnings == []
     assert Spool(tmp_path).pending() == []
 
@@ -59,7 +59,7 @@ def test_posts_finding_json_with_text_and_auth_header(
 def test_header_option_and_label_hides_path(server: WebhookServer, tmp_path: Path) -> None:
     sink = build_one(hook_uri(server), tmp_path, [], webhook={"header": "X-Api-Key: k123"})
     assert "secretpart" not in sink.label
-    sink.send(make_finding())
+    sink.send(make_incident())
     wait_until(lambda: server.requests)
     sink.close()
     assert server.requests[0].headers["X-Api-Key"] == "k123"
@@ -73,7 +73,7 @@ def test_failing_endpoint_retries_with_backoff_then_spools_and_warns_once(
     options = {**FAST, "retries": 3, "backoff": 0.1, "max_backoff": 60}
     sink = build_one(hook_uri(server), tmp_path, warnings, webhook=options)
     spool = Spool(tmp_path)
-    first = make_finding(id="f1")
+    first = make_incident(id="f1")
     sink.send(first)
     wait_until(lambda: down(sink), what="the outage")
     # 1 attempt + 3 retries, each wait at least backoff * 2**n
@@ -83,7 +83,7 @@ def test_failing_endpoint_retries_with_backoff_then_spools_and_warns_once(
         assert gap >= 0.1 * 2**n * 0.9, gaps
     # Down now: more findings go straight to the spool without hammering the server.
     for i in range(2, 12):
-        sink.send(make_finding(id=f"f{i}"))
+        sink.send(make_incident(id=f"f{i}"))
     wait_until(lambda: len(spool.pending()) == 11, what="all findings spooled")
     time.sleep(0.3)  # no request may follow while it is down
     assert len(server.requests) == 4
@@ -101,7 +101,7 @@ def test_hanging_endpoint_times_out_and_spools(server: WebhookServer, tmp_path: 
     warnings: list[str] = []
     options = {**FAST, "retries": 1, "timeout": 0.3}
     sink = build_one(hook_uri(server), tmp_path, warnings, webhook=options)
-    sink.send(make_finding())
+    sink.send(make_incident())
     wait_until(lambda: down(sink), what="the outage")
     sink.close()
     assert len(server.requests) == 2
@@ -114,13 +114,13 @@ def test_recovery_replays_the_spool(server: WebhookServer, tmp_path: Path) -> No
     options = {**FAST, "retries": 0, "max_backoff": 0.2}
     sink = build_one(hook_uri(server), tmp_path, warnings, webhook=options)
     spool = Spool(tmp_path)
-    sink.send(make_finding(id="during-outage"))
+    sink.send(make_incident(id="during-outage"))
     wait_until(lambda: down(sink), what="the outage")
     server.mode = "ok"
 
     def recovered() -> bool:
         # Probes happen at most every max_backoff: keep findings coming until one passes.
-        sink.send(make_finding(id="probe"))
+        sink.send(make_incident(id="probe"))
         return "during-outage" in server.delivered()
 
     wait_until(recovered, what="the spooled finding replayed after recovery")
@@ -133,7 +133,7 @@ def test_spool_is_replayed_at_next_start(server: WebhookServer, tmp_path: Path) 
     server.mode = "fail"
     uri = hook_uri(server)
     sink = build_one(uri, tmp_path, [], webhook={**FAST, "retries": 0})
-    sink.send(make_finding(id="old"))
+    sink.send(make_incident(id="old"))
     wait_until(lambda: down(sink), what="the outage")
     sink.close()
     server.mode = "ok"
@@ -161,13 +161,13 @@ def test_https_verifies_the_server_certificate(tmp_path: Path) -> None:
     try:
         assert server.url.startswith("https://")
         trusted = build_one(hook_uri(server), tmp_path / "a", [], webhook={"cafile": str(cert)})
-        trusted.send(make_finding(id="trusted"))
+        trusted.send(make_incident(id="trusted"))
         wait_until(lambda: server.delivered() == ["trusted"], what="the POST over TLS")
         trusted.close()
         warnings: list[str] = []
         options = {**FAST, "retries": 0}
         untrusted = build_one(hook_uri(server), tmp_path / "b", warnings, webhook=options)
-        untrusted.send(make_finding(id="untrusted"))
+        untrusted.send(make_incident(id="untrusted"))
         wait_until(lambda: down(untrusted), what="the outage")
         untrusted.close()
     finally:
@@ -188,7 +188,7 @@ def test_a_redirect_is_a_failure_not_followed_and_no_credentials_leave(
         warnings: list[str] = []
         options = {**FAST, "retries": 1, "token_env": "HOOK_TOKEN"}
         sink = build_one(hook_uri(server), tmp_path, warnings, webhook=options)
-        sink.send(make_finding(id="r1"))
+        sink.send(make_incident(id="r1"))
         spool = Spool(tmp_path)
         wait_until(lambda: down(sink), what="the outage")
         sink.close()
@@ -212,7 +212,7 @@ def test_a_drip_feeding_server_is_cut_off_at_the_total_deadline(
         hook_uri(server), tmp_path, warnings, webhook={**FAST, "retries": 0, "timeout": 1}
     )
     started = time.monotonic()
-    sink.send(make_finding(id="d1"))
+    sink.send(make_incident(id="d1"))
     wait_until(lambda: down(sink), timeout=10, what="the outage")
     elapsed = time.monotonic() - started
     sink.close()
@@ -224,7 +224,7 @@ def test_text_escapes_slack_markup_from_the_log(server: WebhookServer, tmp_path:
     """A hostile username must not become @channel or a disguised link in chat."""
     hostile = "<!channel> <http://evil.example/|click here> & co"
     sink = build_one(hook_uri(server), tmp_path, [], webhook=FAST)
-    sink.send(make_finding(key=hostile, summary=f"{hostile} sent 480 messages"))
+    sink.send(make_incident(key=hostile, summary=f"{hostile} sent 480 messages"))
     wait_until(lambda: server.requests)
     sink.close()
     body = server.requests[0].json()

@@ -13,11 +13,19 @@ from click.testing import CliRunner
 from spamwatch.cli import cli
 from spamwatch.errors import StateError
 from spamwatch.follow import state as state_mod
-from spamwatch.follow.state import AlertedKey, FollowState, StateFile
+from spamwatch.follow.state import FollowState, SentIncident, StateFile
 from spamwatch.sources.base import FilePosition
 from tests.followutil import TIMEOUT, FollowProcess, as_nobody, open_dir, within
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+
+
+def sent(
+    key: str, severity: str = "critical", state: str = "opened", time: datetime = T0
+) -> SentIncident:
+    return SentIncident(
+        "sasl_username", key, f"sasl_username:{key}:1", severity, state, T0, time, time
+    )
 
 
 def sample() -> FollowState:
@@ -25,7 +33,7 @@ def sample() -> FollowState:
     state.files["/var/log/mail.log"] = FilePosition(64769, 1234, "ab" * 32, 1024, 98765)
     state.journal_cursor = "s=abc;i=1f;b=def"
     state.journal_time = 1795834800000000
-    state.remember_alert(AlertedKey("burst", "mx1", "monika@example.com", "critical", "raised", T0))
+    state.remember_incident(sent("monika@example.com"))
     return state
 
 
@@ -34,13 +42,13 @@ def test_round_trip(tmp_path: Path) -> None:
     StateFile(str(path)).save(sample())
     loaded = StateFile(str(path)).load()
     assert loaded.to_json() == sample().to_json()
-    assert loaded.alerted[("burst", "mx1", "monika@example.com")].severity == "critical"
+    assert loaded.incidents[("sasl_username", "monika@example.com")].severity == "critical"
     assert (path.stat().st_mode & 0o777) == 0o600
 
 
 def test_missing_file_is_a_fresh_state(tmp_path: Path) -> None:
     loaded = StateFile(str(tmp_path / "none.state")).load()
-    assert loaded.files == {} and loaded.journal_cursor is None and loaded.alerted == {}
+    assert loaded.files == {} and loaded.journal_cursor is None and loaded.incidents == {}
 
 
 def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path: Path) -> None:
@@ -116,20 +124,19 @@ def test_two_processes_cannot_share_a_state(tmp_path: Path) -> None:
     StateFile(path).lock()  # free again
 
 
-def test_resolved_findings_are_forgotten_and_the_table_is_bounded(
+def test_resolved_incidents_are_forgotten_and_the_table_is_bounded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     state = sample()
-    done = AlertedKey("burst", "mx1", "monika@example.com", "critical", "resolved", T0)
-    state.remember_alert(done)
-    assert state.alerted == {}
+    state.remember_incident(sent("monika@example.com", state="resolved"))
+    assert state.incidents == {}
     monkeypatch.setattr(state_mod, "MAX_ALERTED", 3)
     for n in range(5):
-        state.remember_alert(AlertedKey("auth", None, f"10.0.0.{n}", "warning", "raised", T0))
-    assert [key for _, _, key in state.alerted] == ["10.0.0.2", "10.0.0.3", "10.0.0.4"]
+        state.remember_incident(sent(f"u{n}@example.com", "warning"))
+    assert [key for _, key in state.incidents] == [f"u{n}@example.com" for n in (2, 3, 4)]
     later = T0 + state_mod.ALERTED_MAX_AGE + timedelta(seconds=1)
-    state.remember_alert(AlertedKey("auth", None, "10.9.9.9", "warning", "raised", later))
-    assert [key for _, _, key in state.alerted] == ["10.9.9.9"]
+    state.remember_incident(sent("late@example.com", "warning", time=later))
+    assert [key for _, key in state.incidents] == ["late@example.com"]
 
 
 def test_follow_with_a_corrupt_state_exits_5(tmp_path: Path) -> None:

@@ -143,7 +143,7 @@ class Wiring:
             tap_kinds=stats.KINDS,
         )
         self._learner = self.profiles.learner(
-            lambda: open_keys_of(pipeline.tracker),
+            lambda: open_keys_of(pipeline.engine),
             on_error=lambda exc: self.notify(f"db:{exc}", f"profiles not updated: {exc}"),
         )
         pipeline.learner = self._learner

@@ -1,4 +1,4 @@
-"""``spamwatch report``: findings and a traffic summary for a span of the log.
+"""``spamwatch report``: incidents and a traffic summary for a span of the log.
 
 Reads only the range asked for, plus ``--warmup`` of log before it that
 refills the detectors' windows without being reported: the start is found by
@@ -33,7 +33,7 @@ from spamwatch.detectors.base import Detector
 from spamwatch.errors import EXIT_INTERNAL, ProfileError, UsageError
 from spamwatch.metrics import ReportRun
 from spamwatch.metrics import current as metrics
-from spamwatch.model import Event, Finding
+from spamwatch.model import Event, Incident
 from spamwatch.parse import Parser
 from spamwatch.parse.options import build_parse_options
 from spamwatch.pipeline import Pipeline
@@ -53,7 +53,7 @@ from spamwatch.report.run import (
     say_why_empty,
     wall_clock,
 )
-from spamwatch.report.summary import FindingLog, TrafficSummary
+from spamwatch.report.summary import IncidentLog, TrafficSummary
 from spamwatch.report.timerange import TimeRange, parse_now, parse_range
 from spamwatch.screen import ReadingProgress
 from spamwatch.sinks import Fanout
@@ -85,22 +85,24 @@ FAIL_ON = ("info", "warning", "critical", "never")
     "--format",
     "output_format",
     type=click.Choice(["table", "text", "json"]),
-    help="table (default on a terminal), text (default otherwise), json (JSON Lines of findings).",
+    help="table (default on a terminal: one screen per incident), text (default otherwise:"
+    " with every finding's details), json (JSON Lines of incidents).",
 )
 @click.option(
     "--fail-on",
     type=click.Choice(FAIL_ON),
     default="warning",
     show_default=True,
-    help="Exit 1 when a finding reached this severity.",
+    help="Exit 1 when an incident reached this severity.",
 )
 @click.option(
-    "-q", "--quiet", is_flag=True, help="Print nothing unless a finding reached --fail-on."
+    "-q", "--quiet", is_flag=True, help="Print nothing unless an incident reached --fail-on."
 )
 @click.option(
     "--all-records",
     is_flag=True,
-    help="Every finding record (raised, escalated, resolved) in log order, not one per finding.",
+    help="Every incident record (opened, escalated, updated, resolved) in log order,"
+    " not one per incident.",
 )
 @click.option(
     "--warmup",
@@ -140,12 +142,13 @@ def report(
     no_learn: bool,
     files: tuple[str, ...],
 ) -> int:
-    """Report findings and a traffic summary over a time range of the log.
+    """Report incidents and a traffic summary over a time range of the log.
 
     FILE defaults to /var/log/mail.log; rotated files beside it are read too
     when --since reaches back before its first line. Each login is judged
     against its learned profile (--db), which the report updates as it reads
-    (unless --no-learn). Exit status 1 when a finding reached --fail-on
+    (unless --no-learn). One block per incident (a SASL login, or a host),
+    most severe first. Exit status 1 when an incident reached --fail-on
     (default warning). With stderr on a terminal, a progress bar is drawn
     there while it reads.
     """
@@ -153,10 +156,10 @@ def report(
     options = build_parse_options(config, timezone, year, syslog_names)
     detectors = _detectors(config)  # config errors before input errors
     parser = reading_parser(options, detectors)
-    findings = FindingLog(keep_records=all_records)
-    pipeline = _pipeline(config, parser, detectors, findings)
+    incidents = IncidentLog(keep_records=all_records)
+    pipeline = _pipeline(config, parser, detectors, incidents)
     learning = profile_options(config, db_path, no_db, no_learn, notify=say)
-    alerts = cli_alerts(config, alert_uris)  # --alert: each finding record to the sinks too
+    alerts = cli_alerts(config, alert_uris)  # --alert: each incident record to the sinks too
     paths = files or (DEFAULT_LOG,)
     started = time.monotonic()
     span: TimeRange | None = None
@@ -171,7 +174,7 @@ def report(
         plan = plan_files(paths, reading, parser)
         profiles = _profiles(learning, pipeline, _start(reading, plan, parser), failed)
         traffic = TrafficSummary(since=span.since)
-        findings.since = span.since
+        incidents.since = span.since
         pipeline.on_event, pipeline.on_update = traffic.on_event, traffic.on_update
         with ReadingProgress(plan, lambda: parser.stats.lines):
             run(
@@ -190,17 +193,17 @@ def report(
     in_range = traffic.first_time is not None  # no line in the range: nothing to report
     if not in_range:
         say_why_empty(plan, span, parser)
-    final = findings.final(pipeline.tracker.open_findings()) if in_range else []
-    dropped = findings.dropped if in_range else Counter()
-    status = exit_status([f.severity for f in final] + list(dropped), fail_on)
+    final = incidents.final(pipeline.engine.open_incidents()) if in_range else []
+    dropped = incidents.dropped if in_range else Counter()
+    status = exit_status([i.severity for i in final] + list(dropped), fail_on)
     _finish(alerts, parser, _run_gauges(span, parser, traffic, final, started, status))
     if quiet and status == 0:
         return status
-    shown = findings.records_of(final) if all_records else final
+    shown = incidents.records_of(final) if all_records else final
     data = ReportData(
         range=span,
         files=tuple(plan),
-        findings=tuple(shown),
+        incidents=tuple(shown),
         traffic=traffic,
         lines=parser.stats.lines,
         events=parser.stats.events,
@@ -243,7 +246,7 @@ def _profiles(
     profiles = Profiles.open(options, before=start)
     profiles.bind(pipeline.detectors)
     pipeline.learner = profiles.learner(
-        lambda: open_keys_of(pipeline.tracker), on_error=write_failed
+        lambda: open_keys_of(pipeline.engine), on_error=write_failed
     )
     return profiles
 
@@ -282,7 +285,7 @@ def _run_gauges(
     span: TimeRange | None,
     parser: Parser,
     traffic: TrafficSummary,
-    final: list[Finding],
+    final: list[Incident],
     started: float,
     status: int,
 ) -> ReportRun:
@@ -293,7 +296,7 @@ def _run_gauges(
         lines=parser.stats.lines,
         events=parser.stats.events,
         messages=traffic.messages,
-        incidents=Counter(str(f.severity) for f in final),
+        incidents=Counter(str(i.severity) for i in final),
         duration=time.monotonic() - started,
         exit_status=status,
     )
@@ -305,11 +308,11 @@ def _finish(alerts: Fanout | None, parser: Parser, run: ReportRun) -> None:
 
 
 def _pipeline(
-    config: Config, parser: Parser, detectors: list[Detector], findings: FindingLog
+    config: Config, parser: Parser, detectors: list[Detector], incidents: IncidentLog
 ) -> Pipeline:
     """The report's pipeline; its emit and taps are set once the range is known."""
     return Pipeline.from_config(
-        config, parser, detectors, findings.add, tap_kinds=TrafficSummary.KINDS
+        config, parser, detectors, incidents.add, tap_kinds=TrafficSummary.KINDS
     )
 
 
@@ -322,7 +325,7 @@ def _render(data: ReportData, output_format: str | None) -> None:
     out = sys.stdout
     chosen = output_format or ("table" if out.isatty() else "text")
     if chosen == "json":
-        render_json(data.findings, out)
+        render_json(data.incidents, out)
     elif chosen == "text":
         render_text(data, out)
     else:

@@ -86,6 +86,7 @@ TOP_LEVEL_KEYS = frozenset(
         "detectors",
         "users",
         "findings",
+        "incidents",
         "alerts",
         "sinks",
         "follow",

@@ -2,8 +2,9 @@
 
 ``spamwatch config show`` prints it and ``spamwatch config check`` validates
 it. Each stage keeps its own defaults beside its code (a detector's
-``defaults``, ``FindingTracker.defaults``, ``FOLLOW_DEFAULTS``...); this module
-only gathers them, so a new option shows up here without being listed twice.
+``defaults``, ``FindingTracker.defaults``, ``IncidentEngine.defaults``,
+``FOLLOW_DEFAULTS``...); this module only gathers them, so a new option shows
+up here without being listed twice.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from spamwatch.correlate import Correlator
 from spamwatch.detectors import build_detectors, detector_classes
 from spamwatch.detectors.allow import load_site
 from spamwatch.follow.options import FOLLOW_DEFAULTS, journal_matches
+from spamwatch.incidents.engine import IncidentEngine
 from spamwatch.incidents.tracker import FindingTracker
 from spamwatch.parse.options import PARSE_DEFAULTS, build_parse_options
 from spamwatch.profiles.options import check_profiles
@@ -38,6 +40,7 @@ def effective_config(config: Config) -> dict[str, Any]:
         "correlate": {**Correlator.defaults, **config.section("correlate")},
         "allow": allow,
         "findings": {**FindingTracker.defaults, **config.section("findings")},
+        "incidents": {**IncidentEngine.defaults, **config.section("incidents")},
         "detectors": detectors,
         "users": dict(config.section("users")),
         "alerts": {"uris": default_alert_uris(config, interactive=False), **_alerts(config)},
@@ -59,7 +62,7 @@ def validate(config: Config) -> None:
     build_parse_options(config, None, None, ())
     Correlator.from_config(config)
     load_site(config)
-    FindingTracker.from_config(config)
+    IncidentEngine.from_config(config)
     build_detectors(config)
     journal_matches((), check_options("follow", config.section("follow"), FOLLOW_DEFAULTS))
     check_profiles(config)

@@ -1,10 +1,9 @@
 """When to contain, and when never to: the automatic trigger and the safety checks.
 
 ``ContainPolicy.decide(record)`` is the one place that turns an alert record
-into "lock this login". Today the records are findings (a critical finding
-keyed by ``sasl_username``, seconded by ``auto_detectors`` detectors); when
-findings become per-login incidents (whose severity already weighs the
-detectors together), this function is what changes, nothing else.
+into "lock this login": an incident record of a SASL login (whose severity
+already weighs its detectors' findings together) at or above ``auto``,
+seconded by ``auto_detectors`` detectors with a live finding in it.
 
 ``refusal`` is checked before any action, by hand or automatic: a login on
 the allow-list (``[contain] allow_users``, ``[allow] users``; an entry
@@ -18,14 +17,13 @@ detector bug alerts loudly instead of locking out the whole company.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from spamwatch.contain.ledger import LedgerData
 from spamwatch.contain.settings import ContainSettings
 from spamwatch.detectors.allow import parse_ip
-from spamwatch.model import Finding, FindingState, Severity
+from spamwatch.model import FindingState, Incident, IncidentState
 
 LOGIN_KIND = "sasl_username"
 MAX_LOGINS = 10_000
@@ -36,53 +34,41 @@ class ContainPolicy:
     """Decides which alert records trigger automatic containment (``[contain] auto``).
 
     Confidence: with ``auto_detectors = N`` a login is contained only when N
-    different detectors have live records about it (so one detector's mistake
-    alerts, it does not lock). The policy sees every record sent, so it keeps,
-    per login, the detectors with a live record and their severities (bounded).
+    different detectors have live (not resolved) findings in its incident (so
+    one detector's mistake alerts, it does not lock).
     """
 
     def __init__(self, settings: ContainSettings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.clock = clock
-        self._live: OrderedDict[str, dict[str, Severity]] = OrderedDict()
 
-    def decide(self, record: Finding) -> str | None:
+    def decide(self, record: Incident) -> str | None:
         """The login to contain for ``record``, or None.
 
-        A live (not resolved) record about a SASL login, written recently
-        (``follow --from-start`` over last week's log must not lock anybody
-        for what happened last week: ``auto_max_age``), when the login's live
-        records reach ``auto`` and come from at least ``auto_detectors``
-        detectors.
+        A live (not resolved) incident record about a SASL login at or above
+        ``auto``, written recently (``follow --from-start`` over last week's
+        log must not lock anybody for what happened last week:
+        ``auto_max_age``), whose findings come from at least
+        ``auto_detectors`` detectors.
         """
         auto = self.settings.auto
         if auto is None or not self.settings.actions:
             return None
         if record.key_kind != LOGIN_KIND or not record.key:
             return None
-        login = record.key.lower()
-        live = self._note(login, record)
-        if record.state is FindingState.RESOLVED or not live:
+        if record.state is IncidentState.RESOLVED or record.severity < auto:
             return None
         age = self.clock() - record.time.timestamp()
         if age > self.settings.auto_max_age.total_seconds():
             return None
-        if max(live.values()) < auto or len(live) < self.settings.auto_detectors:
+        if len(agreeing(record)) < self.settings.auto_detectors:
             return None
-        return login
+        return record.key.lower()
 
-    def _note(self, login: str, record: Finding) -> dict[str, Severity]:
-        """Remember which detectors have live records about ``login`` (the newest kept)."""
-        live = self._live.pop(login, {})
-        if record.state is FindingState.RESOLVED:
-            live.pop(record.detector, None)
-        else:
-            live[record.detector] = record.severity
-        if live:
-            self._live[login] = live
-            while len(self._live) > MAX_LOGINS:
-                self._live.popitem(last=False)
-        return live
+
+def agreeing(record: Incident) -> set[str]:
+    """The detectors with a live (not resolved) finding in the incident."""
+    return {f.detector for f in record.findings if f.state is not FindingState.RESOLVED}
 
 
 def allow_listed(settings: ContainSettings, login: str) -> bool:

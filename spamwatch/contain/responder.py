@@ -7,7 +7,7 @@ updates, each login's messages still in the queue (queue id -> sender) and its
 recent client addresses (for the allow-listed networks), bounded. For every
 record sent it asks ``ContainPolicy.decide``; when that names a login, the
 ``Containment`` runs, and an ``updated`` record carrying the outcome
-(``evidence.containment``, and the summary: "contained: locked at 03:12:05,
+(``response.containment``, and the summary: "contained: locked at 03:12:05,
 214 queued messages held", or exactly why not) goes to the same sinks.
 
 Sessions a botnet opened before the lock can still submit (Postfix re-reads
@@ -27,7 +27,7 @@ from spamwatch.contain.engine import DONE, Containment, Outcome
 from spamwatch.contain.policy import ContainPolicy
 from spamwatch.contain.settings import ContainSettings
 from spamwatch.errors import ContainError
-from spamwatch.model import Finding, FindingState, MessageUpdate, Stage
+from spamwatch.model import Incident, IncidentState, MessageUpdate, Stage
 from spamwatch.textsafe import clean
 
 MAX_LOGINS = 10_000
@@ -48,7 +48,7 @@ class Responder:
     def __init__(
         self,
         settings: ContainSettings,
-        output: Callable[[Finding], None],
+        output: Callable[[Incident], None],
         notify: Callable[[str, str], None],
         containment: Containment | None = None,
         policy: ContainPolicy | None = None,
@@ -113,7 +113,7 @@ class Responder:
 
     # -- records --------------------------------------------------------------
 
-    def on_record(self, record: Finding) -> None:
+    def on_record(self, record: Incident) -> None:
         """Contain the login ``record`` is about, when the policy says so."""
         login = self.policy.decide(record)
         if login is None or login in self._holding or login in self._acted:
@@ -140,7 +140,7 @@ class Responder:
             self._holding[login] = record.id
         self._report(record, login, outcome, "")
 
-    def _report(self, record: Finding, login: str, outcome: Outcome | None, error: str) -> None:
+    def _report(self, record: Incident, login: str, outcome: Outcome | None, error: str) -> None:
         """Tell the admin (stderr) and the sinks (an ``updated`` record)."""
         if outcome is None:
             words = f"containment failed: {error}"
@@ -166,9 +166,9 @@ class Responder:
                     )
         updated = replace(
             record,
-            state=FindingState.UPDATED,
+            state=IncidentState.UPDATED,
             summary=f"{record.summary}; {words}",
-            evidence={**record.evidence, "containment": data},
+            response={**record.response, "containment": data},
         )
         self.output(updated)
 

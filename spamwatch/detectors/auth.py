@@ -158,7 +158,12 @@ class AuthFailureDetector(SiteDetector):
             + (f" against {plural(len(names), 'username')}" if names else "")
         )
         counts = {"failures": len(window), "usernames": len(names)}
-        evidence = {"usernames": top(names), "window": format_duration(self.span("window"))}
+        evidence: dict[str, Any] = {
+            "usernames": top(names),
+            "window": format_duration(self.span("window")),
+        }
+        if len(names) == 1:
+            evidence["logins"] = list(names)  # against one login: part of its incident
         return self.signal(
             key=addr,
             severity=severity,

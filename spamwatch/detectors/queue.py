@@ -295,6 +295,8 @@ class QueueDetector(SiteDetector):
             "inbound_share": round(share, 2),
             "window": span,
         }
+        if whose and not whose[0][0].startswith("(") and whose[0][1] * 2 > owners.total():
+            evidence["logins"] = [whose[0][0]]  # one login's mail: part of its incident
         return self.signal(
             key=host,
             severity=severity,

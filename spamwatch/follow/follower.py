@@ -29,9 +29,9 @@ from typing import Any, Protocol
 from spamwatch.errors import SpamwatchError, StateError
 from spamwatch.follow.health import health, line_counts
 from spamwatch.follow.live import LiveStats
-from spamwatch.follow.state import AlertedKey, FollowState, StateFile
+from spamwatch.follow.state import FollowState, SentIncident, StateFile
 from spamwatch.metrics import current as metrics
-from spamwatch.model import Event, Finding, FindingState, Severity
+from spamwatch.model import Event, Incident, IncidentState, Severity
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
 from spamwatch.sources.base import Source
@@ -51,10 +51,12 @@ rest is read after the next start, from the position saved."""
 BUDGET = 4 << 20
 """Bytes read from one source before the others get a turn."""
 
-Output = Callable[[Finding], Any]
+Output = Callable[[Incident], Any]
 """Sends a record to the sinks; may return a receipt with ``settled`` (sinks.fanout.Receipt)."""
 MAX_UNSETTLED = 10_000
 """Alerts held back from the state while a sink has them in memory only (beyond: remembered)."""
+MAX_RUNS = 20_000
+"""Incidents this run remembers its decision for (open ones: bounded by the engine)."""
 
 
 class View(Protocol):
@@ -66,7 +68,7 @@ class View(Protocol):
 class Responder(Protocol):
     """The response stage (containment): acts on records sent, watches the queue."""
 
-    def on_record(self, record: Finding) -> None: ...
+    def on_record(self, record: Incident) -> None: ...
     def poll(self) -> None: ...
 
 
@@ -113,96 +115,123 @@ class Notices:
         print(f"spamwatch: {message}", file=stream, flush=True)
 
 
-class AlertGate:
-    """Between the pipeline and the output: no alert twice across restarts.
+@dataclass(slots=True)
+class _Run:
+    """What this run decided about one incident (by the id this run's engine gave it)."""
 
-    While warming up nothing goes out; the latest record of each finding is
-    kept. When the warm-up ends, a finding still open is sent only if it was
-    not alerted before the restart at that severity (a restart in the middle
-    of an attack neither misses it nor repeats it); a resolved one only if its
-    raise was sent. A record sent is remembered in the state once every sink
-    has it safe, delivered or written to the spool (write-ahead): one a sink
-    holds in memory only (its spool cannot be written) waits in ``settle``, so
-    a crash before it is delivered makes the next start send it again.
+    id: str  # the id the sinks know it by: the previous run's, when it goes on
+    opened_at: datetime
+    sent: Severity | None  # the highest severity sent; None: nothing sent yet
+
+
+class AlertGate:
+    """Between the pipeline and the output: no incident announced twice across restarts.
+
+    While warming up nothing goes out; the latest record of each incident is
+    kept. A restart's warm-up re-derives what the last run saw, so the first
+    record of an incident in this run is judged against the state: an
+    incident that was open and sent before the restart and is seen again
+    (it started no later than ``cooldown`` after the state last saw it) goes
+    on under its old id: no ``opened`` again, an ``escalated`` only above the
+    severity sent, its ``resolved`` when it ends. Any other incident is new,
+    even for a login that had one before (a resolved incident is over): its
+    first record goes out as ``opened``. An incident over within the warm-up
+    that was never announced is not announced late.
+
+    A record sent is remembered in the state once every sink has it safe,
+    delivered or written to the spool (write-ahead): one a sink holds in
+    memory only (its spool cannot be written) waits in ``settle``, so a
+    crash before it is delivered makes the next start send it again.
     """
 
-    def __init__(self, state: FollowState, output: Output, on_sent: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        state: FollowState,
+        output: Output,
+        on_sent: Callable[[], None],
+        cooldown: timedelta = timedelta(minutes=20),
+    ) -> None:
         self.state = state
         self.output = output
         self.on_sent = on_sent
+        self.cooldown = cooldown
         self.warming = False
-        self._held: dict[tuple[str, str | None, str], Finding] = {}
-        self._unsettled: list[tuple[Any, Finding]] = []
+        self._held: dict[str, Incident] = {}
+        self._runs: dict[str, _Run] = {}
+        self._unsettled: list[tuple[Any, SentIncident]] = []
         self.sent = 0
 
-    def __call__(self, finding: Finding) -> None:
-        ident = (finding.detector, finding.host, finding.key)
+    def __call__(self, incident: Incident) -> None:
         if self.warming:
-            self._held[ident] = finding
-        elif self._new(finding):
-            self._send(finding)
+            self._held.pop(incident.id, None)  # re-insert: in the order of their latest record
+            self._held[incident.id] = incident
+        else:
+            self._pass(incident, live=True)
 
     def end_warmup(self, send: bool = True) -> None:
-        """Warm-up over: send what is new (nothing when stopping half-way).
-
-        Held records are judged as warm-up records: a finding resolved within
-        the warm-up is sent only if its raise went out before the restart.
-        """
+        """Warm-up over: send what is news (nothing when stopping half-way)."""
         self.warming = False
         held, self._held = self._held, {}
-        for finding in held.values() if send else ():
-            if self._new(finding, live=False):
-                self._send(finding)
-
-    def _new(self, finding: Finding, live: bool = True) -> bool:
-        prior = self.state.alerted.get((finding.detector, finding.host, finding.key))
-        if finding.state is FindingState.RESOLVED:
-            return live or prior is not None
-        if prior is None or Severity.parse(prior.severity) < finding.severity:
-            return True
-        # Live growth at the same severity is news unless it says no more than
-        # what went out before the restart (a warm-up re-deriving the same).
-        return live and finding.state is FindingState.ESCALATED and _grown(finding, prior)
-
-    def _send(self, finding: Finding) -> None:
-        receipt = self.output(finding)
-        self.sent += 1
-        if receipt is not None and not receipt.settled:
-            self._unsettled.append((receipt, finding))
-            if len(self._unsettled) <= MAX_UNSETTLED:
-                return
-            receipt, finding = self._unsettled.pop(0)
-        self._remember(finding)
+        for incident in held.values() if send else ():
+            self._pass(incident, live=False)
 
     def settle(self) -> None:
         """Remember the held-back records that every sink now has safe (or gave up)."""
         waiting = self._unsettled
         self._unsettled = [item for item in waiting if not item[0].settled]
-        for receipt, finding in waiting:
+        for receipt, entry in waiting:
             if receipt.settled:
-                self._remember(finding)
+                self._remember(entry)
 
-    def _remember(self, finding: Finding) -> None:
-        self.state.remember_alert(
-            AlertedKey(
-                finding.detector,
-                finding.host,
-                finding.key,
-                str(finding.severity),
-                str(finding.state),
-                finding.time,
-                {k: v for k, v in finding.counts.items() if isinstance(v, int | float)},
-            )
+    def _pass(self, incident: Incident, live: bool) -> None:
+        run = self._runs.get(incident.id)
+        if run is None:
+            run = self._runs[incident.id] = self._start(incident)
+            while len(self._runs) > MAX_RUNS:
+                del self._runs[next(iter(self._runs))]
+        if incident.state is IncidentState.RESOLVED:
+            self._runs.pop(incident.id, None)
+            if run.sent is not None:
+                self._send(incident, run, IncidentState.RESOLVED)
+        elif run.sent is None:
+            self._send(incident, run, IncidentState.OPENED)
+        elif incident.severity > run.sent:
+            self._send(incident, run, IncidentState.ESCALATED)
+        elif live and incident.state is IncidentState.UPDATED:
+            self._send(incident, run, IncidentState.UPDATED)
+
+    def _start(self, incident: Incident) -> _Run:
+        """This run's first record of an incident: the one sent before the restart, or new."""
+        prior = self.state.incidents.get((incident.key_kind, incident.key))
+        if prior is not None and incident.first_seen <= prior.last_seen + self.cooldown:
+            return _Run(prior.id, prior.opened_at, Severity.parse(prior.severity))
+        return _Run(incident.id, incident.opened_at, None)
+
+    def _send(self, incident: Incident, run: _Run, state: IncidentState) -> None:
+        record = replace(incident, id=run.id, opened_at=run.opened_at, state=state)
+        receipt = self.output(record)
+        self.sent += 1
+        run.sent = max(run.sent or incident.severity, incident.severity)
+        entry = SentIncident(
+            key_kind=record.key_kind,
+            key=record.key,
+            id=record.id,
+            severity=str(run.sent),
+            state=str(state),
+            opened_at=record.opened_at,
+            time=record.time,
+            last_seen=record.last_seen,
         )
+        if receipt is not None and not receipt.settled:
+            self._unsettled.append((receipt, entry))
+            if len(self._unsettled) <= MAX_UNSETTLED:
+                return
+            receipt, entry = self._unsettled.pop(0)
+        self._remember(entry)
+
+    def _remember(self, entry: SentIncident) -> None:
+        self.state.remember_incident(entry)
         self.on_sent()
-
-
-def _grown(finding: Finding, prior: AlertedKey) -> bool:
-    """True when some count of ``finding`` exceeds what the last alert said."""
-    return any(
-        isinstance(value, int | float) and value > prior.counts.get(name, 0)
-        for name, value in finding.counts.items()
-    )
 
 
 @dataclass
@@ -326,15 +355,16 @@ class Follower:
         output = self.wiring.output()
         self.responder = self.wiring.responder(output, self.notify)
 
-        def send(finding: Finding) -> Any:
-            receipt = output(finding)
-            self.stats.on_finding(finding)
+        def send(incident: Incident) -> Any:
+            receipt = output(incident)
+            self.stats.on_incident(incident)
             if self.responder is not None:  # after the sinks: the alert goes out first
-                self.responder.on_record(finding)
+                self.responder.on_record(incident)
             return receipt
 
         self.gate = AlertGate(self.state, send, self._alerted)
         self.pipeline = self.wiring.pipeline(self.gate, self.stats)
+        self.gate.cooldown = self.pipeline.engine.findings.cooldown
         for parser in self.parsers.values():  # a reload: keep the counts of the run
             self._carried.update(line_counts([parser]))
             self._carried["lines"] += parser.stats.lines
@@ -476,7 +506,7 @@ class Follower:
             "lines": self._carried["lines"] + sum(p.stats.lines for p in parsers),
             "events": self._carried["event"] + sum(p.stats.events for p in parsers),
             "messages": self.stats.messages,
-            "findings_sent": self.gate.sent,
+            "records_sent": self.gate.sent,
             "internal_errors": self.errors,
         }
 
@@ -568,6 +598,6 @@ class Follower:
         self.notify(
             f"summary:{time.monotonic()}",
             f"stopped after {counts['lines']} lines ({counts['events']} events,"
-            f" {counts['findings_sent']} findings sent, {counts['internal_errors']} internal"
+            f" {counts['records_sent']} incident records sent, {counts['internal_errors']} internal"
             f" errors); state saved to {self.state_file.path}",
         )

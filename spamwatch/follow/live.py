@@ -1,9 +1,9 @@
-"""What ``follow`` shows while it runs: rates, busiest SASL users, open findings.
+"""What ``follow`` shows while it runs: rates, busiest SASL users, open incidents.
 
 ``LiveStats`` counts (bounded: per-second and per-minute rings, a capped table
 of users per minute); ``LiveView`` draws it with rich on a terminal and
-``PlainView`` draws nothing (findings reach stdout through the output). Log
-text shown here (user names, finding summaries) always goes through
+``PlainView`` draws nothing (incidents reach stdout through the output). Log
+text shown here (user names, incident summaries) always goes through
 ``rich.text.Text`` after ``textsafe.clean``, so it is never read as markup and never
 reaches the terminal as a control code.
 """
@@ -16,7 +16,8 @@ import sys
 import time
 from typing import Any, ClassVar
 
-from spamwatch.model import Event, Finding, FindingState, MessageUpdate, Severity, Stage
+from spamwatch.incidents.story import label
+from spamwatch.model import Event, Incident, IncidentState, MessageUpdate, Severity, Stage
 from spamwatch.screen import set_live_console
 from spamwatch.textsafe import clean
 
@@ -39,7 +40,7 @@ class LiveStats:
         self._line_ring: collections.deque[tuple[int, int]] = collections.deque()
         self._msg_ring: collections.deque[tuple[int, int]] = collections.deque()
         self._users: collections.deque[tuple[int, collections.Counter[str]]] = collections.deque()
-        self.open: dict[tuple[str, str | None, str], Finding] = {}
+        self.open: dict[str, Incident] = {}  # incident id -> its latest record
 
     def add_lines(self, count: int) -> None:
         self.lines += count
@@ -63,12 +64,11 @@ class LiveStats:
             self.messages += 1
             _bump(self._msg_ring, int(self._clock()), 1, 60)
 
-    def on_finding(self, finding: Finding) -> None:
-        ident = (finding.detector, finding.host, finding.key)
-        if finding.state is FindingState.RESOLVED:
-            self.open.pop(ident, None)
+    def on_incident(self, incident: Incident) -> None:
+        if incident.state is IncidentState.RESOLVED:
+            self.open.pop(incident.id, None)
         else:
-            self.open[ident] = finding
+            self.open[incident.id] = incident
 
     def lines_per_second(self) -> float:
         now = int(self._clock())
@@ -87,8 +87,8 @@ class LiveStats:
 
     def open_by_severity(self) -> dict[Severity, int]:
         counts = dict.fromkeys(Severity, 0)
-        for finding in self.open.values():
-            counts[finding.severity] += 1
+        for incident in self.open.values():
+            counts[incident.severity] += 1
         return counts
 
 
@@ -111,7 +111,7 @@ def use_rich_view(stream: Any = None) -> bool:
 
 
 class PlainView:
-    """No drawing (not a terminal, or NO_COLOR): findings go out as plain lines."""
+    """No drawing (not a terminal, or NO_COLOR): incidents go out as plain lines."""
 
     def __init__(self, stats: LiveStats) -> None:
         self.stats = stats
@@ -160,7 +160,7 @@ class LiveView:
         self._live.stop()
 
     def render(self) -> Any:
-        """The panel: rates, busiest users, open findings; log text as plain Text."""
+        """The panel: rates, busiest users, open incidents; log text as plain Text."""
         from rich.console import Group
         from rich.table import Table
         from rich.text import Text
@@ -180,26 +180,25 @@ class LiveView:
         users.add_column("messages", justify="right")
         for user, count in stats.busiest_users():
             users.add_row(Text(clean(user)), str(count))
-        return Group(head, users, self._findings_table())
+        return Group(head, users, self._incidents_table())
 
-    def _findings_table(self) -> Any:
+    def _incidents_table(self) -> Any:
         from rich.table import Table
         from rich.text import Text
 
         counts = self.stats.open_by_severity()
-        title = "open findings: " + ", ".join(
+        title = "open incidents: " + ", ".join(
             f"{counts[s]} {s}" for s in sorted(Severity, reverse=True)
         )
         table = Table(title=title, min_width=len(title))
-        for column in ("severity", "detector", "key", "summary"):
+        for column in ("severity", "who", "summary"):
             table.add_column(column)
-        ordered = sorted(self.stats.open.values(), key=lambda f: (-f.severity, f.raised_at))
+        ordered = sorted(self.stats.open.values(), key=lambda i: (-i.severity, i.opened_at))
         styles = {Severity.CRITICAL: "bold red", Severity.WARNING: "yellow"}
-        for finding in ordered[:10]:
+        for incident in ordered[:10]:
             table.add_row(
-                Text(str(finding.severity), style=styles.get(finding.severity, "")),
-                Text(clean(finding.detector)),
-                Text(clean(finding.key)),
-                Text(clean(finding.summary)),
+                Text(str(incident.severity), style=styles.get(incident.severity, "")),
+                Text(label(incident)),
+                Text(clean(incident.summary)),
             )
         return table

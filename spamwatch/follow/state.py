@@ -3,9 +3,10 @@
 ``follow`` runs for months and is restarted by systemd, by package upgrades and
 by reboots. The state file is what makes a restart invisible: each file's
 identity (device, inode, fingerprint of its first bytes) and the byte offset
-after the last line handed to the pipeline, the journal cursor, and the keys of
-findings already alerted (so the warm-up after a restart does not alert them a
-second time). It is small JSON, written atomically (temporary file, fsync,
+after the last line handed to the pipeline, the journal cursor, and the
+incidents still open whose records went out (so the warm-up after a restart
+does not alert the same incident a second time, while a new incident of the
+same login is new). It is small JSON, written atomically (temporary file, fsync,
 rename, fsync of the directory), so a crash or power cut leaves either the old
 or the new state, never a torn one. A lock file beside it keeps two ``follow``
 processes from sharing one state.
@@ -18,72 +19,109 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from spamwatch.errors import StateError
+from spamwatch.model import Severity
 from spamwatch.safefiles import UnsafeFile, open_own, open_regular, private_dir_problem
 from spamwatch.sources.base import FilePosition, JournalPosition, Position
 
-STATE_VERSION = 1
+STATE_VERSION = 2
+"""2: incidents sent (per login or host); 1 kept alerted findings (read and converted)."""
 DEFAULT_DIR = "/var/lib/spamwatch"
 DEFAULT_NAME = "follow.state"
 MAX_ALERTED = 10_000
-"""At most this many alerted keys are kept (the oldest go first)."""
+"""At most this many sent incidents are kept (the oldest go first)."""
 ALERTED_MAX_AGE = timedelta(days=7)
-"""An alerted key not refreshed for this long (log time) is forgotten."""
+"""A sent incident not refreshed for this long (log time) is forgotten."""
 
 
 @dataclass(frozen=True, slots=True)
-class AlertedKey:
-    """A finding that was already sent out: enough to recognise it after a restart."""
+class SentIncident:
+    """An incident whose records went out: enough to recognise it after a restart.
 
-    detector: str
-    host: str | None
+    ``id`` and ``opened_at`` are what the sinks know it by (a restart keeps
+    them for the same incident); ``last_seen`` decides whether an incident
+    seen after the restart is this one going on or a new one.
+    """
+
+    key_kind: str
     key: str
+    id: str
     severity: str
     state: str
+    opened_at: datetime
     time: datetime  # log time of the last record sent
-    counts: Mapping[str, float] = field(default_factory=dict)  # the counts it said
+    last_seen: datetime
 
     @property
-    def ident(self) -> tuple[str, str | None, str]:
-        return (self.detector, self.host, self.key)
+    def ident(self) -> tuple[str, str]:
+        return (self.key_kind, self.key)
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "detector": self.detector,
-            "host": self.host,
+            "key_kind": self.key_kind,
             "key": self.key,
+            "id": self.id,
             "severity": self.severity,
             "state": self.state,
+            "opened_at": self.opened_at.isoformat(),
             "time": self.time.isoformat(),
-            "counts": dict(self.counts),
+            "last_seen": self.last_seen.isoformat(),
         }
 
     @classmethod
-    def from_json(cls, data: Any) -> AlertedKey:
-        time = datetime.fromisoformat(data["time"])
-        if time.tzinfo is None:
-            raise ValueError("alerted time without a time zone")
+    def from_json(cls, data: Any) -> SentIncident:
+        times = {name: _aware(data[name]) for name in ("opened_at", "time", "last_seen")}
         return cls(
-            detector=str(data["detector"]),
-            host=None if data.get("host") is None else str(data["host"]),
+            key_kind=str(data["key_kind"]),
             key=str(data["key"]),
-            severity=str(data["severity"]),
+            id=str(data["id"]),
+            severity=str(Severity.parse(str(data["severity"]))),
             state=str(data["state"]),
-            time=time,
-            counts=_counts(data.get("counts", {})),
+            **times,
         )
 
 
-def _counts(raw: Any) -> dict[str, float]:
-    """The counts of an alerted record (absent in state files before they were kept)."""
-    if not isinstance(raw, dict):
-        raise ValueError("alerted counts must be a table")
-    return {str(k): float(v) for k, v in raw.items() if isinstance(v, int | float)}
+def _aware(text: Any) -> datetime:
+    when = datetime.fromisoformat(str(text))
+    if when.tzinfo is None:
+        raise ValueError("a time without a time zone")
+    return when
+
+
+LOGIN_DETECTORS = frozenset({"burst", "addresses", "sender", "bounces"})
+"""Version 1 alerted keys of these detectors were SASL logins."""
+
+
+def _from_version_1(items: Iterable[Any]) -> list[SentIncident]:
+    """Version 1 kept one alerted key per detector and key: each becomes its incident.
+
+    So an incident open when spamwatch is upgraded is recognised by the new
+    version (not alerted again); keys that named a client address (auth per
+    address) are left out: they belong to no incident of their own now.
+    """
+    out: dict[tuple[str, str], SentIncident] = {}
+    for item in items:
+        detector, key, host = str(item["detector"]), str(item["key"]), item.get("host")
+        if detector in LOGIN_DETECTORS or (detector == "auth" and key != host and "@" in key):
+            kind = "sasl_username"
+        elif detector in ("queue", "auth") and key == host:
+            kind = "host"
+        else:
+            continue
+        time = _aware(item["time"])
+        severity = Severity.parse(str(item["severity"]))
+        before = out.get((kind, key))
+        if before is not None:
+            severity = max(severity, Severity.parse(before.severity))
+            time = max(time, before.time)
+        ident = f"{kind}:{key}:{time.isoformat()}"
+        out[(kind, key)] = SentIncident(kind, key, ident, str(severity), "opened", time, time, time)
+    return list(out.values())
 
 
 @dataclass(slots=True)
@@ -93,7 +131,7 @@ class FollowState:
     files: dict[str, FilePosition] = field(default_factory=dict)
     journal_cursor: str | None = None
     journal_time: int | None = None  # __REALTIME_TIMESTAMP (µs) of the cursor's entry
-    alerted: dict[tuple[str, str | None, str], AlertedKey] = field(default_factory=dict)
+    incidents: dict[tuple[str, str], SentIncident] = field(default_factory=dict)
 
     def keep(self, key: str, position: Position) -> None:
         """Record where the source kept under ``key`` stopped (a file's path, "journal")."""
@@ -102,34 +140,34 @@ class FollowState:
         elif isinstance(position, JournalPosition):
             self.journal_cursor, self.journal_time = position.cursor, position.realtime
 
-    def remember_alert(self, entry: AlertedKey) -> None:
-        """Record a sent finding record; a resolved one is forgotten (it is over)."""
-        self.alerted.pop(entry.ident, None)
+    def remember_incident(self, entry: SentIncident) -> None:
+        """Record a sent incident record; a resolved incident is forgotten (it is over)."""
+        self.incidents.pop(entry.ident, None)
         if entry.state != "resolved":
-            self.alerted[entry.ident] = entry
-        self._bound_alerted(entry.time)
+            self.incidents[entry.ident] = entry
+        self._bound(entry.time)
 
-    def _bound_alerted(self, now: datetime) -> None:
-        """Keep the alerted table bounded: drop stale keys, then the oldest."""
-        stale = [k for k, v in self.alerted.items() if now - v.time > ALERTED_MAX_AGE]
+    def _bound(self, now: datetime) -> None:
+        """Keep the table bounded: drop stale incidents, then the oldest."""
+        stale = [k for k, v in self.incidents.items() if now - v.time > ALERTED_MAX_AGE]
         for ident in stale:
-            del self.alerted[ident]
-        while len(self.alerted) > MAX_ALERTED:
-            del self.alerted[next(iter(self.alerted))]
+            del self.incidents[ident]
+        while len(self.incidents) > MAX_ALERTED:
+            del self.incidents[next(iter(self.incidents))]
 
     def to_json(self) -> dict[str, Any]:
         return {
             "version": STATE_VERSION,
             "files": {path: pos.to_json() for path, pos in sorted(self.files.items())},
             "journal": {"cursor": self.journal_cursor, "realtime": self.journal_time},
-            "alerted": [entry.to_json() for entry in self.alerted.values()],
+            "incidents": [entry.to_json() for entry in self.incidents.values()],
         }
 
     @classmethod
     def from_json(cls, data: Any) -> FollowState:
-        """Rebuild from JSON; raises ValueError (or Key/TypeError) when malformed."""
-        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
-            raise ValueError(f"not a spamwatch state (version {STATE_VERSION}) document")
+        """Rebuild from JSON (this version or 1); ValueError (or Key/TypeError) when malformed."""
+        if not isinstance(data, dict) or data.get("version") not in (1, STATE_VERSION):
+            raise ValueError(f"not a spamwatch state (version 1 or {STATE_VERSION}) document")
         files = {str(p): FilePosition.from_json(v) for p, v in data.get("files", {}).items()}
         journal = data.get("journal") or {}
         cursor = journal.get("cursor")
@@ -138,13 +176,12 @@ class FollowState:
             raise ValueError("journal cursor must be a string")
         if realtime is not None and not isinstance(realtime, int):
             raise ValueError("journal realtime must be an integer")
-        entries = _alerted_from(data.get("alerted", []))
-        return cls(files=files, journal_cursor=cursor, journal_time=realtime, alerted=entries)
-
-
-def _alerted_from(items: Iterable[Any]) -> dict[tuple[str, str | None, str], AlertedKey]:
-    entries = [AlertedKey.from_json(item) for item in items]
-    return {entry.ident: entry for entry in entries}
+        if data["version"] == 1:
+            entries = _from_version_1(data.get("alerted", []))
+        else:
+            entries = [SentIncident.from_json(item) for item in data.get("incidents", [])]
+        incidents = {entry.ident: entry for entry in entries}
+        return cls(files=files, journal_cursor=cursor, journal_time=realtime, incidents=incidents)
 
 
 class StateFile:

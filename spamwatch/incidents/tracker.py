@@ -1,5 +1,8 @@
 """Signals -> Findings: one finding per (detector, key) while it lasts.
 
+A finding is one detector's evidence; the incident engine
+(spamwatch.incidents.engine) groups them per SASL login or host.
+
 Detectors say "this key is abnormal right now" as often as they like; an
 admin wants one alert when it starts, another when it gets worse, and one when
 it is over. The tracker turns the Signal stream into exactly that:
@@ -37,6 +40,7 @@ class _Open:
     signal: Signal  # the latest signal, emitted or not
     first_seen: datetime
     last_seen: datetime
+    facts: frozenset[str] = frozenset()  # every fact its signals named: established stays so
 
 
 class FindingTracker:
@@ -83,6 +87,8 @@ class FindingTracker:
             return self._raise(key, signal)
         self._open.move_to_end(key)
         live.signal = signal
+        if not signal.facts <= live.facts:
+            live.facts |= signal.facts
         live.first_seen = min(live.first_seen, signal.first_seen)
         live.last_seen = max(live.last_seen, signal.time)
         if not self._worse(signal, live.record):
@@ -124,6 +130,11 @@ class FindingTracker:
         snaps.sort(key=lambda f: (-int(f.severity), f.raised_at))
         return snaps
 
+    def current(self, key: TrackKey) -> Finding | None:
+        """The live finding ``key`` as of its latest Signal (None once resolved)."""
+        live = self._open.get(key)
+        return None if live is None else self._record(live, live.record.state, live.record.time)
+
     def __len__(self) -> int:
         return len(self._open)
 
@@ -143,8 +154,9 @@ class FindingTracker:
             host=signal.host,
             counts=signal.counts,
             evidence=signal.evidence,
+            facts=signal.facts,
         )
-        self._open[key] = _Open(record, signal, record.first_seen, signal.time)
+        self._open[key] = _Open(record, signal, record.first_seen, signal.time, signal.facts)
         self.stats["raised"] += 1
         if len(self._open) > self.max_open:
             _, oldest = self._open.popitem(last=False)
@@ -179,6 +191,7 @@ class FindingTracker:
             host=signal.host or live.record.host,
             counts=signal.counts,
             evidence=signal.evidence,
+            facts=live.facts,
         )
 
     def _resolve(self, live: _Open, now: datetime) -> Finding:

@@ -133,7 +133,7 @@ def learn_history(
 def learn_one(plan: FilePlan, profiles: Profiles, build: Build, progress: Progress) -> FileLearned:
     """One file through a fresh pipeline; its learner's partial, not yet written."""
     pipeline = build(profiles.view)
-    learner = profiles.learner(lambda: open_keys_of(pipeline.tracker), refresh=False, batch=True)
+    learner = profiles.learner(lambda: open_keys_of(pipeline.engine), refresh=False, batch=True)
     assert learner is not None, "learn needs a database"
     pipeline.learner = learner
     feed_event = pipeline.feed_event

@@ -1,1 +1,1 @@
-"""``spamwatch report``: read a span of the log once and report findings and traffic."""
+"""``spamwatch report``: read a span of the log once and report incidents and traffic."""

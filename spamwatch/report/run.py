@@ -4,7 +4,7 @@
 before the current file), ``events_in`` reads the events of the range plus the
 warm-up before it, ``run`` feeds them through the pipeline and opens the alerts
 at the range start (``alerts_from_range_start``), ``say_why_empty`` explains an
-empty report and ``exit_status`` turns the findings into the exit status. The
+empty report and ``exit_status`` turns the incidents into the exit status. The
 command (``spamwatch.cli.report``) only parses options and wires these.
 """
 
@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from datetime import datetime, tzinfo
 
 import click
 
 from spamwatch.correlate import KINDS as MESSAGE_KINDS
 from spamwatch.detectors.base import Detector
-from spamwatch.model import Event, Finding, Severity
+from spamwatch.model import Event, Incident, IncidentState, Severity
 from spamwatch.parse import ParseOptions, Parser
 from spamwatch.parse.grammar import markers_for
 from spamwatch.pipeline import Emit, Pipeline, direct_kinds
@@ -89,28 +90,29 @@ def wall_clock(parser: Parser, explicit: tzinfo | None, newest: str) -> tuple[tz
 def alerts_from_range_start(pipeline: Pipeline, alerts: Fanout | None) -> Callable[[], None]:
     """What happens when the range starts (after the warm-up): alerts go out from then.
 
-    During the warm-up findings reach only the report. At the range start the
-    findings still open are sent once as they stand, and from then on every
+    During the warm-up incidents reach only the report. At the range start the
+    incidents still open are sent once as they stand (``opened``: the sinks
+    never heard of them), and from then on every
     record (``with_alerts``), so sinks see what the report shows.
     """
 
     def start_range() -> None:
         if alerts is not None:
-            for finding in pipeline.tracker.open_findings():
-                alerts.send(finding)
+            for incident in pipeline.engine.open_incidents():
+                alerts.send(replace(incident, state=IncidentState.OPENED))
         pipeline.emit = with_alerts(pipeline.emit, alerts)
 
     return start_range
 
 
 def with_alerts(emit: Emit, alerts: Fanout | None) -> Emit:
-    """``emit`` that also sends every finding record to ``alerts`` (if any)."""
+    """``emit`` that also sends every incident record to ``alerts`` (if any)."""
     if alerts is None:
         return emit
 
-    def both(finding: Finding) -> None:
-        emit(finding)
-        alerts.send(finding)
+    def both(incident: Incident) -> None:
+        emit(incident)
+        alerts.send(incident)
 
     return both
 
@@ -282,7 +284,7 @@ def _range_misses_the_log(plan: list[str], span: TimeRange, parser: Parser) -> b
 
 
 def exit_status(severities: list[Severity], fail_on: str) -> int:
-    """1 when a finding in the range reached --fail-on (its highest severity), else 0."""
+    """1 when an incident in the range reached --fail-on (its highest severity), else 0."""
     worst = max(severities, default=None)
     if fail_on == "never" or worst is None:
         return 0

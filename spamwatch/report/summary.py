@@ -1,6 +1,6 @@
-"""What a report knows at the end: each finding's final state and the traffic it saw.
+"""What a report knows at the end: each incident's final state and the traffic it saw.
 
-Both are fed by the Pipeline as it runs (``emit`` for findings, the
+Both are fed by the Pipeline as it runs (``emit`` for incident records, the
 ``on_event``/``on_update`` taps for traffic), so the report reads the log once
 and keeps only counters: nothing here grows with the number of lines.
 """
@@ -13,12 +13,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import ClassVar
 
-from spamwatch.model import Event, Finding, FindingState, MessageUpdate, Severity, Stage
+from spamwatch.model import Event, Incident, IncidentState, MessageUpdate, Severity, Stage
 
 LEFT_QUEUE = frozenset({"done", "expired", "deleted"})
 """Final message states that mean qmgr or postsuper took it out of the queue."""
-MAX_FINDINGS = 20_000
-"""Findings a report keeps before it drops the least important resolved ones."""
+MAX_INCIDENTS = 20_000
+"""Incidents a report keeps before it drops the least important resolved ones."""
 TOP_KEYS = 10_000
 """Distinct keys a TopCounter keeps before it drops the smallest half."""
 
@@ -113,58 +113,58 @@ def _reason(event: Event) -> str:
 
 @dataclasses.dataclass(slots=True)
 class _Entry:
-    latest: Finding
+    latest: Incident
     highest: Severity
 
 
-class FindingLog:
-    """Every finding record emitted, and each finding's final state.
+class IncidentLog:
+    """Every incident record emitted, and each incident's final state.
 
-    ``final()`` gives one Finding per id: its latest record (so a resolved
-    finding reads ``resolved`` and carries its last counts) with the highest
+    ``final()`` gives one Incident per id: its latest record (so a resolved
+    incident reads ``resolved`` and carries its last counts) with the highest
     severity it reached, most severe and biggest first. ``records`` keeps the
     stream in log order for ``--all-records``.
 
-    Bounded: past ``limit`` findings, resolved ones are dropped, first those
+    Bounded: past ``limit`` incidents, resolved ones are dropped, first those
     over before ``since`` (the warm-up's), then the lowest ranked, and counted
-    in ``dropped`` by severity; open findings (at most the tracker's
-    ``max_open``) are never dropped. A hostile log raising a finding per
+    in ``dropped`` by severity; open incidents (at most the finding tracker's
+    ``max_open``) are never dropped. A hostile log raising an incident per
     random address cannot grow memory, and what is left is what matters.
     """
 
     def __init__(
-        self, keep_records: bool = False, since: datetime | None = None, limit: int = MAX_FINDINGS
+        self, keep_records: bool = False, since: datetime | None = None, limit: int = MAX_INCIDENTS
     ) -> None:
         self.keep_records = keep_records
         self.since = since
         self.limit = limit
-        self.records: list[Finding] = []
+        self.records: list[Incident] = []
         self.dropped: Counter[Severity] = Counter()
         self._entries: dict[str, _Entry] = {}
 
-    def add(self, finding: Finding) -> None:
+    def add(self, incident: Incident) -> None:
         """The pipeline's ``emit``."""
         if self.keep_records:
-            self.records.append(finding)
-        entry = self._entries.get(finding.id)
+            self.records.append(incident)
+        entry = self._entries.get(incident.id)
         if entry is None:
-            self._entries[finding.id] = _Entry(finding, finding.severity)
+            self._entries[incident.id] = _Entry(incident, incident.severity)
             if len(self._entries) > self.limit:
                 self._shrink()
         else:
-            entry.latest = finding
-            entry.highest = max(entry.highest, finding.severity)
+            entry.latest = incident
+            entry.highest = max(entry.highest, incident.severity)
 
-    def final(self, still_open: Iterable[Finding] = ()) -> list[Finding]:
-        """One record per finding, sorted by ``rank`` (most severe, biggest first).
+    def final(self, still_open: Iterable[Incident] = ()) -> list[Incident]:
+        """One record per incident, sorted by ``rank`` (most severe, biggest first).
 
-        ``still_open`` are the tracker's current snapshots of findings not yet
-        resolved (``FindingTracker.open_findings``): their counts and last
+        ``still_open`` are the engine's current snapshots of incidents not yet
+        resolved (``IncidentEngine.open_incidents``): their counts and last
         seen are newer than their last emitted record, so they replace it.
-        A finding resolved before ``since`` (in the warm-up) is left out: it
+        A incident resolved before ``since`` (in the warm-up) is left out: it
         was over before the range began.
         """
-        latest = {finding.id: finding for finding in still_open}
+        latest = {incident.id: incident for incident in still_open}
         merged = [
             dataclasses.replace(latest.get(key, entry.latest), severity=entry.highest)
             for key, entry in self._entries.items()
@@ -172,15 +172,15 @@ class FindingLog:
         ]
         return sorted(merged, key=rank)
 
-    def records_of(self, findings: Iterable[Finding]) -> list[Finding]:
-        """Every record kept of these findings, in log order (``--all-records``)."""
-        wanted = {finding.id for finding in findings}
+    def records_of(self, incidents: Iterable[Incident]) -> list[Incident]:
+        """Every record kept of these incidents, in log order (``--all-records``)."""
+        wanted = {incident.id for incident in incidents}
         return [record for record in self.records if record.id in wanted]
 
     def _shrink(self) -> None:
-        """Drop resolved findings down to 90% of ``limit`` (in one batch: amortised)."""
+        """Drop resolved incidents down to 90% of ``limit`` (in one batch: amortised)."""
         resolved = [
-            (k, e) for k, e in self._entries.items() if e.latest.state is FindingState.RESOLVED
+            (k, e) for k, e in self._entries.items() if e.latest.state is IncidentState.RESOLVED
         ]
         over = [k for k, e in resolved if _over_before(e.latest, self.since)]
         rest = sorted(
@@ -196,28 +196,28 @@ class FindingLog:
             self.records = [r for r in self.records if r.id in self._entries]
 
 
-def _merged(entry: _Entry) -> Finding:
+def _merged(entry: _Entry) -> Incident:
     return dataclasses.replace(entry.latest, severity=entry.highest)
 
 
-def _over_before(finding: Finding, since: datetime | None) -> bool:
-    return since is not None and finding.state is FindingState.RESOLVED and finding.time < since
+def _over_before(incident: Incident, since: datetime | None) -> bool:
+    return since is not None and incident.state is IncidentState.RESOLVED and incident.time < since
 
 
-def volume(finding: Finding) -> float:
-    """A finding's size for ordering: its largest count (messages for a burst)."""
-    numbers = [v for v in finding.counts.values() if isinstance(v, int | float)]
+def volume(incident: Incident) -> float:
+    """An incident's size for ordering: its largest count (messages for a burst)."""
+    numbers = [v for v in incident.counts.values() if isinstance(v, int | float)]
     return max(numbers, default=0)
 
 
-def rank(finding: Finding) -> tuple[object, ...]:
+def rank(incident: Incident) -> tuple[object, ...]:
     """Sort key: severity, then volume, then open before resolved, then log order."""
     return (
-        -finding.severity,
-        -volume(finding),
-        finding.state is FindingState.RESOLVED,
-        finding.raised_at,
-        finding.detector,
-        finding.key,
-        finding.id,
+        -incident.severity,
+        -volume(incident),
+        incident.state is IncidentState.RESOLVED,
+        incident.opened_at,
+        incident.key_kind,
+        incident.key,
+        incident.id,
     )

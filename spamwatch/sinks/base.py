@@ -15,10 +15,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from spamwatch.model import Finding, Severity
+from spamwatch.model import Incident, IncidentState, Severity
 
 if TYPE_CHECKING:
     from spamwatch.sinks.spool import Spool
+
+
+PAGING = frozenset({IncidentState.OPENED, IncidentState.ESCALATED, IncidentState.RESOLVED})
+"""The record kinds of sinks that reach a person (mail, webhook, exec): no ``updated``."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,12 @@ class Sink:
     option_names: ClassVar[frozenset[str] | None] = None
     """The ``[sinks.SCHEME]`` keys this sink reads (``config check`` rejects others);
     None: not declared, not checked. ``min_severity`` is always allowed."""
+    default_records: ClassVar[frozenset[IncidentState]] = frozenset(IncidentState)
+    """The incident record kinds this sink gets unless ``records`` says otherwise
+    (sinks that page a person leave out ``updated``)."""
+    records: frozenset[IncidentState] | None = None
+    """The kinds chosen by the URI's ``records=`` or ``[sinks.SCHEME] records`` (set by
+    ``build_sinks``); None: ``default_records``."""
 
     def __init__(
         self,
@@ -70,9 +80,17 @@ class Sink:
         option and SinkError when the sink cannot work at all.
         """
 
-    def accepts(self, finding: Finding) -> bool:
-        """True when the finding is at or above this sink's minimum severity."""
-        return finding.severity >= self.min_severity
+    def accepts(self, incident: Incident) -> bool:
+        """True for a record of a kind this sink gets, at or above its minimum severity.
+
+        A record saying what spamwatch did (``response``: a login contained)
+        goes to every sink that gets ``opened`` records, whatever its kind.
+        """
+        kinds = self.default_records if self.records is None else self.records
+        wanted = incident.state in kinds or (
+            bool(incident.response) and IncidentState.OPENED in kinds
+        )
+        return wanted and incident.severity >= self.min_severity
 
     @property
     def label(self) -> str:
@@ -86,7 +104,7 @@ class Sink:
         here and first deliver what earlier runs left in the spool.
         """
 
-    def send(self, finding: Finding) -> Any:
+    def send(self, incident: Incident) -> Any:
         """Deliver one record (a synchronous sink returns None once it has it).
 
         Queued sinks return their spool ``Entry`` (spamwatch.sinks.spool): the

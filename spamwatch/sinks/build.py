@@ -2,7 +2,8 @@
 
 A sink class is found by its scheme among the ``spamwatch.sinks`` entry
 points, built as ``Sink(target, options, min_severity)`` with the options of
-its ``[sinks.SCHEME]`` table, and started (queued sinks take back what the
+its ``[sinks.SCHEME]`` table, given the record kinds it gets (``records``),
+and started (queued sinks take back what the
 last run spooled). Errors: ConfigError (exit 3) for what the user wrote,
 SinkError (exit 6) for a sink that cannot work at all.
 """
@@ -17,13 +18,13 @@ from typing import Any
 from spamwatch.config import Config
 from spamwatch.config.schema import Options
 from spamwatch.errors import ConfigError, SinkError, SpamwatchError
-from spamwatch.model import Severity
+from spamwatch.model import IncidentState, Severity
 from spamwatch.plugins import SINKS, Plugin, discover
 from spamwatch.sinks.base import Sink, SinkContext
 from spamwatch.sinks.delivery import QueuedSink, RetryPolicy, Warn, warn_stderr
 from spamwatch.sinks.secrets import secret_variables
 from spamwatch.sinks.spool import Spool
-from spamwatch.sinks.uri import AlertUri, default_spool_dir, parse_alert_uri
+from spamwatch.sinks.uri import AlertUri, default_spool_dir, parse_alert_uri, parse_records
 from spamwatch.textsafe import clean
 
 
@@ -57,6 +58,8 @@ def build_sinks(
     return sinks
 
 
+COMMON_OPTIONS = frozenset({"min_severity", "records"})
+"""Options every ``[sinks.SCHEME]`` table may hold, whatever the sink declares."""
 ALERTS_KEYS = frozenset({"uris", "spool_dir"})
 """The keys of the ``[alerts]`` table."""
 
@@ -95,10 +98,11 @@ def _check_table(where: str, options: Mapping[str, Any], cls: Any, scheme: str) 
     names = getattr(cls, "option_names", None)
     if names is not None:
         for key in options:
-            if key not in names and key != "min_severity":
-                known = ", ".join(sorted({*names, "min_severity"}))
+            if key not in names and key not in COMMON_OPTIONS:
+                known = ", ".join(sorted({*names, *COMMON_OPTIONS}))
                 raise ConfigError(f"{where}.{key}: unknown option (known: {known})")
     _min_severity(options, scheme)
+    _records(options, scheme)
     if isinstance(cls, type) and issubclass(cls, QueuedSink):
         RetryPolicy.from_options(Options(options, where), cls.batch_option)
 
@@ -134,12 +138,17 @@ def _construct(alert: AlertUri, config: Config, available: Mapping[str, Plugin])
     kwargs: dict[str, Any] = {}
     if _accepts_scheme(plugin.obj):
         kwargs["scheme"] = alert.scheme
+    records = alert.records or _records(options, alert.scheme)
+    options = {k: v for k, v in options.items() if k != "records"}
     try:
-        return plugin.obj(alert.target, options, minimum, **kwargs)
+        sink = plugin.obj(alert.target, options, minimum, **kwargs)
     except SpamwatchError:
         raise
     except Exception as exc:  # a third-party sink's bug at setup
         raise SinkError(f"alert sink {alert.scheme}: cannot be set up: {exc}") from None
+    if records is not None:
+        sink.records = records
+    return sink
 
 
 def _options(config: Config, scheme: str) -> dict[str, Any]:
@@ -157,6 +166,16 @@ def _min_severity(options: Mapping[str, Any], scheme: str) -> Severity:
         return Severity.parse(str(value))
     except ValueError as exc:
         raise ConfigError(f"sinks.{scheme.partition('+')[0]}.min_severity: {exc}") from None
+
+
+def _records(options: Mapping[str, Any], scheme: str) -> frozenset[IncidentState] | None:
+    """``records`` of a ``[sinks.SCHEME]`` table (None: the sink's default)."""
+    if "records" not in options:
+        return None
+    try:
+        return parse_records(options["records"])
+    except ValueError as exc:
+        raise ConfigError(f"sinks.{scheme.partition('+')[0]}.{exc}") from None
 
 
 def _accepts_scheme(cls: Any) -> bool:

@@ -1,4 +1,4 @@
-"""``console``: findings for a human at a terminal, one coloured line each.
+"""``console``: incident records for a human at a terminal, one coloured line each.
 
 Log text is added to rich ``Text`` objects as plain strings (never parsed as
 markup) after ``clean`` turned control characters into visible escapes, so a
@@ -15,7 +15,8 @@ import sys
 from rich.text import Text
 
 from spamwatch.errors import ConfigError
-from spamwatch.model import Finding, FindingState, Severity
+from spamwatch.incidents.story import label
+from spamwatch.model import Incident, IncidentState, Severity
 from spamwatch.screen import live_console
 from spamwatch.sinks.base import Sink
 from spamwatch.sinks.text import log_console
@@ -28,7 +29,7 @@ class ConsoleSink(Sink):
     """Print each finding as one line: time, severity, state, detector, key, summary."""
 
     scheme = "console"
-    description = "one readable line per finding on the terminal (stdout, or console:stderr)"
+    description = "one line per incident record on the terminal (stdout, or console:stderr)"
     option_names = frozenset()
 
     def setup(self) -> None:
@@ -42,7 +43,7 @@ class ConsoleSink(Sink):
         self.console = log_console(stream, soft_wrap=True)
         self._terminal = stream.isatty()
 
-    def send(self, finding: Finding) -> None:
+    def send(self, finding: Incident) -> None:
         """Print one line, flushed at once: above the live view when one is up."""
         live = live_console() if self._terminal else None
         console = live or self.console
@@ -50,21 +51,18 @@ class ConsoleSink(Sink):
         console.file.flush()
 
 
-def render(finding: Finding) -> Text:
-    """The rich line for a finding; every piece from the log is plain, cleaned text."""
-    style = STYLES.get(finding.severity, "")
-    if finding.state is FindingState.RESOLVED:
+def render(incident: Incident) -> Text:
+    """The rich line for an incident record; every piece from the log is plain, cleaned text."""
+    style = STYLES.get(incident.severity, "")
+    if incident.state is IncidentState.RESOLVED:
         style = "green"
     line = Text()
-    line.append(finding.time.strftime("%Y-%m-%d %H:%M:%S "), style="dim")
-    line.append(f"{str(finding.severity).upper():8} ", style=style)
-    line.append(f"{finding.state!s:9} ", style=style)
-    line.append(clean(finding.detector), style="bold")
-    line.append(" ")
-    line.append(f"{clean(finding.key_kind)}=")
-    line.append(clean(finding.key), style="bold")
-    if finding.host:
-        line.append(f" on {clean(finding.host)}", style="dim")
+    line.append(incident.time.strftime("%Y-%m-%d %H:%M:%S "), style="dim")
+    line.append(f"{str(incident.severity).upper():8} ", style=style)
+    line.append(f"{incident.state!s:9} ", style=style)
+    line.append(label(incident), style="bold")
+    if incident.hosts:
+        line.append(f" on {clean(', '.join(incident.hosts))}", style="dim")
     line.append(": ")
-    line.append(clean(finding.summary))
+    line.append(clean(incident.summary))
     return line

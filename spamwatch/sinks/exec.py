@@ -1,11 +1,12 @@
-"""``exec:/path/to/command``: run a program for each finding.
+"""``exec:/path/to/command``: run a program for each incident record.
 
-The program gets the finding's JSON on stdin and these variables in its
+The program gets the record's JSON on stdin and these variables in its
 environment (on top of spamwatch's own, less its secrets: variables named by a
 ``*_env`` option or whose name ends in ``_PASSWORD``, ``_TOKEN``, ``_SECRET``...):
 ``SPAMWATCH_ID``, ``SPAMWATCH_ALERT_ID`` (the record's ``alert_id``), ``SPAMWATCH_STATE``,
-``SPAMWATCH_DETECTOR``, ``SPAMWATCH_SEVERITY``, ``SPAMWATCH_KEY``,
-``SPAMWATCH_KEY_KIND``, ``SPAMWATCH_HOST``, ``SPAMWATCH_SUMMARY``. It is run
+``SPAMWATCH_DETECTORS``, ``SPAMWATCH_SEVERITY``, ``SPAMWATCH_KEY``,
+``SPAMWATCH_KEY_KIND``, ``SPAMWATCH_HOST``, ``SPAMWATCH_HOSTS``, ``SPAMWATCH_REASON``,
+``SPAMWATCH_SUMMARY``. It is run
 directly, never through a shell, so a username like ``$(rm -rf /)`` is only
 ever a string; values are cleaned (no NUL, no control characters). It runs in
 its own process group and is killed with the whole group after ``timeout``
@@ -27,8 +28,8 @@ import time
 from dataclasses import dataclass
 
 from spamwatch.errors import SinkError
-from spamwatch.model import Finding
-from spamwatch.sinks.base import SinkContext
+from spamwatch.model import Incident
+from spamwatch.sinks.base import PAGING, SinkContext
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
 from spamwatch.sinks.record import alert_id
 from spamwatch.sinks.secrets import is_secret_variable
@@ -48,6 +49,7 @@ class ExecSink(QueuedSink):
 
     scheme = "exec"
     description = "run a command with the finding JSON on stdin and SPAMWATCH_* variables"
+    default_records = PAGING
     option_names = RETRY_OPTIONS | {"timeout"}
 
     def setup(self) -> None:
@@ -62,12 +64,12 @@ class ExecSink(QueuedSink):
         self.hidden = context.secret_variables
         super().start(context)
 
-    def deliver(self, findings: list[Finding]) -> None:
+    def deliver(self, findings: list[Incident]) -> None:
         """Run the command once per finding; raise when it fails or hangs."""
         for finding in findings:
             self._run(finding)
 
-    def _run(self, finding: Finding) -> None:
+    def _run(self, finding: Incident) -> None:
         process = subprocess.Popen(
             [self.command],
             stdin=subprocess.PIPE,
@@ -159,7 +161,7 @@ def _write_some(
     return pending
 
 
-def environment(finding: Finding, hidden: frozenset[str] = frozenset()) -> dict[str, str]:
+def environment(finding: Incident, hidden: frozenset[str] = frozenset()) -> dict[str, str]:
     """spamwatch's environment without its secrets, plus the cleaned ``SPAMWATCH_*``.
 
     Secrets: the variables in ``hidden`` (named by ``*_env`` options) and any
@@ -171,11 +173,13 @@ def environment(finding: Finding, hidden: frozenset[str] = frozenset()) -> dict[
             "SPAMWATCH_ID": clean(finding.id),
             "SPAMWATCH_ALERT_ID": alert_id(finding),
             "SPAMWATCH_STATE": str(finding.state),
-            "SPAMWATCH_DETECTOR": clean(finding.detector),
+            "SPAMWATCH_DETECTORS": clean(",".join(finding.detectors)),
             "SPAMWATCH_SEVERITY": str(finding.severity),
             "SPAMWATCH_KEY": clean(finding.key),
             "SPAMWATCH_KEY_KIND": clean(finding.key_kind),
             "SPAMWATCH_HOST": clean(finding.host or ""),
+            "SPAMWATCH_HOSTS": clean(",".join(finding.hosts)),
+            "SPAMWATCH_REASON": clean(finding.reason, limit=1000),
             "SPAMWATCH_SUMMARY": clean(finding.summary, limit=1000),
         }
     )

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from spamwatch.model import Finding
+from spamwatch.model import Incident
 from spamwatch.sinks.base import Sink
 from spamwatch.sinks.build import close_quietly
 from spamwatch.sinks.delivery import Warn, warn_stderr
@@ -50,7 +50,7 @@ class Fanout:
         self.warn = warn
         self.failing: set[int] = set()
 
-    def send(self, finding: Finding) -> Receipt:
+    def send(self, finding: Incident) -> Receipt:
         """Deliver (or spool) ``finding`` on every accepting sink."""
         receipt = Receipt()
         broken: BrokenPipeError | None = None

@@ -17,7 +17,7 @@ import sys
 from typing import TextIO
 
 from spamwatch.errors import SinkError
-from spamwatch.model import Finding
+from spamwatch.model import Incident
 from spamwatch.safefiles import UnsafeFile, open_own
 from spamwatch.sinks.base import Sink
 from spamwatch.sinks.text import alert_line
@@ -40,7 +40,7 @@ class JsonlSink(Sink):
             self.stream = _open_append(self.target)
             self._own = True
 
-    def send(self, finding: Finding) -> None:
+    def send(self, finding: Incident) -> None:
         """Write one line and flush."""
         self.stream.write(alert_line(finding) + "\n")
         self.stream.flush()

@@ -24,7 +24,8 @@ from urllib.parse import unquote, urlsplit
 
 from spamwatch import __version__
 from spamwatch.errors import ConfigError
-from spamwatch.model import Finding
+from spamwatch.model import Incident
+from spamwatch.sinks.base import PAGING
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
 from spamwatch.sinks.record import alert_id
 from spamwatch.sinks.text import alert_line, describe, headline
@@ -39,6 +40,7 @@ class MailSink(QueuedSink):
     scheme = "mailto"
     description = "mail to one or more addresses via the local MTA or a smarthost"
     batch_option = "digest"
+    default_records = PAGING
     option_names = RETRY_OPTIONS | {
         "smarthost", "ssl", "starttls", "cafile", "username", "password", "password_env",
         "timeout", "from", "digest",
@@ -74,7 +76,7 @@ class MailSink(QueuedSink):
             raise self.opts.error("smarthost", f"use HOST or HOST:PORT, not {text!r}")
         return host, port or default_port
 
-    def deliver(self, findings: list[Finding]) -> None:
+    def deliver(self, findings: list[Incident]) -> None:
         """Send one mail (a digest when several findings); raise on any SMTP failure."""
         message = self.compose(findings)
         with self._connect() as smtp:
@@ -82,7 +84,7 @@ class MailSink(QueuedSink):
                 smtp.login(self.username, self.password)
             smtp.send_message(message, from_addr=self.sender, to_addrs=self.recipients)
 
-    def compose(self, findings: list[Finding]) -> EmailMessage:
+    def compose(self, findings: list[Incident]) -> EmailMessage:
         """The mail for one finding, or the digest of several."""
         message = EmailMessage()
         message["From"] = clean(self.sender)
@@ -131,7 +133,7 @@ def parse_recipients(target: str) -> list[str]:
     return addresses
 
 
-def subject(findings: list[Finding]) -> str:
+def subject(findings: list[Incident]) -> str:
     """Who and what, on one cleaned line of bounded length."""
     if len(findings) == 1:
         return clean(f"[spamwatch] {headline(findings[0])}", limit=SUBJECT_LIMIT)
@@ -145,7 +147,7 @@ def subject(findings: list[Finding]) -> str:
     )
 
 
-def body(findings: list[Finding]) -> str:
+def body(findings: list[Incident]) -> str:
     """Readable lines per finding, then the JSON records (cleaned, one per line)."""
     out: list[str] = []
     for finding in findings:

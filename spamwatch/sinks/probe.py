@@ -16,33 +16,51 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-from spamwatch.model import Finding, FindingState, Severity
+from spamwatch.model import Finding, FindingState, Incident, IncidentState, Severity
 from spamwatch.sinks.base import Sink
 from spamwatch.textsafe import clean
 
 
-def test_record(host: str | None = None, now: datetime | None = None) -> Finding:
-    """A critical record that says plainly it is a test (so it passes every ``min``)."""
+def test_record(host: str | None = None, now: datetime | None = None) -> Incident:
+    """A critical ``opened`` record that says plainly it is a test (it passes every ``min``
+    and every sink's record kinds)."""
     when = now or datetime.now(UTC)
     where = host or socket.gethostname()
-    return Finding(
+    summary = (
+        f"TEST ALERT from 'spamwatch alert test' on {where} at "
+        f"{when.isoformat(timespec='seconds')}: nothing is wrong, this checks that alerts "
+        "reach you"
+    )
+    finding = Finding(
         id=f"test:{where}:{when.isoformat()}",
         state=FindingState.RAISED,
         detector="test",
         severity=Severity.CRITICAL,
         key="TEST-ALERT",
         key_kind="test",
-        summary=(
-            f"TEST ALERT from 'spamwatch alert test' on {where} at "
-            f"{when.isoformat(timespec='seconds')}: nothing is wrong, this checks that alerts "
-            "reach you"
-        ),
+        summary=summary,
         first_seen=when,
         last_seen=when,
         raised_at=when,
         time=when,
         host=where,
         evidence=MappingProxyType({"test": True}),
+    )
+    return Incident(
+        id=f"test:{where}:{when.isoformat()}",
+        state=IncidentState.OPENED,
+        severity=Severity.CRITICAL,
+        key="TEST-ALERT",
+        key_kind="test",
+        summary=summary,
+        reason="a test of the alert path",
+        first_seen=when,
+        last_seen=when,
+        opened_at=when,
+        time=when,
+        host=where,
+        hosts=(where,),
+        findings=(finding,),
     )
 
 
@@ -62,7 +80,7 @@ class Outcome:
         )
 
 
-def try_sink(sink: Sink, record: Finding) -> Outcome:
+def try_sink(sink: Sink, record: Incident) -> Outcome:
     """Deliver ``record`` through ``sink`` now (a queued sink without its queue)."""
     deliver = getattr(sink, "deliver", None)
     try:

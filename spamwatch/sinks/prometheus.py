@@ -19,7 +19,7 @@ from typing import Any
 
 from spamwatch.errors import SinkError
 from spamwatch.metrics import current
-from spamwatch.model import Finding
+from spamwatch.model import Incident
 from spamwatch.sinks.base import Sink
 
 
@@ -41,7 +41,7 @@ class PrometheusSink(Sink):
         self.path = os.path.abspath(self.target)
         self.write()
 
-    def send(self, finding: Finding) -> None:
+    def send(self, finding: Incident) -> None:
         """Rewrite the file (the alert counts changed)."""
         self.write()
 

@@ -16,11 +16,11 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from spamwatch.model import Finding
+from spamwatch.model import Incident
 
 
 class Record(Protocol):
-    """What a sink is given (a Finding today; incident records alike)."""
+    """What a sink is given (an Incident record)."""
 
     @property
     def id(self) -> str: ...
@@ -28,7 +28,10 @@ class Record(Protocol):
     def to_json(self) -> dict[str, Any]: ...
 
 
-_KINDS: dict[str, Callable[[Mapping[str, Any]], Any]] = {"finding": Finding.from_json}
+_KINDS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+    "incident": Incident.from_json,
+    "finding": Incident.from_json,  # spooled by the version before incidents: read as one
+}
 
 
 def register_kind(kind: str, from_json: Callable[[Mapping[str, Any]], Any]) -> None:
@@ -37,13 +40,13 @@ def register_kind(kind: str, from_json: Callable[[Mapping[str, Any]], Any]) -> N
 
 
 def record_kind(record: Record) -> str:
-    """The record's kind: its class's ``record_kind``, else "finding"."""
-    return str(getattr(type(record), "record_kind", "finding"))
+    """The record's kind: its class's ``record_kind``, else "incident"."""
+    return str(getattr(type(record), "record_kind", "incident"))
 
 
 def decode_record(entry: Mapping[str, Any]) -> Any:
     """A record back from a spool entry ``{"kind": ..., "record": {...}}``."""
-    reader = _KINDS[str(entry.get("kind", "finding"))]
+    reader = _KINDS[str(entry.get("kind", "incident"))]
     return reader(entry["record"])
 
 

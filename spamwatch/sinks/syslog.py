@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from spamwatch.errors import ConfigError, SinkError
-from spamwatch.model import Finding, FindingState, Severity
+from spamwatch.model import Incident, IncidentState, Severity
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
 from spamwatch.sinks.text import headline
 from spamwatch.textsafe import clean
@@ -32,28 +32,28 @@ MAX_TEXT = 1024  # characters of message text; fits a UDP datagram with headers
 SD_ID = "spamwatch@32473"  # 32473: the enterprise number reserved for examples
 
 
-def priority(facility: int, finding: Finding) -> int:
+def priority(facility: int, finding: Incident) -> int:
     """The PRI value: facility * 8 + level (resolved findings are notices)."""
-    level = NOTICE if finding.state is FindingState.RESOLVED else LEVELS[finding.severity]
+    level = NOTICE if finding.state is IncidentState.RESOLVED else LEVELS[finding.severity]
     return facility * 8 + level
 
 
-def message_text(finding: Finding) -> str:
+def message_text(finding: Incident) -> str:
     """Headline and summary on one cleaned line."""
     return clean(f"{headline(finding)}: {finding.summary}", limit=MAX_TEXT)
 
 
-def rfc3164(finding: Finding, facility: int, tag: str, now: datetime) -> bytes:
+def rfc3164(finding: Incident, facility: int, tag: str, now: datetime) -> bytes:
     """``<PRI>Mmm dd hh:mm:ss tag[pid]: text`` (what libc's syslog() sends)."""
     stamp = f"{now:%b} {now.day:2d} {now:%H:%M:%S}"
     head = f"<{priority(facility, finding)}>{stamp} {tag}[{os.getpid()}]: "
     return (head + message_text(finding)).encode("utf-8", "replace")
 
 
-def rfc5424(finding: Finding, facility: int, tag: str, host: str, now: datetime) -> bytes:
+def rfc5424(finding: Incident, facility: int, tag: str, host: str, now: datetime) -> bytes:
     """``<PRI>1 TIME HOST APP PID MSGID [SD] text`` with escaped SD params."""
     params = {
-        "detector": finding.detector,
+        "detectors": ",".join(finding.detectors),
         "severity": str(finding.severity),
         "state": str(finding.state),
         "id": finding.id,
@@ -62,7 +62,7 @@ def rfc5424(finding: Finding, facility: int, tag: str, host: str, now: datetime)
     sd = " ".join(f'{name}="{_sd_escape(value)}"' for name, value in params.items())
     head = (
         f"<{priority(facility, finding)}>1 {now.isoformat(timespec='milliseconds')} "
-        f"{_token(host)} {_token(tag)} {os.getpid()} finding [{SD_ID} {sd}] "
+        f"{_token(host)} {_token(tag)} {os.getpid()} incident [{SD_ID} {sd}] "
     )
     return (head + message_text(finding)).encode("utf-8", "replace")
 
@@ -95,7 +95,7 @@ class _SyslogBase(QueuedSink):
         self.facility = _facility(self.opts.string("facility", "daemon") or "daemon")
         self.hostname = socket.gethostname()
 
-    def encode(self, finding: Finding) -> bytes:
+    def encode(self, finding: Incident) -> bytes:
         """The datagram for one finding in the configured format."""
         now = datetime.now().astimezone()
         if self.format == "rfc5424":
@@ -135,7 +135,7 @@ class SyslogSink(_SyslogBase):
             raise SinkError(f"syslog: cannot connect to {self.path}: {exc.strerror}") from None
         return sock
 
-    def deliver(self, findings: list[Finding]) -> None:
+    def deliver(self, findings: list[Incident]) -> None:
         """Send each finding; reconnect once if the syslog daemon was restarted."""
         for finding in findings:
             data = self.encode(finding)
@@ -165,7 +165,7 @@ class SyslogUdpSink(_SyslogBase):
         self.address = _resolve(self.target)
         self.sock = socket.socket(self.address[0], socket.SOCK_DGRAM)
 
-    def deliver(self, findings: list[Finding]) -> None:
+    def deliver(self, findings: list[Incident]) -> None:
         """One datagram per finding."""
         for finding in findings:
             self.sock.sendto(self.encode(finding), self.address[1])

@@ -1,4 +1,4 @@
-"""How sinks word a finding: its JSON line, a headline, a description, a console.
+"""How sinks word an incident record: its JSON line, a headline, a description, a console.
 
 Senders, HELO names, usernames and reasons come from the log, so from whoever
 talks to the mail server: everything here goes through ``spamwatch.textsafe``
@@ -9,24 +9,24 @@ rich renders (console.py).
 from __future__ import annotations
 
 import errno
-import json
 from typing import Any, TextIO
 
 from rich.console import Console
 
-from spamwatch.model import Finding
+from spamwatch.incidents.story import label, story
+from spamwatch.model import Incident
 from spamwatch.sinks.record import alert_json
 from spamwatch.textsafe import clean, json_line
 
 
-def finding_json(finding: Finding) -> str:
-    """The finding's JSON form on one line, safe to write to a terminal.
+def incident_json(incident: Incident) -> str:
+    """The incident record's JSON form on one line, safe to write to a terminal.
 
     ``json`` already escapes C0 controls; C1 controls and U+2028/9 would pass
     through with ``ensure_ascii=False``, so they are escaped as ``\\uXXXX`` too
     (still valid JSON that decodes back to the original text).
     """
-    return json_line(finding.to_json())
+    return json_line(incident.to_json())
 
 
 def alert_line(record: Any) -> str:
@@ -34,43 +34,18 @@ def alert_line(record: Any) -> str:
     return json_line(alert_json(record))
 
 
-def headline(finding: Finding) -> str:
-    """One line saying who and what: "CRITICAL raised burst: sasl_username alice (mx1)".
+def headline(incident: Incident) -> str:
+    """One line saying who and what: "CRITICAL opened: login alice@example.com on mx1".
 
     Used as the mail subject, the syslog message start and the webhook ``text``.
     """
-    where = f" on {finding.host}" if finding.host else ""
-    return clean(
-        f"{str(finding.severity).upper()} {finding.state} {finding.detector}: "
-        f"{finding.key_kind} {finding.key}{where}"
-    )
+    where = f" on {', '.join(incident.hosts)}" if incident.hosts else ""
+    return clean(f"{str(incident.severity).upper()} {incident.state}: {label(incident)}{where}")
 
 
-def describe(finding: Finding) -> list[str]:
-    """A few human lines about a finding (mail body, webhook text), all cleaned."""
-    lines = [
-        headline(finding),
-        clean(finding.summary),
-        "",
-        f"finding:    {clean(finding.id)}",
-        f"first seen: {finding.first_seen.isoformat()}",
-        f"last seen:  {finding.last_seen.isoformat()}",
-        f"raised at:  {finding.raised_at.isoformat()}",
-    ]
-    for name, value in sorted(finding.counts.items()):
-        lines.append(f"{clean(name)}: {clean(value)}")
-    for name, value in sorted(finding.to_json()["evidence"].items()):
-        lines.append(f"{clean(name)}: {clean(_compact(value))}")
-    return lines
-
-
-def _compact(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        return repr(value)
+def describe(incident: Incident) -> list[str]:
+    """Human lines about an incident (mail body): its block with every finding's details."""
+    return [headline(incident), clean(incident.summary), "", *story(incident, detail=True)]
 
 
 class _PipeConsole(Console):

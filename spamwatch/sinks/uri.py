@@ -1,9 +1,11 @@
-"""Alert URIs: ``SCHEME[:TARGET][?min=SEVERITY]``, and the defaults when none is given.
+"""Alert URIs: ``SCHEME[:TARGET][?min=SEVERITY&records=KINDS]``, and the defaults.
 
 The scheme names an entry point in the ``spamwatch.sinks`` group, the target
 is everything after the first colon (``jsonl:/var/log/x.jsonl``,
 ``webhook+https://host/path``), ``min`` the lowest severity the sink gets
-(else ``min_severity`` in the sink's ``[sinks.SCHEME]`` table, else info).
+(else ``min_severity`` in the sink's ``[sinks.SCHEME]`` table, else info) and
+``records`` the incident record kinds it gets, comma-separated (else
+``records`` in its table, else the sink's own default).
 """
 
 from __future__ import annotations
@@ -15,18 +17,19 @@ from urllib.parse import parse_qsl, urlencode
 
 from spamwatch.config import Config
 from spamwatch.errors import ConfigError
-from spamwatch.model import Severity
+from spamwatch.model import IncidentState, Severity
 from spamwatch.textsafe import clean
 
 
 @dataclass(frozen=True, slots=True)
 class AlertUri:
-    """A parsed alert URI; ``uri`` is its canonical form without ``min`` (the spool key)."""
+    """A parsed alert URI; ``uri`` is its canonical form without ``min``/``records``."""
 
     scheme: str
     target: str
     min_severity: Severity | None
     uri: str
+    records: frozenset[IncidentState] | None = None
 
 
 def parse_alert_uri(text: str) -> AlertUri:
@@ -40,20 +43,40 @@ def parse_alert_uri(text: str) -> AlertUri:
     if not scheme or not scheme[0].isalpha() or not all(c.isalnum() or c in "+.-" for c in scheme):
         raise ConfigError(f"bad alert URI {clean(text)!r}: expected SCHEME[:TARGET], e.g. jsonl:-")
     minimum: Severity | None = None
+    records: frozenset[IncidentState] | None = None
     if "?" in target:
         target, _, query = target.rpartition("?")
         rest = []
         for key, value in parse_qsl(query, keep_blank_values=True):
-            if key != "min":
-                rest.append((key, value))
-                continue
             try:
-                minimum = Severity.parse(value)
+                if key == "min":
+                    minimum = Severity.parse(value)
+                elif key == "records":
+                    records = parse_records(value.split(","))
+                else:
+                    rest.append((key, value))
             except ValueError as exc:
                 raise ConfigError(f"alert URI {clean(text)!r}: {exc}") from None
         if rest:
             target = f"{target}?{urlencode(rest)}"
-    return AlertUri(scheme, target, minimum, f"{scheme}:{target}" if target else scheme)
+    uri = f"{scheme}:{target}" if target else scheme
+    return AlertUri(scheme, target, minimum, uri, records)
+
+
+def parse_records(names: object) -> frozenset[IncidentState]:
+    """Record kinds from a list of names (``opened``, ``escalated``, ``updated``, ``resolved``)."""
+    if isinstance(names, str) or not isinstance(names, list | tuple):
+        raise ValueError("records: expected a list of record kinds")
+    kinds = []
+    for name in names:
+        try:
+            kinds.append(IncidentState(str(name).strip().lower()))
+        except ValueError:
+            known = ", ".join(str(k) for k in IncidentState)
+            raise ValueError(f"records: unknown kind {clean(name)!r} (known: {known})") from None
+    if not kinds:
+        raise ValueError("records: name at least one record kind")
+    return frozenset(kinds)
 
 
 def default_alert_uris(config: Config, interactive: bool) -> list[str]:

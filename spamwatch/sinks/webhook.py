@@ -35,7 +35,8 @@ from urllib.parse import SplitResult, urlsplit
 
 from spamwatch import __version__
 from spamwatch.errors import ConfigError
-from spamwatch.model import Finding, Severity
+from spamwatch.model import Incident, Severity
+from spamwatch.sinks.base import PAGING
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
 from spamwatch.sinks.record import alert_id, alert_json
 from spamwatch.sinks.text import headline
@@ -51,6 +52,7 @@ class WebhookSink(QueuedSink):
 
     scheme = "webhook+https"
     description = "POST the finding JSON (with a Slack-style text field) to a URL"
+    default_records = PAGING
     option_names = RETRY_OPTIONS | {
         "timeout", "header", "header_env", "token", "token_env", "cafile",
     }  # fmt: skip
@@ -101,7 +103,7 @@ class WebhookSink(QueuedSink):
         token = self.opts.secret("token")
         return {"Authorization": f"Bearer {token}"} if token else {}
 
-    def deliver(self, findings: list[Finding]) -> None:
+    def deliver(self, findings: list[Incident]) -> None:
         """POST each finding; raise on a non-2xx answer, a timeout or a network error."""
         for finding in findings:
             self._post(payload(finding), alert_id(finding))
@@ -208,7 +210,7 @@ def _request(
         conn.close()
 
 
-def payload(finding: Finding) -> bytes:
+def payload(finding: Incident) -> bytes:
     """The POST body: finding JSON with ``alert_id``, plus ``text`` for chat endpoints."""
     data = alert_json(finding)
     data["text"] = chat_escape(clean(f"{headline(finding)}: {finding.summary}", limit=2000))

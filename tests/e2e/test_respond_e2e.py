@@ -335,8 +335,8 @@ def test_3_follow_locks_the_botnet_login_and_holds_its_mail(
     listed = setup.spamwatch("contain", "--list")
     assert listed.stdout.startswith(f"mallory: locked, {len(mine)} held;"), listed.stdout
     assert "by spamwatch follow (auto)" in listed.stdout
-    updated = [r for r in follow.records() if r["state"] == "updated" and r["key"] == "mallory"]
-    assert updated and updated[0]["evidence"]["containment"]["status"] == "contained"
+    updated = [r for r in follow.records() if r["response"] and r["key"] == "mallory"]
+    assert updated and updated[0]["response"]["containment"]["status"] == "contained"
     print(f"  follow's record: {updated[0]['summary']}")
     print(f"  postqueue -j: {len(mine)} of mallory's messages on hold, none of anybody else's")
 

@@ -1,4 +1,4 @@
-"""``csv:/path/findings.csv``: one spreadsheet row per finding record.
+"""``csv:/path/incidents.csv``: one spreadsheet row per incident record.
 
 A minimal synchronous sink: subclass ``Sink``, check options in ``setup``
 (raise SinkError when it cannot work at all), write in ``send``, release in
@@ -14,18 +14,18 @@ import os
 from typing import TextIO
 
 from spamwatch.errors import SinkError
-from spamwatch.model import Finding
+from spamwatch.model import Incident
 from spamwatch.sinks.base import Sink
 from spamwatch.textsafe import clean
 
-COLUMNS = ("time", "severity", "state", "detector", "key_kind", "key", "host", "summary")
+COLUMNS = ("time", "severity", "state", "key_kind", "key", "host", "reason", "summary")
 
 
 class CsvSink(Sink):
-    """Append findings to a CSV file (header written when the file is new)."""
+    """Append incident records to a CSV file (header written when the file is new)."""
 
     scheme = "csv"
-    description = "append one CSV row per finding (example plugin)"
+    description = "append one CSV row per incident record (example plugin)"
 
     def setup(self) -> None:
         """Open the file for appending; ``delimiter`` option (default ",")."""
@@ -42,9 +42,9 @@ class CsvSink(Sink):
             self.writer.writerow(COLUMNS)
             self.handle.flush()
 
-    def send(self, finding: Finding) -> None:
+    def send(self, incident: Incident) -> None:
         """Write one row and flush it."""
-        data = finding.to_json()
+        data = incident.to_json()
         self.writer.writerow([cell(data[column] or "") for column in COLUMNS])
         self.handle.flush()
 
