@@ -27,6 +27,7 @@ from tests.followutil import (
     attack_lines,
     open_dir,
     piped,
+    ready,
     until,
 )
 
@@ -213,6 +214,46 @@ def test_sighup_reloads_the_config_and_reopens_the_files(tmp_path: Path) -> None
     finally:
         process.kill()
     assert process.lines_read() == 20
+
+
+def not_reloaded(process: FollowProcess) -> list[str]:
+    """The stderr lines saying a SIGHUP kept the old config (empty once the process died)."""
+    if process.proc.poll() is not None:
+        raise AssertionError(f"follow died: {process.err}")
+    return [line for line in list(process.err) if "config not reloaded" in line]
+
+
+def test_sighup_keeps_the_old_config_for_any_mistake_in_the_new_one(tmp_path: Path) -> None:
+    """A bad value (not just an unknown key) or a sink that cannot be opened is said once and
+    the old config kept: the service must not die of a typo on reload."""
+    log, state, config = tmp_path / "mail.log", tmp_path / "follow.state", tmp_path / "sw.toml"
+    config.write_text('[follow]\nwarmup = "30m"\n')
+    write(log, LINES[:10])
+    # plain: the config's [alerts] uris are used (--format json would send to stdout only)
+    args = ["--format", "plain", "--config", str(config), "--state", str(state), str(log)]
+    process = FollowProcess(args)
+    mistakes = {
+        "findings.cooldown": '[findings]\ncooldown = "-5m"\n',
+        "correlate.max_age": '[correlate]\nmax_age = "soon"\n',
+        "nodir": f'[alerts]\nuris = ["jsonl:{tmp_path / "nodir" / "x.jsonl"}"]\n',
+    }
+    try:
+        ready(process)
+        for n, (words, text) in enumerate(mistakes.items(), 1):
+            config.write_text(text)
+            process.send(signal.SIGHUP)
+            said = until(
+                lambda n=n: (lines := not_reloaded(process)) and len(lines) == n and lines,
+                what=f"the reload refused for {words}",
+            )
+            assert words in said[-1]
+            assert process.proc.poll() is None, (words, process.err)
+        write(log, LINES[10:20])
+        until(lambda: saved_offset(state, log) == log.stat().st_size, what="the lines read")
+        assert process.stop(signal.SIGTERM) == 0
+    finally:
+        process.kill()
+    assert process.lines_read() == 10
 
 
 def test_several_files_keep_hosts_apart(tmp_path: Path) -> None:

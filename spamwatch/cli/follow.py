@@ -19,10 +19,11 @@ from spamwatch.cli.alerts import alert_option
 from spamwatch.cli.common import config_option, load, parse_options, profile_flags
 from spamwatch.config import Config
 from spamwatch.config.schema import check_options, duration
+from spamwatch.config.view import validate
 from spamwatch.contain.responder import Responder
 from spamwatch.contain.settings import ContainSettings
 from spamwatch.detectors import build_detectors
-from spamwatch.errors import UsageError
+from spamwatch.errors import SpamwatchError, UsageError
 from spamwatch.follow.follower import Follower, FollowOptions, Notices, Output
 from spamwatch.follow.live import LiveStats, LiveView, PlainView, use_rich_view
 from spamwatch.follow.options import FOLLOW_DEFAULTS, journal_matches
@@ -73,6 +74,7 @@ class Wiring:
         self.alert_uris = cli.alert_uris
         self.output_format = cli.output_format
         self.config: Config = load(cli.config_path)
+        validate(self.config)  # every value, so a SIGHUP with a bad one keeps the old config
         self.follow = check_options("follow", self.config.section("follow"), FOLLOW_DEFAULTS)
         self.parse_options = build_parse_options(
             self.config, cli.timezone, cli.year, cli.syslog_names
@@ -185,8 +187,17 @@ class Wiring:
         return self.output_format != "json" and sys.stdout.isatty()
 
     def reload(self) -> Wiring:
-        """A fresh wiring from the config file (ConfigError keeps the old one)."""
+        """A fresh wiring from the config file; any SpamwatchError keeps the old one.
+
+        The new sinks are opened before the old ones are closed: a sink that
+        cannot be opened (a missing directory) is a mistake in the new config too.
+        """
         fresh = Wiring(self.cli, self.notify)
+        try:
+            fresh.output()
+        except SpamwatchError:
+            fresh.close()
+            raise
         self.close()
         return fresh
 
