@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from dateutil import tz
@@ -104,6 +104,18 @@ def test_zone_less_times_use_the_timezone_option() -> None:
     (when,) = times(p, [b"Jul 15 12:00:00"])
     assert when.utcoffset() == timedelta(hours=2)
     assert when.astimezone(UTC).hour == 10
+
+
+def test_event_times_carry_the_offset_of_their_moment_as_a_fixed_zone() -> None:
+    """C arithmetic for every detector; the same wall time and offset, so the same ISO text."""
+    p = Parser(ParseOptions(anchor=datetime(2026, 12, 1, tzinfo=UTC), timezone=BERLIN))
+    summer, later, winter = times(p, [b"Jul 15 12:00:00", b"Jul 15 12:00:07", b"Nov 28 12:00:00"])
+    assert isinstance(summer.tzinfo, timezone) and summer.tzinfo is later.tzinfo
+    assert summer.isoformat() == "2026-07-15T12:00:00+02:00"
+    assert winter.isoformat() == "2026-11-28T12:00:00+01:00"
+    assert winter - summer == datetime(2026, 11, 28, 11, tzinfo=UTC) - datetime(
+        2026, 7, 15, 10, tzinfo=UTC
+    )
 
 
 def test_zone_less_times_default_to_local_time_and_are_aware() -> None:

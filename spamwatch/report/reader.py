@@ -26,7 +26,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from dataclasses import fields
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from queue import Empty
@@ -36,6 +36,7 @@ from spamwatch import errors
 from spamwatch.errors import SpamwatchError
 from spamwatch.model import Event
 from spamwatch.parse import Parser
+from spamwatch.parse.header import fixed_zone
 from spamwatch.parse.parser import ParseStats
 from spamwatch.report.run import event_blocks
 from spamwatch.report.timerange import TimeRange
@@ -47,7 +48,8 @@ AHEAD = 8
 _event = builder(Event)
 _STATS = tuple(f.name for f in fields(ParseStats))
 ZONE = None
-"""A time's zone code for the parser's own zone (else the UTC offset in seconds)."""
+"""A time's zone code for the parser's own zone (else the UTC offset in seconds: the
+parser gives event times a fixed zone, ``header.fixed``)."""
 
 
 def worth_forking(jobs: int, plan: list[str]) -> bool:
@@ -150,15 +152,9 @@ def _decode(times: list[Any], rows: list[Any], zone: tzinfo) -> Iterator[Event]:
         yield _event(made[index], host, program, daemon, pid, queue_id, kind, fields_)
 
 
-_OFFSETS: dict[float, tzinfo] = {}
-
-
 def _datetime(parts: list[Any], zone: tzinfo) -> datetime:
     *clock, fold, code = parts
-    if code is ZONE:
-        tz = zone
-    else:
-        tz = _OFFSETS.get(code) or _OFFSETS.setdefault(code, timezone(timedelta(seconds=code)))
+    tz = zone if code is ZONE else fixed_zone(timedelta(seconds=code))
     return datetime(*clock, tzinfo=tz, fold=fold)
 
 
