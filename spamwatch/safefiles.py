@@ -91,10 +91,49 @@ def open_own(path: str, flags: int, mode: int = 0o600) -> int:
     alert file): a hard link planted there could name a file of root's; a file
     planted by another user would be written with our alerts for them to read.
     """
+    return _open_owned(path, flags, mode, (os.geteuid(), 0))
+
+
+def open_service_file(path: str, flags: int, mode: int = 0o600) -> int:
+    """Open (or create) a file in a state directory the service user owns, also as root.
+
+    As ``open_own``, except that the file may also belong to the directory's
+    owner: the admin runs ``spamwatch contain`` by hand as root in the
+    directory of the ``spamwatch`` service (StateDirectory=) and must use its
+    files, never be sent elsewhere by a link planted there. A file root
+    creates there is given to that owner (``give_to_directory_owner``).
+    """
+    owner = os.stat(os.path.dirname(os.path.abspath(path))).st_uid
+    fd = _open_owned(path, flags, mode, (os.geteuid(), 0, owner))
+    give_to_directory_owner(path)
+    return fd
+
+
+def make_service_dir(directory: str) -> None:
+    """``os.makedirs`` for a directory inside a service's state directory, as ``open_service_file``.
+
+    It must turn out a real directory (a symlink planted in its place is
+    refused: root would write wherever it points) of ours, root's or the
+    parent directory's owner, to whom one root creates is given.
+    """
+    os.makedirs(directory, mode=0o750, exist_ok=True)
+    info = os.lstat(directory)
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafeFile(directory, "is a symbolic link (refused: it may point anywhere)")
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafeFile(directory, "is not a directory")
+    owner = os.stat(os.path.dirname(os.path.abspath(directory))).st_uid
+    if info.st_uid not in (os.geteuid(), 0, owner):
+        raise UnsafeFile(directory, f"belongs to another user (uid {info.st_uid})")
+    give_to_directory_owner(directory)
+
+
+def _open_owned(path: str, flags: int, mode: int, owners: tuple[int, ...]) -> int:
+    """``open_regular`` without following a symlink; the file's owner in ``owners``, one link."""
     fd = open_regular(path, flags, mode, follow=False)
     info = os.fstat(fd)
     problem = None
-    if info.st_uid not in (os.geteuid(), 0):
+    if info.st_uid not in owners:
         problem = f"belongs to another user (uid {info.st_uid})"
     elif info.st_nlink > 1:
         problem = f"has {info.st_nlink} hard links (refused: one may be another file)"
@@ -119,3 +158,24 @@ def private_dir_problem(directory: str) -> str | None:
     if info.st_mode & 0o022:
         return f"is writable by others (mode {stat.S_IMODE(info.st_mode):04o})"
     return None
+
+
+def give_to_directory_owner(path: str) -> None:
+    """Root made ``path`` in another user's directory: make it that user's.
+
+    The service runs as ``spamwatch`` in the directory it owns
+    (``StateDirectory=``); an admin then runs a command by hand in a root shell
+    (``spamwatch contain --dry-run``, as README says to start). A root-owned
+    0600 file left there (an append-only log, a lock) would lock the service
+    out of its own state for good. Only as root, only when the directory
+    belongs to another user, never through a symlink; best effort (a failure
+    leaves the file as it was, and the service's own error names it).
+    """
+    if os.geteuid() != 0:
+        return
+    try:
+        info = os.stat(os.path.dirname(os.path.abspath(path)))
+        if info.st_uid != 0:
+            os.chown(path, info.st_uid, info.st_gid, follow_symlinks=False)
+    except OSError:
+        return

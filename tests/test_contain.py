@@ -507,3 +507,46 @@ def test_defaults_are_off_and_dry_run() -> None:
     assert settings.dry_run and settings.actions == () and settings.auto is None
     assert settings.max_auto_per_hour == 3 and settings.map_spec.startswith("hash:/etc/postfix/")
     assert settings.action == "REJECT 5.7.1 account locked, contact support"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can make files another user's")
+def test_root_by_hand_leaves_the_service_users_state_usable(fake: FakePostfix) -> None:
+    """README's order: the service runs as ``spamwatch`` in its StateDirectory, then the admin
+    tries ``spamwatch contain --dry-run`` in a root shell. The audit log, the ledger's lock and
+    the evidence directory root creates there must belong to the directory's owner: a root
+    0600 audit log refused the service's every automatic lock ("no audit log, no action")."""
+    service_uid, service_gid = 65534, 65534  # nobody: any user but root
+    state = fake.base / "state"
+    state.mkdir(mode=0o750)
+    os.chown(state, service_uid, service_gid)
+    settings = fake.settings(hook=["/bin/true"])
+    fake.queue(("AAAAA1", "deferred", "dave@example.com"))
+    Containment(settings).contain("dave", queued={"AAAAA1": "dave@example.com"})
+    made = [Path(settings.audit_log), state / "contain.json.lock", state / "contain.json"]
+    made += [p for p in state.rglob("*") if p.is_dir()]
+    assert made[3:], "the hook's evidence directory was made"
+    owners = {str(p.relative_to(state)): (p.stat().st_uid, p.stat().st_gid) for p in made}
+    assert owners == dict.fromkeys(owners, (service_uid, service_gid))
+
+
+@pytest.mark.parametrize("name", ["contain-audit.jsonl", "contain.json.lock", "evidence"])
+def test_a_link_planted_in_the_state_directory_is_never_followed(
+    fake: FakePostfix, tmp_path: Path, name: str
+) -> None:
+    """The state directory belongs to the service user; root runs ``contain`` there by hand.
+    A symlink planted there (by a compromised service) must not make root append to, create
+    or write into what it points at: the action is refused, the target untouched."""
+    state = fake.base / "state"
+    state.mkdir(mode=0o750)
+    victim = tmp_path / "victim"
+    victim.mkdir() if name == "evidence" else victim.write_text("root's own file\n")
+    (state / name).symlink_to(victim)
+    settings = fake.settings(hook=["/bin/true"])
+    fake.queue(("AAAAA1", "deferred", "dave@example.com"))
+    with contextlib.suppress(ContainError):
+        outcome = Containment(settings).contain("dave", queued={"AAAAA1": "dave@example.com"})
+        assert not outcome.ok
+    if name == "evidence":
+        assert list(victim.iterdir()) == []
+    else:
+        assert victim.read_text() == "root's own file\n"

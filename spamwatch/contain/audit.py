@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from spamwatch.errors import ContainError
+from spamwatch.safefiles import open_service_file
 from spamwatch.textsafe import clean
 
 FIELDS = (
@@ -100,7 +101,7 @@ class AuditLog:
         line = (json.dumps(record, ensure_ascii=True, separators=(",", ":")) + "\n").encode()
         try:
             os.makedirs(os.path.dirname(self.path) or ".", mode=0o750, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = open_service_file(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
             try:
                 os.write(fd, line)
             finally:

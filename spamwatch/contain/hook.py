@@ -28,6 +28,7 @@ from typing import Any
 from spamwatch.contain.audit import now_iso
 from spamwatch.contain.commands import Runner, shown
 from spamwatch.errors import ContainError
+from spamwatch.safefiles import make_service_dir
 
 
 def hook_argv(program: Sequence[str], login: str, incident: str, evidence_file: str) -> list[str]:
@@ -49,8 +50,10 @@ def evidence_path(directory: str, login: str) -> str:
 def write_evidence(path: str, evidence: Mapping[str, Any]) -> None:
     """Write the evidence file (0600: it names logins and addresses)."""
     try:
-        os.makedirs(os.path.dirname(path), mode=0o750, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        make_service_dir(os.path.dirname(path))
+        fd = os.open(
+            path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+        )
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(evidence, handle, ensure_ascii=True, indent=1, default=str)
             handle.write("\n")

@@ -22,6 +22,7 @@ from typing import Any
 
 from spamwatch.errors import ContainError
 from spamwatch.follow.state import atomic_write
+from spamwatch.safefiles import give_to_directory_owner, open_service_file
 
 LEDGER_VERSION = 1
 MAX_HELD_IDS = 100_000
@@ -94,7 +95,7 @@ class Ledger:
         directory = os.path.dirname(self.path)
         try:
             os.makedirs(directory, mode=0o750, exist_ok=True)
-            fd = os.open(self.path + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = open_service_file(self.path + ".lock", os.O_RDWR | os.O_CREAT)
         except OSError as exc:
             raise ContainError(
                 f"{directory}: cannot use the containment state directory ({exc.strerror});"
@@ -131,6 +132,7 @@ class Ledger:
     def save(self, data: LedgerData) -> None:
         try:
             atomic_write(os.path.dirname(self.path), self.path, self._dump(data).encode())
+            give_to_directory_owner(self.path)
         except OSError as exc:
             raise ContainError(f"{self.path}: cannot write the ledger: {exc.strerror}") from None
 
