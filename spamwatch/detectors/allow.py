@@ -87,6 +87,8 @@ class AllowList:
 
     def user(self, name: str | None) -> bool:
         """Is this SASL username allowed?"""
+        if not self.users:  # the usual case: asked for every message, answered at once
+            return False
         return bool(name) and name.lower() in self.users  # type: ignore[union-attr]
 
     def address(self, ip: str | None) -> bool:
@@ -98,7 +100,7 @@ class AllowList:
 
     def sender(self, address: str | None) -> bool:
         """Is this envelope sender (or its domain) allowed?"""
-        if not address:
+        if not address or not (self.senders or self.sender_domains):
             return False
         low = address.lower()
         return low in self.senders or in_domains(domain_of(low), self.sender_domains)

@@ -160,7 +160,8 @@ class TimeWindow(Generic[V]):
     def add(self, time: datetime, value: V) -> None:
         """Record ``value`` at log time ``time`` and drop what fell out."""
         self._items.append((time, value))
-        self.counts[value] += 1
+        counts = self.counts
+        counts[value] = counts.get(value, 0) + 1  # dict.get: no Counter.__missing__ call
         if self._ranks is not None:
             for part, ranked in self._ranks.items():
                 item = value if part == WHOLE else value[part]  # type: ignore[index]
@@ -332,31 +333,49 @@ class BucketHistory:
     raising the bar for the next one.
     """
 
-    __slots__ = ("_buckets", "_cache", "bucket", "retention")
+    __slots__ = ("_buckets", "_cache", "_first", "_last", "_seconds", "bucket", "retention")
 
     def __init__(self, bucket: timedelta, retention: timedelta) -> None:
         self.bucket = bucket
         self.retention = retention
+        self._seconds = bucket.total_seconds()
         self._buckets: dict[int, int] = {}
         self._cache: tuple[tuple[int, float, int], float | None] | None = None
+        self._first = math.inf  # the index of the oldest bucket kept (the first one added)
+        self._last: tuple[datetime | None, int] = (None, 0)  # the last time asked, its index
 
     def _index(self, time: datetime) -> int:
-        return math.floor(time.timestamp() / self.bucket.total_seconds())
+        """The bucket of ``time``; the time just asked (one event's) is not worked out again."""
+        last, index = self._last
+        if time is not last:
+            index = math.floor(time.timestamp() / self._seconds)
+            self._last = (time, index)
+        return index
 
     def add(self, time: datetime, count: int = 1) -> None:
         """Count ``count`` events at ``time`` (times arrive in log order)."""
         index = self._index(time)
         buckets = self._buckets
+        if not buckets:
+            self._first = index
         buckets[index] = buckets.get(index, 0) + count
         if self._cache is not None and index < self._cache[0][0]:
             self._cache = None
-        oldest = self._index(time - self.retention)
+        if self._first < index - self.retention / self.bucket:  # else nothing can have expired
+            back = time.timestamp() - self.retention.total_seconds()
+            self._expire(math.floor(back / self._seconds))
+
+    def _expire(self, oldest: int) -> None:
+        """Drop the buckets before ``oldest``, first added first."""
+        buckets = self._buckets
         while buckets:
             first = next(iter(buckets))
             if first >= oldest:
-                break
+                self._first = first
+                return
             del buckets[first]
             self._cache = None
+        self._first = math.inf
 
     def peak(self, time: datetime, value: int) -> None:
         """Keep the largest ``value`` seen in the bucket of ``time`` (a level, not a count)."""
