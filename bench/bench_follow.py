@@ -4,6 +4,7 @@
     python3 bench/bench_follow.py latency      # append an attack; line -> incident delay
     python3 bench/bench_follow.py throughput   # append 20,000 lines/s; CPU %, lag
     python3 bench/bench_follow.py memory       # RSS after 1M and 10M lines
+    python3 bench/bench_follow.py lag          # how far behind during a 6,000-message burst
     python3 bench/bench_follow.py all
 
 Log lines come from ``synthlog`` (a normal server's traffic, plus the
@@ -214,6 +215,141 @@ def _caught_up(state: Path, log: str, size: int) -> float:
         time.sleep(0.05)
 
 
+# -- lag during an incident ---------------------------------------------------
+
+SEED_BURST = timedelta(minutes=48)
+"""The seed incident: 6,000 single-recipient messages in 48 minutes."""
+
+
+def lag(workdir: Path, speedups: list[float], backgrounds: list[int], minutes: float) -> None:
+    """follow during a 6,000-message burst appended in real time: how far behind it reads.
+
+    Each line is written with the wall-clock time of its append as its log time
+    (RFC 3339), the burst at ``speedup`` times the seed incident's rate, with a
+    normal server's traffic and ``background`` extra lines/s. Every 50 ms the
+    bytes follow has read since it caught up (``rchar`` of ``/proc/PID/io``:
+    it reads the log with ``pread``, so the descriptor's offset does not move;
+    its other reads are a few kB) give the position it has read to: the lag is
+    how long ago the first byte it has not read yet was appended (0 when it has
+    read everything). At most ``minutes`` of each run.
+    """
+    for speedup in speedups:
+        for rate in backgrounds:
+            _lag_run(workdir, speedup, rate, minutes)
+
+
+def _lag_run(workdir: Path, speedup: float, rate: int, minutes: float) -> None:
+    name = f"lag-{speedup:g}x-{rate}"
+    log, state, db = workdir / f"{name}.log", workdir / f"{name}.state", workdir / f"{name}.db"
+    history = synthlog.background(start=START, end=START + timedelta(minutes=30), seed=41)
+    log.write_text("".join(line + "\n" for line in synthlog.render(history, "rfc3339")))
+    proc = follow(["--state", str(state), "--db", str(db), str(log)])
+    wait_ready(proc)
+    drain_stdout(proc)
+    time.sleep(1)  # the warm-up read, the profiles loaded: reads from now on are the log's
+    start = (log.stat().st_size, _rchar(proc.pid))
+    begin = START + timedelta(minutes=30)
+    burst = SEED_BURST / speedup
+    streams = [
+        synthlog.background(start=begin, end=begin + burst, seed=42),
+        synthlog.compromised_account(begin, messages=6000, duration=burst),
+    ]
+    if rate:
+        mix = synthlog.TrafficMix(rate=rate / 7.6, flat=True, lane=9)
+        streams.append(synthlog.background(mix, begin, begin + burst, 43))
+    appends: list[tuple[int, float]] = []  # (end offset, wall time of the append)
+    samples: list[float] = []
+    done = threading.Event()
+    poller = threading.Thread(
+        target=_poll_lag, args=(proc.pid, start, appends, samples, done), daemon=True
+    )
+    cpu0 = cpu_seconds(proc.pid)
+    wall0 = time.monotonic()
+    log0 = begin.timestamp()
+    stop_at = wall0 + minutes * 60
+    poller.start()
+    written = 0
+    with open(log, "ab") as handle:
+        offset = handle.tell()
+        pending: list[bytes] = []
+        for t, host, text in synthlog.merge(*streams):
+            due = wall0 + (t - log0)
+            now = time.monotonic()
+            if due > now + 0.01 or len(pending) >= 2000:
+                offset = _append(handle, pending, offset, appends)
+                written += len(pending)
+                pending = []
+                if due > now:
+                    time.sleep(due - now)
+                if time.monotonic() > stop_at:
+                    break
+            stamp = datetime.now(UTC).isoformat(timespec="microseconds")
+            pending.append(f"{stamp} {host} {text}\n".encode())
+        written += len(pending)
+        _append(handle, pending, offset, appends)
+    wall = time.monotonic() - wall0
+    time.sleep(2)
+    done.set()
+    poller.join()
+    cpu = cpu_seconds(proc.pid) - cpu0
+    if os.environ.get("LAG_TRACE"):
+        print("read beyond the end:", start[0] + _rchar(proc.pid) - start[1] - log.stat().st_size)
+    stop(proc)
+    if os.environ.get("LAG_TRACE"):
+        print(" ".join(f"{max(samples[i:i + 20]):.1f}" for i in range(0, len(samples), 20)))
+    samples.sort()
+    median, p99, worst = (_quantile(samples, q) for q in (0.5, 0.99, 1.0))
+    print(
+        f"lag: burst at {speedup:g}x the seed rate, +{rate:,} lines/s: {written:,} lines in"
+        f" {wall:.0f} s ({written / wall:,.0f} lines/s), follow {100 * cpu / (wall + 2):.0f} %"
+        f" of a core; lag median {median:.2f} s, p99 {p99:.2f} s, max {worst:.2f} s;"
+        f" load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+
+
+def _quantile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
+
+
+def _append(
+    handle: object, pending: list[bytes], offset: int, appends: list[tuple[int, float]]
+) -> int:
+    if not pending:
+        return offset
+    data = b"".join(pending)
+    handle.write(data)  # type: ignore[attr-defined]
+    handle.flush()  # type: ignore[attr-defined]
+    offset += len(data)
+    appends.append((offset, time.monotonic()))
+    return offset
+
+
+def _rchar(pid: int) -> int:
+    """Bytes process ``pid`` has read so far (every read and pread)."""
+    return int(Path(f"/proc/{pid}/io").read_text().split()[1])
+
+
+def _poll_lag(
+    pid: int,
+    start: tuple[int, int],
+    appends: list[tuple[int, float]],
+    out: list[float],
+    done: threading.Event,
+) -> None:
+    """Every 50 ms: since when the first byte follow has not read yet waits (0: none)."""
+    size, read = start
+    while not done.is_set():
+        time.sleep(0.05)
+        try:
+            position = size + _rchar(pid) - read
+        except (OSError, ValueError, IndexError):
+            continue
+        now = time.monotonic()
+        waiting = [at for end, at in appends[-5000:] if end > position]
+        out.append(now - waiting[0] if waiting else 0.0)
+
+
 # -- memory ------------------------------------------------------------------
 
 
@@ -251,10 +387,13 @@ def _take(lines: Iterator[str], count: int) -> Iterator[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["latency", "throughput", "memory", "all"])
+    parser.add_argument("what", choices=["latency", "throughput", "memory", "lag", "all"])
     parser.add_argument("--rate", type=int, default=20_000)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--marks", default="1000000,10000000")
+    parser.add_argument("--speedups", default="1,10", help="lag: burst rates (x the seed's)")
+    parser.add_argument("--backgrounds", default="0,20000", help="lag: extra lines/s")
+    parser.add_argument("--minutes", type=float, default=3.0, help="lag: at most, per run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-follow-") as tmp:
         work = Path(tmp)
@@ -263,6 +402,13 @@ def main() -> None:
             latency(work)
         if args.what in ("throughput", "all"):
             throughput(work, args.rate, args.seconds)
+        if args.what in ("lag", "all"):
+            lag(
+                work,
+                [float(x) for x in args.speedups.split(",")],
+                [int(x) for x in args.backgrounds.split(",")],
+                args.minutes,
+            )
         if args.what in ("memory", "all"):
             memory(work, [int(m) for m in args.marks.split(",")])
 
