@@ -115,7 +115,9 @@ class WebhookSink(QueuedSink):
             try:
                 status, reason, location = _request(parts, data, headers, deadline, self.tls)
             except (OSError, http.client.HTTPException) as exc:
-                if deadline.expired:
+                # each socket timeout is what was left of the deadline, so a
+                # TimeoutError is the deadline too, even before the timer fired
+                if deadline.expired or isinstance(exc, TimeoutError):
                     raise WebhookError(f"no answer within {self.timeout:g}s") from None
                 raise WebhookError(f"{type(exc).__name__}: {clean(exc, limit=120)}") from exc
         if 300 <= status < 400:
