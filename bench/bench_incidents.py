@@ -72,20 +72,25 @@ def injected(seed: int) -> list[Injected]:
             "fast burst", burst_at, (("sasl_username", victim),), timedelta(minutes=2),
             synthlog.compromised_account(burst_at, user=victim, messages=1500,
                                          duration=timedelta(minutes=30), bots=8,
-                                         host=HOST, lane=21, seed=seed),
+                                         host=HOST, lane=1, seed=seed),
         ),
         Injected(
             "slow sender", slow_at, (("sasl_username", slow),), timedelta(minutes=20),
             synthlog.slow_sender(slow_at, user=slow, duration=timedelta(hours=2),
-                                 host=HOST, lane=22, seed=seed),
+                                 host=HOST, lane=2, seed=seed),
         ),
         Injected(
             "distributed SASL", spray_at,
             (("host", HOST), ("sasl_username", "sales@example.com")), timedelta(minutes=10),
             synthlog.password_spraying(spray_at, sources=40, attempts=600,
-                                       host=HOST, lane=23, seed=seed),
+                                       host=HOST, lane=3, seed=seed),
         ),
     ]  # fmt: skip
+
+
+def expected_host_incidents() -> int:
+    """Look-alikes that raise one incident about the host by design (the relay outage)."""
+    return sum(1 for item in getattr(synthlog, "LOOKALIKES", ()) if item.host_incident)
 
 
 def lookalike_days(
@@ -177,6 +182,7 @@ class SeedResult:
     found: int = 0
     injected: int = 0
     false: list[str] = field(default_factory=list)
+    expected_host: list[str] = field(default_factory=list)
     delays: dict[str, float | None] = field(default_factory=dict)
     per_account: int = 0
     follow: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -216,9 +222,15 @@ def run_seed(seed: int, hours: float, rate: float, do_follow: bool, work: Path) 
             result.delays[item.kind] = None
         if item.kind == "fast burst":
             result.per_account = len(loud)
+    allowed = expected_host_incidents()
     for ident, entry in found.items():
-        if ident not in claimed and LEVELS[entry["severity"]] >= 2:
-            result.false.append(f"{entry['severity']} {entry['key'][0]} {entry['key'][1]}")
+        if ident in claimed or LEVELS[entry["severity"]] < 2:
+            continue
+        if allowed and entry["key"][0] == "host" and entry["detectors"] == {"queue"}:
+            allowed -= 1  # the relay outage's incident about the host: by design
+            result.expected_host.append(f"{entry['severity']} {entry['key'][1]}")
+            continue
+        result.false.append(f"{entry['severity']} {entry['key'][0]} {entry['key'][1]}")
     if do_follow:
         state = work / f"follow-{seed}.state"
         live = spamwatch("follow", "--config", "/dev/null", "--db", str(follow_db),
@@ -271,6 +283,9 @@ def print_seed(r: SeedResult) -> None:
     print(f"seed {r.seed}: {r.lines} lines on the day, {r.seconds:.0f} s")
     print(f"  found {r.found}/{r.injected}; false at warning+: {len(r.false)}"
           + (f" ({'; '.join(r.false)})" if r.false else ""))  # fmt: skip
+    if r.expected_host:
+        shown = "; ".join(r.expected_host)
+        print(f"  look-alike host incidents (relay outage, by design): {shown}")
     print(f"  first alert (log time from the first line): {delays}")
     print(f"  incidents for the compromised account: {r.per_account}")
     if r.follow:

@@ -59,8 +59,8 @@ RULES: tuple[Rule, ...] = (
     _rule(W, "foreign_sender", (), "foreign envelope senders"),
     _rule(W, "bounces", (), "bounces"),
     _rule(W, "blocklisted", (), "blocklisted"),
-    _rule(W, "brute_force", (), "password guessing"),
     _rule(W, "spray", (), "password spraying"),
+    _rule(W, "brute_force", (), "password guessing"),
     _rule(W, "queue_growth", (), "the queue grew"),
 )
 """The table, most severe first. Anything else is ``info``: volume alone (a
