@@ -296,7 +296,7 @@ def _lag_run(workdir: Path, speedup: float, rate: int, minutes: float) -> None:
         print("read beyond the end:", start[0] + _rchar(proc.pid) - start[1] - log.stat().st_size)
     stop(proc)
     if os.environ.get("LAG_TRACE"):
-        print(" ".join(f"{max(samples[i:i + 20]):.1f}" for i in range(0, len(samples), 20)))
+        print(" ".join(f"{max(samples[i : i + 20]):.1f}" for i in range(0, len(samples), 20)))
     samples.sort()
     median, p99, worst = (_quantile(samples, q) for q in (0.5, 0.99, 1.0))
     print(

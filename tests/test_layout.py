@@ -7,8 +7,13 @@ removed without updating the table fails here.
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import ROOT
 
@@ -60,3 +65,25 @@ def test_the_stage_table_names_real_places() -> None:
     assert len(places) >= 6
     for place in places:
         assert Path(ROOT / place).exists(), place
+
+
+@pytest.mark.parametrize(
+    "first", ["spamwatch.detectors", "spamwatch.profiles.learner", "spamwatch.incidents.engine"]
+)
+def test_no_import_cycle_hides_the_detectors(first: str) -> None:
+    """Whichever module a fresh process imports first, every built-in detector loads.
+
+    An import cycle made ``build_detectors`` find none (each entry point failed
+    with a partially initialised module, reported as a broken plugin): a library
+    user got a pipeline that detects nothing.
+    """
+    code = (
+        f"import {first}\n"
+        "from spamwatch.plugins import DETECTORS, discover\n"
+        "import json\n"
+        "print(json.dumps(sorted(n for n, p in discover(DETECTORS).items() if p.error is None)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/"
+    )
+    assert {"auth", "burst", "queue", "sender"} <= set(json.loads(result.stdout))

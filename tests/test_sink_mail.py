@@ -98,7 +98,7 @@ def test_digest_collects_findings_into_one_mail(
     sink.close()  # exit sends what was collected, in one mail
     assert len(inbox.mails) == 1
     message = inbox.mails[0][2]
-    assert "digest: 5 findings (5 critical)" in message["Subject"]
+    assert "digest: 5 records (5 critical)" in message["Subject"]
     body = message.get_content()
     assert all(f"user{i}@example.com" in body for i in range(5))
 

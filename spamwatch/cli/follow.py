@@ -34,8 +34,8 @@ from spamwatch.model import MessageUpdate
 from spamwatch.parse import Parser
 from spamwatch.parse.options import build_parse_options
 from spamwatch.pipeline import Pipeline
-from spamwatch.profiles import Learner, Profiles, profile_options
-from spamwatch.profiles.learner import open_keys_of
+from spamwatch.profiles import Profiles, profile_options
+from spamwatch.profiles.learner import Learner, open_keys_of
 from spamwatch.sinks import Fanout, open_alerts
 from spamwatch.sources.files import DEFAULT_LOG
 from spamwatch.sources.journal import DEFAULT_IDENTIFIERS

@@ -17,12 +17,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from spamwatch.errors import ProfileError
-from spamwatch.profiles.learner import Learner, OpenKeys
 from spamwatch.profiles.options import ProfileOptions, profile_options
 from spamwatch.profiles.store import ProfileStore
 from spamwatch.profiles.view import EMPTY_VIEW, ProfileView
+
+if TYPE_CHECKING:  # the learner imports detectors, whose base imports the view from here
+    from spamwatch.profiles.learner import Learner, OpenKeys
 
 
 def bind_view(detectors: Iterable[object], view: ProfileView) -> None:
@@ -81,6 +84,8 @@ class Profiles:
         """The learner to tap into the pipeline, or None when not learning."""
         if self.store is None or not self.options.learn:
             return None
+        from spamwatch.profiles.learner import Learner  # see the import note above
+
         return Learner(self.store, self.view, self.options, open_keys, refresh, on_error, batch)
 
     def close(self) -> None:
@@ -90,7 +95,6 @@ class Profiles:
 
 __all__ = [
     "EMPTY_VIEW",
-    "Learner",
     "ProfileOptions",
     "ProfileView",
     "Profiles",

@@ -1,4 +1,4 @@
-"""Sinks: where findings are delivered (console, JSON Lines, syslog, mail, ...).
+"""Sinks: where incident records are delivered (console, JSON Lines, syslog, mail, ...).
 
 ``open_alerts`` is what a command calls: alert URIs (uri.py) become started
 sinks (build.py) behind one ``Fanout`` (fanout.py). Each sink lives in a

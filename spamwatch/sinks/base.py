@@ -1,4 +1,4 @@
-"""The sink extension point: where findings go.
+"""The sink extension point: where incident records go.
 
 A sink is chosen by an alert URI (``--alert jsonl:-``, ``--alert
 mailto:admin@example.com``); the URI's scheme names the entry point in the
@@ -47,7 +47,7 @@ class Sink:
 
     ``target`` is the URI without its scheme (``/var/log/spamwatch.jsonl`` for
     ``jsonl:/var/log/spamwatch.jsonl``); ``options`` comes from the config
-    section ``[sinks.SCHEME]``; findings below ``min_severity`` are not sent.
+    section ``[sinks.SCHEME]``; records below ``min_severity`` are not sent.
     """
 
     scheme: ClassVar[str] = "base"

@@ -26,7 +26,7 @@ STYLES = {Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: 
 
 
 class ConsoleSink(Sink):
-    """Print each finding as one line: time, severity, state, detector, key, summary."""
+    """Print each incident record as one line: time, severity, state, who, summary."""
 
     scheme = "console"
     description = "one line per incident record on the terminal (stdout, or console:stderr)"

@@ -45,10 +45,10 @@ class ExecFailed(Exception):
 
 
 class ExecSink(QueuedSink):
-    """Run a command per finding, JSON on stdin (queued; retried; spooled)."""
+    """Run a command per incident record, JSON on stdin (queued; retried; spooled)."""
 
     scheme = "exec"
-    description = "run a command with the finding JSON on stdin and SPAMWATCH_* variables"
+    description = "run a command with the incident JSON on stdin and SPAMWATCH_* variables"
     default_records = PAGING
     option_names = RETRY_OPTIONS | {"timeout"}
 
@@ -65,7 +65,7 @@ class ExecSink(QueuedSink):
         super().start(context)
 
     def deliver(self, findings: list[Incident]) -> None:
-        """Run the command once per finding; raise when it fails or hangs."""
+        """Run the command once per record; raise when it fails or hangs."""
         for finding in findings:
             self._run(finding)
 

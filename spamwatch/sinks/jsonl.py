@@ -1,4 +1,4 @@
-"""``jsonl:-`` / ``jsonl:/path``: one finding JSON object per line, flushed at once.
+"""``jsonl:-`` / ``jsonl:/path``: one incident JSON object per line, flushed at once.
 
 Each line is the record's JSON form plus its ``alert_id`` (the same record
 written again after a crash and restart has the same id, so a reader can
@@ -24,10 +24,10 @@ from spamwatch.sinks.text import alert_line
 
 
 class JsonlSink(Sink):
-    """Append each finding record as a JSON line to stdout (``-``) or a file."""
+    """Append each incident record as a JSON line to stdout (``-``) or a file."""
 
     scheme = "jsonl"
-    description = "JSON Lines: one finding record per line, to stdout (jsonl:-) or a file"
+    description = "JSON Lines: one incident record per line, to stdout (jsonl:-) or a file"
     option_names = frozenset()
 
     def setup(self) -> None:

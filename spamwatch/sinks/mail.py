@@ -1,7 +1,7 @@
-"""``mailto:admin@example.com[,other@example.com]``: mail findings over SMTP.
+"""``mailto:admin@example.com[,other@example.com]``: mail incident records over SMTP.
 
-One mail per finding, subject saying who and what, or with ``digest = "10m"``
-one mail per interval listing every finding of it. Delivery goes to the local
+One mail per incident record, subject saying who and what, or with ``digest = "10m"``
+one mail per interval listing every record of it. Delivery goes to the local
 MTA (``localhost:25``) or a ``smarthost``, with ``starttls`` or implicit TLS
 (``ssl``) and ``username`` + ``password``/``password_env``. A password is never
 sent without TLS.
@@ -35,7 +35,7 @@ SUBJECT_LIMIT = 180
 
 
 class MailSink(QueuedSink):
-    """Send findings by mail (queued; retried; spooled while the MTA is down)."""
+    """Send incident records by mail (queued; retried; spooled while the MTA is down)."""
 
     scheme = "mailto"
     description = "mail to one or more addresses via the local MTA or a smarthost"
@@ -142,7 +142,7 @@ def subject(findings: list[Incident]) -> str:
                       if counts[name])  # fmt: skip
     keys = sorted({f.key for f in findings})
     return clean(
-        f"[spamwatch] digest: {len(findings)} findings ({parts}): {', '.join(keys)}",
+        f"[spamwatch] digest: {len(findings)} records ({parts}): {', '.join(keys)}",
         limit=SUBJECT_LIMIT,
     )
 

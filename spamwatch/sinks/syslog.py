@@ -1,7 +1,7 @@
 """``syslog`` / ``syslog:FACILITY`` (local, /dev/log) and ``syslog+udp://host:514``.
 
 Local messages use the BSD format (RFC 3164) that /dev/log readers expect;
-remote ones RFC 5424 with the finding's detector, severity, state, id and key
+remote ones RFC 5424 with the incident's detectors, severity, state, id and key
 as structured data (``format`` switches either). The message text is cleaned:
 no control character reaches the syslog daemon, so a crafted sender can
 neither forge a second log line nor colour a terminal tailing the log.
@@ -27,13 +27,13 @@ FACILITIES = {
     **{f"local{n}": 16 + n for n in range(8)},
 }  # fmt: skip
 LEVELS = {Severity.CRITICAL: 2, Severity.WARNING: 4, Severity.INFO: 6}
-NOTICE = 5  # a resolved finding
+NOTICE = 5  # a resolved incident
 MAX_TEXT = 1024  # characters of message text; fits a UDP datagram with headers
 SD_ID = "spamwatch@32473"  # 32473: the enterprise number reserved for examples
 
 
 def priority(facility: int, finding: Incident) -> int:
-    """The PRI value: facility * 8 + level (resolved findings are notices)."""
+    """The PRI value: facility * 8 + level (resolved incidents are notices)."""
     level = NOTICE if finding.state is IncidentState.RESOLVED else LEVELS[finding.severity]
     return facility * 8 + level
 

@@ -51,7 +51,7 @@ class WebhookSink(QueuedSink):
     """POST findings to an HTTP(S) endpoint (queued; retried; spooled)."""
 
     scheme = "webhook+https"
-    description = "POST the finding JSON (with a Slack-style text field) to a URL"
+    description = "POST the incident JSON (with a Slack-style text field) to a URL"
     default_records = PAGING
     option_names = RETRY_OPTIONS | {
         "timeout", "header", "header_env", "token", "token_env", "cafile",
