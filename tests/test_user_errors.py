@@ -85,12 +85,19 @@ def test_sigint_during_a_long_report_prints_no_half_report(tmp_path: Path) -> No
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
+        # As from a terminal: pytest started in the background (``pytest &``) ignores SIGINT,
+        # the child would inherit that and never see the Ctrl-C (exit 0, a whole report).
+        preexec_fn=_sigint_default,
     )
     until(lambda: _has_open(proc.pid, log), what="report reading the log")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert (proc.returncode, out) == (130, b""), err
     assert err.decode().strip() == "spamwatch: aborted"
+
+
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _has_open(pid: int, path: Path) -> bool:
