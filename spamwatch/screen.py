@@ -137,6 +137,7 @@ class ReadingProgress:
             redirect_stderr=True,  # warnings print above the bar
         )
         task = progress.add_task("", total=self._files.total, rate="")
+        self._update(progress, task)  # start() draws a frame: a bare bar without this
         progress.start()
         set_live_console(progress.console)  # console alerts print above it too
         try:

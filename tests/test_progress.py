@@ -98,3 +98,37 @@ def test_no_bar_without_a_terminal(big_log: Path) -> None:
     )  # fmt: skip
     assert result.stderr == ""
     assert BAR not in result.stdout and "lines/s" not in result.stdout
+
+
+def test_the_first_frame_already_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every frame drawn says which file; the very first was a bare bar (" ━━━ 0.0/23.6 MB"),
+    the last one seen when the reading ends right after the bar appears."""
+    import io
+    import threading
+
+    from spamwatch import screen
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    log = tmp_path / "mail.log"
+    log.write_text("x\n" * 1000)
+    stderr = Tty()
+    monkeypatch.setattr(sys, "stderr", stderr)
+    monkeypatch.setattr(screen, "PROGRESS_DELAY", 0.0)
+    monkeypatch.setenv("TERM", "xterm")
+    drawn = threading.Event()
+    real_update = screen.ReadingProgress._update
+
+    def update(self: screen.ReadingProgress, progress: object, task: object) -> None:
+        real_update(self, progress, task)
+        drawn.set()
+
+    monkeypatch.setattr(screen.ReadingProgress, "_update", update)
+    with screen.ReadingProgress([str(log)], lambda: 0):
+        assert drawn.wait(10)
+    frames = [f for f in stderr.getvalue().replace("\r", "\n").split("\n") if BAR in f]
+    assert frames and all("file 1/1: mail.log" in frame for frame in frames), frames
