@@ -226,12 +226,11 @@ def lag(workdir: Path, speedups: list[float], backgrounds: list[int], minutes: f
 
     Each line is written with the wall-clock time of its append as its log time
     (RFC 3339), the burst at ``speedup`` times the seed incident's rate, with a
-    normal server's traffic and ``background`` extra lines/s. Every 50 ms the
-    bytes follow has read since it caught up (``rchar`` of ``/proc/PID/io``:
-    it reads the log with ``pread``, so the descriptor's offset does not move;
-    its other reads are a few kB) give the position it has read to: the lag is
-    how long ago the first byte it has not read yet was appended (0 when it has
-    read everything). At most ``minutes`` of each run.
+    normal server's traffic and ``background`` extra lines/s. follow saves its
+    state (the position up to which it has handed every line to the pipeline)
+    every 5 s and after each alert; the state file is read every 20 ms, and at
+    each save the lag is how long ago the first byte beyond that position was
+    appended (0 when it had read everything). At most ``minutes`` per run.
     """
     for speedup in speedups:
         for rate in backgrounds:
@@ -246,8 +245,7 @@ def _lag_run(workdir: Path, speedup: float, rate: int, minutes: float) -> None:
     proc = follow(["--state", str(state), "--db", str(db), str(log)])
     wait_ready(proc)
     drain_stdout(proc)
-    time.sleep(1)  # the warm-up read, the profiles loaded: reads from now on are the log's
-    start = (log.stat().st_size, _rchar(proc.pid))
+    key = str(log.resolve())
     begin = START + timedelta(minutes=30)
     burst = SEED_BURST / speedup
     streams = [
@@ -261,7 +259,7 @@ def _lag_run(workdir: Path, speedup: float, rate: int, minutes: float) -> None:
     samples: list[float] = []
     done = threading.Event()
     poller = threading.Thread(
-        target=_poll_lag, args=(proc.pid, start, appends, samples, done), daemon=True
+        target=_poll_lag, args=(state, key, appends, samples, done), daemon=True
     )
     cpu0 = cpu_seconds(proc.pid)
     wall0 = time.monotonic()
@@ -292,8 +290,6 @@ def _lag_run(workdir: Path, speedup: float, rate: int, minutes: float) -> None:
     done.set()
     poller.join()
     cpu = cpu_seconds(proc.pid) - cpu0
-    if os.environ.get("LAG_TRACE"):
-        print("read beyond the end:", start[0] + _rchar(proc.pid) - start[1] - log.stat().st_size)
     stop(proc)
     if os.environ.get("LAG_TRACE"):
         print(" ".join(f"{max(samples[i : i + 20]):.1f}" for i in range(0, len(samples), 20)))
@@ -325,25 +321,24 @@ def _append(
     return offset
 
 
-def _rchar(pid: int) -> int:
-    """Bytes process ``pid`` has read so far (every read and pread)."""
-    return int(Path(f"/proc/{pid}/io").read_text().split()[1])
-
-
 def _poll_lag(
-    pid: int,
-    start: tuple[int, int],
+    state: Path,
+    key: str,
     appends: list[tuple[int, float]],
     out: list[float],
     done: threading.Event,
 ) -> None:
-    """Every 50 ms: since when the first byte follow has not read yet waits (0: none)."""
-    size, read = start
+    """At each state save: since when the first byte beyond its position waits (0: none)."""
+    seen = b""
     while not done.is_set():
-        time.sleep(0.05)
+        time.sleep(0.02)
         try:
-            position = size + _rchar(pid) - read
-        except (OSError, ValueError, IndexError):
+            raw = state.read_bytes()
+            if raw == seen:
+                continue
+            seen = raw
+            position = json.loads(raw)["files"][key]["offset"]
+        except (OSError, ValueError, KeyError):
             continue
         now = time.monotonic()
         waiting = [at for end, at in appends[-5000:] if end > position]

@@ -17,10 +17,16 @@ from spamwatch.correlate import Correlator
 from spamwatch.detectors.base import Detector
 from spamwatch.incidents.engine import IncidentEngine
 from spamwatch.model import Event, Incident, MessageUpdate, QueueSample, Signal
-from spamwatch.parse import Parser
+from spamwatch.parse import ParseOptions, Parser
+from spamwatch.parse.grammar import markers_for
 from spamwatch.sources.queue import queue_probe
 
 Emit = Callable[[Incident], None]
+TAP_KINDS = frozenset({"reject", "sasl_failure", "client"})
+"""The event kinds the commands' ``on_event`` taps read: report's traffic summary
+(rejections, SASL failures), follow's live view (``client=``). report, follow and
+learn all build their pipeline with these (``from_config``), so the three see,
+tick on and learn from the very same events of the same lines."""
 MAX_KINDS = 256
 """Event kinds whose detector list is remembered (the parser's kinds are a few dozen)."""
 Hook = Callable[[Any], Iterable[Signal]]
@@ -49,6 +55,28 @@ def direct_kinds(
                 return None
             out.update(detector.event_kinds)
     return frozenset(out)
+
+
+def reading_parser(
+    options: ParseOptions, detectors: Iterable[Detector], tap_kinds: Collection[str] = TAP_KINDS
+) -> Parser:
+    """A parser for a whole file (``report``, ``learn``) that reads only what a stage needs.
+
+    The correlator reads lines with a queue id; the detectors and the tap
+    (``tap_kinds``: the report's traffic summary) declare the few kinds they
+    read as events (SASL failures, ``client=``, rejections), which
+    ``grammar.MARKERS`` find without a queue id. Every other line (connects,
+    TLS, postscreen, other daemons: half a log) is counted unread, in C, one
+    regex scan per block. A detector that reads any kind (``event_kinds =
+    None``) makes it read every line. The pipeline must be built with the same
+    ``tap_kinds`` (both default to ``TAP_KINDS``): then it ignores what this
+    parser skips.
+    """
+    direct = direct_kinds(detectors, tap_kinds)
+    markers = None if direct is None else markers_for(direct)
+    if direct is None or markers is None:
+        return Parser(options)
+    return Parser(options, kinds=MESSAGE_KINDS | direct, queue_ids_only=True, markers=markers)
 
 
 class Samples(Protocol):
@@ -130,7 +158,7 @@ class Pipeline:
         on_event: Callable[[Event], None] | None = None,
         on_update: Callable[[MessageUpdate], None] | None = None,
         learner: Tap | None = None,
-        tap_kinds: Collection[str] | None = None,
+        tap_kinds: Collection[str] | None = TAP_KINDS,
     ) -> Pipeline:
         """The stages as ``report`` and ``follow`` both wire them from one config.
 

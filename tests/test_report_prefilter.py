@@ -1,6 +1,6 @@
 """report reads only the lines some stage needs, and finds exactly what reading all of them finds.
 
-``report/run.reading_parser`` skips unread every line without a queue id and without
+``pipeline.reading_parser`` skips unread every line without a queue id and without
 one of ``grammar.MARKERS`` (SASL failures, ``client=``, rejections). The pipeline
 ignores events no stage reads, so the two ways of reading must agree on every
 finding and every summary figure; only the count of events parsed differs.
@@ -20,10 +20,10 @@ from spamwatch.config import Config
 from spamwatch.correlate import KINDS as MESSAGE_KINDS
 from spamwatch.detectors import build_detectors
 from spamwatch.detectors.base import Detector
+from spamwatch.follow.live import LiveStats
 from spamwatch.model import Event, Signal
 from spamwatch.parse import Parser
-from spamwatch.pipeline import direct_kinds
-from spamwatch.report.run import reading_parser
+from spamwatch.pipeline import TAP_KINDS, direct_kinds, reading_parser
 from spamwatch.report.summary import TrafficSummary
 from spamwatch.sources.files import iter_blocks, open_binary
 from tests.conftest import ROOT
@@ -57,7 +57,7 @@ def events(parser: Parser, path: Path) -> list[tuple[object, ...]]:
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.stem)
 def test_the_lines_skipped_unread_hold_no_event_a_stage_reads(path: Path) -> None:
     detectors = build_detectors(Config())
-    direct = direct_kinds(detectors, TrafficSummary.KINDS)
+    direct = direct_kinds(detectors, TAP_KINDS)
     assert direct is not None
     fast = reading_parser(Parser().options, detectors)
     assert fast.queue_ids_only  # the built-in detectors declare what they read
@@ -89,10 +89,14 @@ def test_report_reading_only_what_it_needs_says_what_reading_everything_says(
 ) -> None:
     args = ["report", "--format", "text", "--fail-on", "never", str(path)]
     fast = CliRunner().invoke(cli, args)
-    monkeypatch.setattr(report_module, "reading_parser", lambda options, detectors: Parser(options))
+    monkeypatch.setattr(report_module, "reading_parser", lambda options, *_: Parser(options))
     slow = CliRunner().invoke(cli, args)
     assert fast.exit_code == slow.exit_code == 0, fast.output + slow.output
     drop = ("  read:",)  # the one line that differs: how many events were parsed
     same = [line for line in fast.stdout.splitlines() if not line.startswith(drop)]
     assert same == [line for line in slow.stdout.splitlines() if not line.startswith(drop)]
     assert fast.stdout != slow.stdout  # the fast path did skip lines
+
+
+def test_the_commands_taps_read_within_the_pipelines_tap_kinds() -> None:
+    assert TrafficSummary.KINDS <= TAP_KINDS and LiveStats.KINDS <= TAP_KINDS

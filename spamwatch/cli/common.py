@@ -90,6 +90,21 @@ def profile_flags(func: F) -> F:
     return db_option(func)
 
 
+def jobs_option(what: str) -> Callable[[F], F]:
+    """``--jobs 0|1|2``: read and parse in a second process (``parse.forked``).
+
+    ``what`` names the result that stays the same ("The report", "What is learned").
+    """
+    return click.option(
+        "--jobs",
+        type=click.IntRange(0, 2),
+        default=0,
+        show_default=True,
+        help="Processes: 2 reads and parses the log in a second one, 1 does all in one, "
+        f"0 is 2 on a machine with two CPUs or more. {what} is the same.",
+    )
+
+
 def say(message: str) -> None:
     """A notice on stderr, in the one ``spamwatch:`` form."""
     click.echo(f"spamwatch: {message}", err=True)

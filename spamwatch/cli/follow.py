@@ -142,7 +142,6 @@ class Wiring:
             emit,
             on_event=stats.on_event,
             on_update=on_update,
-            tap_kinds=stats.KINDS,
         )
         self._learner = self.profiles.learner(
             lambda: open_keys_of(pipeline.engine),

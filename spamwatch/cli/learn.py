@@ -11,13 +11,21 @@ from dataclasses import replace
 
 import click
 
-from spamwatch.cli.common import config_option, db_option, load, parse_options, say
+from spamwatch.cli.common import (
+    config_option,
+    db_option,
+    jobs_option,
+    load,
+    parse_options,
+    say,
+)
 from spamwatch.config import Config
 from spamwatch.detectors import build_detectors
 from spamwatch.errors import ConfigError
 from spamwatch.parse import Parser
+from spamwatch.parse.forked import worth_forking
 from spamwatch.parse.options import ParseOptions, build_parse_options
-from spamwatch.pipeline import Pipeline
+from spamwatch.pipeline import Pipeline, reading_parser
 from spamwatch.profiles import Profiles, bind_view, profile_options
 from spamwatch.profiles.history import (
     Build,
@@ -34,6 +42,7 @@ from spamwatch.screen import ReadingProgress
 @config_option
 @parse_options
 @db_option
+@jobs_option("What is learned")
 @click.argument("files", nargs=-1, metavar="[FILE]...")
 def learn(
     config_path: str | None,
@@ -41,6 +50,7 @@ def learn(
     year: int | None,
     syslog_names: tuple[str, ...],
     db_path: str | None,
+    jobs: int,
     files: tuple[str, ...],
 ) -> int:
     """Learn each login's and host's normal traffic from the log history.
@@ -61,8 +71,9 @@ def learn(
     paths = order_files(files, Parser(parsing)) if files else default_files()
     profiles = Profiles.open(replace(options, learn=True))
     try:
+        fork = worth_forking(jobs, [])
         with ReadingProgress(paths) as progress:
-            totals = learn_history(paths, profiles, _builder(config, parsing), progress)
+            totals = learn_history(paths, profiles, _builder(config, parsing), progress, fork)
         click.echo(describe(totals, progress.elapsed()))
     finally:
         profiles.close()
@@ -70,12 +81,17 @@ def learn(
 
 
 def _builder(config: Config, parsing: ParseOptions) -> Build:
-    """A fresh pipeline per file: the stages of ``report``, detectors bound to ``view``."""
+    """A fresh pipeline per file: the stages of ``report``, detectors bound to ``view``.
+
+    It reads only the lines a stage needs (``reading_parser``), as ``report``
+    and ``follow`` feed their learner: the same lines, the same profiles.
+    """
 
     def build(view: ProfileView) -> Pipeline:
         detectors = build_detectors(config)
         bind_view(detectors, view)
-        return Pipeline.from_config(config, Parser(parsing), detectors, lambda finding: None)
+        parser = reading_parser(parsing, detectors)
+        return Pipeline.from_config(config, parser, detectors, lambda finding: None)
 
     return build
 

@@ -9,7 +9,6 @@ clock, read once here (or from ``--now``), never below.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections import Counter
@@ -21,6 +20,7 @@ import click
 from spamwatch.cli.alerts import alert_option, cli_alerts, finish_alerts
 from spamwatch.cli.common import (
     config_option,
+    jobs_option,
     load,
     parse_options,
     profile_flags,
@@ -35,20 +35,20 @@ from spamwatch.metrics import ReportRun
 from spamwatch.metrics import current as metrics
 from spamwatch.model import Event, Incident
 from spamwatch.parse import Parser
+from spamwatch.parse.forked import worth_forking
 from spamwatch.parse.options import build_parse_options
-from spamwatch.pipeline import Pipeline
+from spamwatch.pipeline import Pipeline, reading_parser
 from spamwatch.profiles import ProfileOptions, Profiles, profile_options
 from spamwatch.profiles.learner import open_keys_of
-from spamwatch.report.reader import events_forked, worth_forking
 from spamwatch.report.render import ReportData, render_json, render_table, render_text
 from spamwatch.report.run import (
     alerts_from_range_start,
     begin,
+    events_forked,
     events_in,
     exit_status,
     log_end,
     plan_files,
-    reading_parser,
     run,
     say_why_empty,
     wall_clock,
@@ -111,14 +111,7 @@ FAIL_ON = ("info", "warning", "critical", "never")
     metavar="DURATION",
     help="With --since, read this much log before it to refill the detectors' windows (0: none).",
 )
-@click.option(
-    "--jobs",
-    type=click.IntRange(0, 2),
-    default=0,
-    show_default=True,
-    help="Processes: 2 reads and parses the log in a second one, 1 does all in one, "
-    "0 is 2 on a machine with two CPUs or more. The report is the same.",
-)
+@jobs_option("The report")
 @alert_option
 @profile_flags
 @click.argument("files", nargs=-1, metavar="[FILE]...")
@@ -253,7 +246,7 @@ def _profiles(
 
 def _events(parser: Parser, plan: list[str], reading: TimeRange, jobs: int) -> Iterator[Event]:
     """The range's events, read here or in a second process (``--jobs``)."""
-    if worth_forking(jobs or min(2, os.cpu_count() or 1), plan):
+    if worth_forking(jobs, plan):
         return events_forked(parser, plan, reading)
     return events_in(parser, plan, reading)
 
@@ -311,9 +304,7 @@ def _pipeline(
     config: Config, parser: Parser, detectors: list[Detector], incidents: IncidentLog
 ) -> Pipeline:
     """The report's pipeline; its emit and taps are set once the range is known."""
-    return Pipeline.from_config(
-        config, parser, detectors, incidents.add, tap_kinds=TrafficSummary.KINDS
-    )
+    return Pipeline.from_config(config, parser, detectors, incidents.add)
 
 
 def _detectors(config: Config) -> list[Detector]:

@@ -31,7 +31,7 @@ class LiveStats:
     """Rolling counters for the view; memory is bounded whatever the log says."""
 
     KINDS: ClassVar[frozenset[str]] = frozenset({"client"})
-    """The event kinds ``on_event`` reads (``Pipeline(tap_kinds=...)``)."""
+    """The event kinds ``on_event`` reads (within ``pipeline.TAP_KINDS``)."""
 
     def __init__(self, clock: Any = time.monotonic) -> None:
         self._clock = clock

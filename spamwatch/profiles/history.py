@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import BinaryIO, Protocol
 
 from spamwatch.errors import InputError
 from spamwatch.model import Event
 from spamwatch.parse import Parser
+from spamwatch.parse.forked import blocks_forked
 from spamwatch.pipeline import Pipeline
 from spamwatch.profiles import Profiles
 from spamwatch.profiles.learner import open_keys_of
@@ -99,12 +101,15 @@ class Progress(Protocol):
     def advance(self, size: int, lines: int) -> None: ...
 
 
+Block = tuple[int, int, int]
+"""What a block of a file was: bytes on disk (compressed), lines, bytes."""
+
 Build = Callable[[ProfileView], Pipeline]
 """A fresh pipeline for one file, its detectors judging against the view given."""
 
 
 def learn_history(
-    paths: Sequence[str], profiles: Profiles, build: Build, progress: Progress
+    paths: Sequence[str], profiles: Profiles, build: Build, progress: Progress, fork: bool = False
 ) -> Totals:
     """Learn each file in turn (already ordered), writing after each; returns the totals.
 
@@ -121,7 +126,7 @@ def learn_history(
             totals.unchanged += 1
             progress.advance(plan.size, 0)
             continue
-        learned = learn_one(plan, profiles, build, progress)
+        learned = learn_one(plan, profiles, build, progress, fork)
         options = profiles.options
         marks = [learned.mark] if learned.mark is not None else []
         store.write(learned.partial, marks, options.retention, options.limits)
@@ -130,8 +135,13 @@ def learn_history(
     return totals
 
 
-def learn_one(plan: FilePlan, profiles: Profiles, build: Build, progress: Progress) -> FileLearned:
-    """One file through a fresh pipeline; its learner's partial, not yet written."""
+def learn_one(
+    plan: FilePlan, profiles: Profiles, build: Build, progress: Progress, fork: bool = False
+) -> FileLearned:
+    """One file through a fresh pipeline; its learner's partial, not yet written.
+
+    ``fork``: the file is read and parsed in a second process (``learn_file``).
+    """
     pipeline = build(profiles.view)
     learner = profiles.learner(lambda: open_keys_of(pipeline.engine), refresh=False, batch=True)
     assert learner is not None, "learn needs a database"
@@ -142,7 +152,7 @@ def learn_one(plan: FilePlan, profiles: Profiles, build: Build, progress: Progre
         for event in events:
             feed_event(event)
 
-    offset, lines = learn_file(plan, pipeline.parser, feed, progress.advance)
+    offset, lines = learn_file(plan, pipeline.parser, feed, progress.advance, fork)
     pipeline.finish()
     stats = pipeline.parser.stats
     return FileLearned(
@@ -199,11 +209,29 @@ def learn_file(
     parser: Parser,
     feed: Callable[[list[Event]], None],
     on_block: Callable[[int, int], None],
+    fork: bool = False,
 ) -> tuple[int, int]:
     """Feed the file's events from where it was learned; returns (offset, lines read).
 
     ``feed`` takes the events of a block; ``on_block(bytes on disk, lines)``
-    is the progress of each block.
+    is the progress of each block. ``fork``: read and parse in a second
+    process (``parse.forked``; not for standard input), the same events.
+    """
+    blocks = partial(file_blocks, plan, parser)
+    offset = lines = 0
+    reading = blocks_forked(parser, blocks) if fork and plan.path != "-" else blocks()
+    for events, (disk, count, size) in reading:
+        feed(events)
+        offset += size
+        lines += count
+        on_block(disk, count)
+    return offset, lines
+
+
+def file_blocks(plan: FilePlan, parser: Parser) -> Iterator[tuple[list[Event], Block]]:
+    """The events of each block from where the file was learned, with its ``Block`` figures.
+
+    The first item, without events, is the part learned before (skipped).
     """
     if plan.path != "-":
         parser.begin_source(file_anchor(plan.path))
@@ -211,17 +239,12 @@ def learn_file(
     try:
         offset = _skip(stream, plan.offset, plan.path)
         disk = _disk(stream)
-        on_block(disk, 0)
-        lines = 0
+        yield [], (disk, 0, offset)
         for block in iter_blocks(stream, plan.path):
-            feed(parser.parse_block(block))
-            offset += len(block)
-            count = block.count(b"\n")
-            lines += count
+            events = parser.parse_block(block)
             now = _disk(stream)
-            on_block(now - disk, count)
+            yield events, (now - disk, block.count(b"\n"), len(block))
             disk = now
-        return offset, lines
     finally:
         if plan.path != "-":
             stream.close()

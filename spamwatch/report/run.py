@@ -17,13 +17,10 @@ from datetime import datetime, tzinfo
 
 import click
 
-from spamwatch.correlate import KINDS as MESSAGE_KINDS
-from spamwatch.detectors.base import Detector
 from spamwatch.model import Event, Incident, IncidentState, Severity
-from spamwatch.parse import ParseOptions, Parser
-from spamwatch.parse.grammar import markers_for
-from spamwatch.pipeline import Emit, Pipeline, direct_kinds
-from spamwatch.report.summary import TrafficSummary
+from spamwatch.parse import Parser
+from spamwatch.parse.forked import blocks_forked
+from spamwatch.pipeline import Emit, Pipeline
 from spamwatch.report.timerange import TimeRange, iso
 from spamwatch.sinks import Fanout
 from spamwatch.sources.files import file_anchor
@@ -135,23 +132,6 @@ def run(
     pipeline.finish()
 
 
-def reading_parser(options: ParseOptions, detectors: Iterable[Detector]) -> Parser:
-    """A parser that reads only the lines some stage of the report needs.
-
-    The correlator reads lines with a queue id; the detectors and the traffic
-    summary declare the few kinds they read as events (SASL failures,
-    ``client=``, rejections), which ``grammar.MARKERS`` find without a queue id.
-    Every other line (connects, TLS, postscreen, other daemons: half a log) is
-    counted unread, in C, one regex scan per block. A detector that reads any
-    kind (``event_kinds = None``) makes it read every line.
-    """
-    direct = direct_kinds(detectors, TrafficSummary.KINDS)
-    markers = None if direct is None else markers_for(direct)
-    if direct is None or markers is None:
-        return Parser(options)
-    return Parser(options, kinds=MESSAGE_KINDS | direct, queue_ids_only=True, markers=markers)
-
-
 def events_in(parser: Parser, plan: list[str], reading: TimeRange) -> Iterator[Event]:
     """The events of each file within ``reading``; a file is left at its first past --until.
 
@@ -165,7 +145,7 @@ def events_in(parser: Parser, plan: list[str], reading: TimeRange) -> Iterator[E
 
 
 def event_blocks(parser: Parser, plan: list[str], reading: TimeRange) -> Iterator[list[Event]]:
-    """``events_in``, one list per block read (``report.reader`` sends them on so)."""
+    """``events_in``, one list per block read (``events_forked`` sends them on so)."""
     since, until = reading.since, reading.until
     for path in plan:
         begin(parser, path)
@@ -184,6 +164,22 @@ def event_blocks(parser: Parser, plan: list[str], reading: TimeRange) -> Iterato
             yield events
             if cut:
                 break
+
+
+def events_forked(parser: Parser, plan: list[str], reading: TimeRange) -> Iterator[Event]:
+    """``run.events_in(parser, plan, reading)``, read and parsed by a forked child.
+
+    ``parser.stats`` follows the child's line count as blocks arrive (for the
+    progress bar) and is the child's exactly at the end.
+    """
+
+    def blocks() -> Iterator[tuple[list[Event], int]]:
+        for events in event_blocks(parser, plan, reading):
+            yield events, parser.stats.lines
+
+    for events, lines in blocks_forked(parser, blocks):
+        parser.stats.lines = lines
+        yield from events
 
 
 def _last_time(block: bytes, parser: Parser) -> datetime | None:

@@ -54,7 +54,7 @@ class TrafficSummary:
     """
 
     KINDS: ClassVar[frozenset[str]] = frozenset({"reject", "sasl_failure"})
-    """The event kinds ``on_event`` counts (``Pipeline(tap_kinds=...)``); the
+    """The event kinds ``on_event`` counts (within ``pipeline.TAP_KINDS``); the
     range it saw runs from the first to the last event any stage read."""
 
     def __init__(self, since: datetime | None = None) -> None:

@@ -1,13 +1,13 @@
-"""``report --jobs 2``: the log is read and parsed in a second process.
+"""The log read and parsed in a second process (``report --jobs 2``, ``learn --jobs 2``).
 
-Reading and parsing is a third of what a report costs, and it needs no state
-of the stages after it: a forked child runs exactly ``run.events_in`` (the
-same parser, files, bisection and cuts) and hands the events over in one
-message per block, while this process correlates, detects and learns. The
-events that arrive are equal, field for field and in the same order, to those
-``events_in`` would have given here (times are rebuilt with the same zone
-object), so the report is byte for byte the one process's; a test checks it
-on every sample.
+Reading and parsing is a third of what a report or learn costs, and it needs
+no state of the stages after it: a forked child runs exactly the reading (for
+report ``run.event_blocks``: the same parser, files, bisection and cuts; for
+learn ``history.file_blocks``) and hands the events over in one message per
+block, while this process correlates, detects and learns. The events that
+arrive are equal, field for field and in the same order, to those the reading
+would have given here (times are rebuilt with the same zone objects), so the
+report is byte for byte the one process's; a test checks it on every sample.
 
 The hand-over is ``marshal`` (C, no pickling of classes): a block's distinct
 times once, then one tuple per event, through a queue of ``AHEAD`` blocks: the
@@ -24,13 +24,13 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from datetime import datetime, timedelta, tzinfo
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from queue import Empty
-from typing import Any
+from typing import Any, TypeVar
 
 from spamwatch import errors
 from spamwatch.errors import SpamwatchError
@@ -38,8 +38,6 @@ from spamwatch.model import Event
 from spamwatch.parse import Parser
 from spamwatch.parse.header import fixed_zone
 from spamwatch.parse.parser import ParseStats
-from spamwatch.report.run import event_blocks
-from spamwatch.report.timerange import TimeRange
 from spamwatch.slots import builder
 
 AHEAD = 8
@@ -53,25 +51,33 @@ parser gives event times a fixed zone, ``header.fixed``)."""
 
 
 def worth_forking(jobs: int, plan: list[str]) -> bool:
-    """``--jobs`` asks for a second process, the machine can fork, and no file is stdin.
+    """``--jobs`` asks for a second process (0: when there are two CPUs), the machine
+    can fork, and no file is stdin.
 
     A forked child cannot read the parent's standard input (multiprocessing
     gives it /dev/null), so ``-`` is read in one process.
     """
-    return jobs > 1 and hasattr(os, "fork") and "-" not in plan
+    wanted = jobs or min(2, os.cpu_count() or 1)
+    return wanted > 1 and hasattr(os, "fork") and "-" not in plan
 
 
-def events_forked(parser: Parser, plan: list[str], reading: TimeRange) -> Iterator[Event]:
-    """``run.events_in(parser, plan, reading)``, read and parsed by a forked child.
+Extra = TypeVar("Extra")
 
-    ``parser.stats`` follows the child's line count as blocks arrive (for the
-    progress bar) and is the child's exactly at the end.
+
+def blocks_forked(
+    parser: Parser, blocks: Callable[[], Iterator[tuple[list[Event], Extra]]]
+) -> Iterator[tuple[list[Event], Extra]]:
+    """``blocks()`` run in a forked child: each block's events, and what it says of it.
+
+    ``blocks`` reads with ``parser`` (its copy in the child); each item is a
+    block's events and a value ``marshal`` can carry (progress counts). At
+    the end ``parser.stats`` here are the child's.
     """
     context = multiprocessing.get_context("fork")
     queue: Queue[bytes] = context.Queue(AHEAD)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()  # else the child would write out a copy of what is buffered
-    child = context.Process(target=_read, args=(queue, parser, plan, reading), daemon=True)
+    child = context.Process(target=_read, args=(queue, parser, blocks), daemon=True)
     child.start()
     zone = parser.clock.zone
     try:
@@ -79,8 +85,7 @@ def events_forked(parser: Parser, plan: list[str], reading: TimeRange) -> Iterat
             message = marshal.loads(_next(queue, child))
             tag = message[0]
             if tag == "events":
-                parser.stats.lines = message[1]
-                yield from _decode(message[2], message[3], zone)
+                yield list(_decode(message[2], message[3], zone)), message[1]
             elif tag == "end":
                 _set_stats(parser.stats, message[1])
                 return
@@ -104,14 +109,14 @@ def _next(queue: Queue[bytes], child: BaseProcess) -> bytes:
                 raise SpamwatchError("the reading process ended without a word") from None
 
 
-def _read(queue: Queue[bytes], parser: Parser, plan: list[str], reading: TimeRange) -> None:
-    """The child: ``event_blocks`` of the plan, each block's events in one message."""
+def _read(queue: Queue[bytes], parser: Parser, blocks: Callable[[], Iterator[Any]]) -> None:
+    """The child: each block's events (and what ``blocks`` says of it) in one message."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops us
     zone = parser.clock.zone
     try:
-        for events in event_blocks(parser, plan, reading):
+        for events, extra in blocks():
             times, rows = _encode(events, zone)
-            queue.put(marshal.dumps(("events", parser.stats.lines, times, rows)))
+            queue.put(marshal.dumps(("events", extra, times, rows)))
         queue.put(marshal.dumps(("end", _get_stats(parser.stats))))
     except SpamwatchError as exc:
         queue.put(marshal.dumps(("error", type(exc).__name__, str(exc))))
