@@ -495,6 +495,9 @@ def test_auto_detectors_wants_that_many_detectors_to_agree(fake: FakePostfix) ->
         ({"allow_networks": ["nope"]}, "contain.allow_networks: not a network"),
         ({"locks": True}, "contain.locks: unknown option"),
         ({"dry_run": "no"}, "contain.dry_run: expected true or false"),
+        # relative: each working directory its own ledger, and release could not find the lock
+        ({"state_dir": "state"}, "contain.state_dir: needs an absolute path"),
+        ({"audit_log": "audit.jsonl"}, "contain.audit_log: needs an absolute path"),
     ],
 )
 def test_bad_contain_options_name_the_key(table: dict, message: str) -> None:

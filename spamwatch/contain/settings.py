@@ -129,7 +129,9 @@ class ContainSettings:
         }
         site = load_site(config)
         map_type, map_path = parse_map(table["map"])
-        state_dir = os.path.abspath(table["state_dir"] or _default_state_dir())
+        state_dir = _absolute("state_dir", table["state_dir"]) or os.path.abspath(
+            _default_state_dir()
+        )
         users = frozenset(u.strip().lower() for u in table["allow_users"] if u.strip())
         return cls(
             dry_run=table["dry_run"],
@@ -150,13 +152,12 @@ class ContainSettings:
             max_auto_per_hour=int(table["max_auto_per_hour"]),
             allow_users=users | site.allow.users,
             allow_networks=_networks(table["allow_networks"]) + site.allow.networks,
-            postfix_config=_directory("postfix_config", table["postfix_config"]),
-            command_directory=_directory("command_directory", table["command_directory"]),
+            postfix_config=_absolute("postfix_config", table["postfix_config"]),
+            command_directory=_absolute("command_directory", table["command_directory"]),
             sudo=table["sudo"],
             state_dir=state_dir,
-            audit_log=os.path.abspath(
-                table["audit_log"] or os.path.join(state_dir, "contain-audit.jsonl")
-            ),
+            audit_log=_absolute("audit_log", table["audit_log"])
+            or os.path.join(state_dir, "contain-audit.jsonl"),
             lookback=duration(table["lookback"]),
             hidden_variables=secret_variables(config.section("sinks")),
         )
@@ -232,7 +233,8 @@ def _at_least(key: str, value: int, least: int) -> int:
     return int(value)
 
 
-def _directory(key: str, value: str) -> str | None:
+def _absolute(key: str, value: str) -> str | None:
+    """An absolute path (None when not set): a relative one would depend on where it is run."""
     if not value:
         return None
     if not os.path.isabs(value):
