@@ -88,11 +88,6 @@ def injected(seed: int) -> list[Injected]:
     ]  # fmt: skip
 
 
-def expected_host_incidents() -> int:
-    """Look-alikes that raise one incident about the host by design (the relay outage)."""
-    return sum(1 for item in getattr(synthlog, "LOOKALIKES", ()) if item.host_incident)
-
-
 def lookalike_days(
     midnight: datetime, seed: int
 ) -> tuple[list[Iterable[synthlog.Record]], list, list[str]]:
@@ -152,9 +147,11 @@ def incidents(records: list[dict]) -> dict[str, dict]:
     for record in records:
         entry = out.setdefault(record["id"], {"key": (record["key_kind"], record["key"]),
                                               "severity": "info", "alerted": None,
-                                              "records": [], "detectors": set()})  # fmt: skip
+                                              "records": [], "detectors": set(),
+                                              "facts": set()})  # fmt: skip
         entry["records"].append(record["state"])
         entry["detectors"] |= {f["detector"] for f in record["findings"]}
+        entry["facts"] |= set(record["facts"])
         if LEVELS[record["severity"]] > LEVELS[entry["severity"]]:
             entry["severity"] = record["severity"]
         if entry["alerted"] is None and LEVELS[record["severity"]] >= 2:
@@ -222,15 +219,13 @@ def run_seed(seed: int, hours: float, rate: float, do_follow: bool, work: Path) 
             result.delays[item.kind] = None
         if item.kind == "fast burst":
             result.per_account = len(loud)
-    allowed = expected_host_incidents()
     for ident, entry in found.items():
-        if ident in claimed or LEVELS[entry["severity"]] < 2:
+        if ident in claimed:
             continue
-        if allowed and entry["key"][0] == "host" and entry["detectors"] == {"queue"}:
-            allowed -= 1  # the relay outage's incident about the host: by design
-            result.expected_host.append(f"{entry['severity']} {entry['key'][1]}")
-            continue
-        result.false.append(f"{entry['severity']} {entry['key'][0]} {entry['key'][1]}")
+        if entry["key"][0] == "host" and "outage" in entry["facts"]:
+            result.expected_host.append(f"{entry['severity']} {entry['key'][1]}")  # info by design
+        if LEVELS[entry["severity"]] >= 2:
+            result.false.append(f"{entry['severity']} {entry['key'][0]} {entry['key'][1]}")
     if do_follow:
         state = work / f"follow-{seed}.state"
         live = spamwatch("follow", "--config", "/dev/null", "--db", str(follow_db),
@@ -285,7 +280,7 @@ def print_seed(r: SeedResult) -> None:
           + (f" ({'; '.join(r.false)})" if r.false else ""))  # fmt: skip
     if r.expected_host:
         shown = "; ".join(r.expected_host)
-        print(f"  look-alike host incidents (relay outage, by design): {shown}")
+        print(f"  look-alike host incidents (relay outage: outage, info by design): {shown}")
     print(f"  first alert (log time from the first line): {delays}")
     print(f"  incidents for the compromised account: {r.per_account}")
     if r.follow:

@@ -196,6 +196,8 @@ FACTS: Mapping[str, str] = MappingProxyType(
         # queue
         "queue_growth": "the host's active/deferred queue grew abnormally",
         "deferrals": "many deliveries deferred on the host",
+        "outage": "most of the queue waits for one destination or relay that cannot be reached"
+        " (timeouts, refused or lost connections, greylisting: not refusals of our mail)",
         # reputation
         "blocklisted": "a receiving provider refused mail naming a blocklist",
     }
@@ -340,6 +342,9 @@ class Incident:
     ``opened_at`` is the log time of the line that opened it; ``time`` the
     log time of this record. ``response`` says what spamwatch did about it
     (``containment``: the login locked and its mail held, or why not).
+    ``merged_into`` is set on the ``resolved`` record of an incident that
+    continued as another (a host's password spray absorbed by the incident of
+    the login it guessed): the id of that incident.
     """
 
     id: str
@@ -359,6 +364,7 @@ class Incident:
     counts: Mapping[str, int | float] = field(default_factory=_empty)
     findings: tuple[Finding, ...] = ()
     response: Mapping[str, Any] = field(default_factory=_empty)
+    merged_into: str | None = None
     schema: int = field(default=INCIDENT_SCHEMA)
 
     @property
@@ -368,7 +374,7 @@ class Incident:
 
     def to_json(self) -> dict[str, Any]:
         """The documented JSON form (man/spamwatch.1, INCIDENT JSON)."""
-        return {
+        data = {
             "schema": self.schema,
             "id": self.id,
             "state": str(self.state),
@@ -388,6 +394,9 @@ class Incident:
             "findings": [finding.to_json() for finding in self.findings],
             "response": _plain(self.response),
         }
+        if self.merged_into is not None:  # only on the record that says where it went
+            data["merged_into"] = self.merged_into
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Incident:
@@ -416,6 +425,7 @@ class Incident:
             counts=MappingProxyType(dict(data.get("counts", {}))),
             findings=tuple(Finding.from_json(f) for f in data.get("findings", ())),
             response=MappingProxyType(dict(data.get("response", {}))),
+            merged_into=data.get("merged_into"),
             schema=int(data.get("schema", INCIDENT_SCHEMA)),
         )
 

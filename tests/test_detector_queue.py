@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from builders import Stream, at, raised, run
+import pytest
+from builders import Stream, at, raised, run, run_incidents
 
 from spamwatch.model import Message, Severity
 
@@ -138,3 +139,100 @@ def test_a_host_that_always_holds_a_queue_is_judged_against_its_usual_size() -> 
             rcpts=[f"y{n}@dead.example"],
         )
     assert len(raised(run(fresh, only=ONLY))) == 1
+
+
+RELAY_DOWN = "connect to relay.example.net[198.51.100.90]:25: Connection timed out"
+
+
+def destination_down(
+    stream: Stream,
+    reason: str = RELAY_DOWN,
+    users: tuple[str, ...] = ("ann@example.com", "ben@example.com", "cyd@example.com"),
+    messages: int = 120,
+    dsn: str | None = None,
+) -> None:
+    """Ordinary users keep sending for an hour; every remote delivery is deferred (and
+    retried every 15 minutes) with the same ``reason``: the queue grows."""
+    relay = "none" if reason.startswith("connect to") else "relay.example.net[198.51.100.90]:25"
+    for n in range(messages):
+        t = at(n * 30)
+        user = users[n % len(users)]
+        rcpt = [f"r{n}@partner{n % 17}.example"]
+        message = stream.submission(
+            t, user, f"192.0.2.{10 + n % len(users)}", rcpts=rcpt, status="deferred",
+            dsn=dsn, reason=reason, relay=relay,
+        )  # fmt: skip
+        retry, attempt = t + timedelta(minutes=15), 2
+        while retry < at(messages * 30):
+            stream.deliver(message, retry, rcpt, "deferred", dsn, reason, relay, attempt)
+            retry, attempt = retry + timedelta(minutes=15), attempt + 1
+
+
+@pytest.mark.parametrize(
+    ("reason", "destination", "failure"),
+    [
+        (RELAY_DOWN, "relay.example.net", "Connection timed out"),
+        ("connect to relay.example.net[198.51.100.90]:25: Connection refused",
+         "relay.example.net", "Connection refused"),
+        ("delivery temporarily suspended: connect to relay.example.net[198.51.100.90]:25:"
+         " No route to host", "relay.example.net", "No route to host"),
+        ("lost connection with relay.example.net[198.51.100.90] while receiving the initial"
+         " server greeting", "relay.example.net", "lost connection"),
+        ("host relay.example.net[198.51.100.90] said: 451 4.7.1 Greylisting in action, please"
+         " come back later (in reply to RCPT TO command)", "relay.example.net",
+         "451 4.7.1 Greylisting in action, please come back later"),
+    ],
+)  # fmt: skip
+def test_a_queue_waiting_for_one_unreachable_destination_is_an_outage(
+    reason: str, destination: str, failure: str
+) -> None:
+    """Issue 9 §4: a relay or destination outage deferring hundreds of messages is a host
+    incident about the destination (info), not about the users whose mail waits."""
+    stream = Stream()
+    destination_down(stream, reason)
+    found = [r for r in run(stream, only=ONLY) if r.detector == "queue"]
+    assert found, "a queue that grows is still reported"
+    assert all(r.facts == frozenset({"outage"}) for r in found), {r.facts for r in found}
+    last = found[-1]
+    outage = last.evidence["outage"]
+    assert (outage["destination"], outage["failure"]) == (destination, failure)
+    assert outage["waiting"] * 2 > last.counts["queued"]
+    assert destination in last.summary and failure in last.summary
+    assert "logins" not in last.evidence
+    incidents = run_incidents(stream)
+    assert {(i.key_kind, i.key) for i in incidents} == {("host", "mail.example.com")}
+    assert max(i.severity for i in incidents) is Severity.INFO
+    assert incidents[0].reason == "a destination or relay is unreachable"
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "host gmail-smtp-in.l.google.com[142.250.1.26] said: 421 4.7.28 Gmail has detected an"
+        " unusual rate of unsolicited mail originating from your IP address",
+        "host mx.partner.example[192.0.2.80] said: 450 4.7.1 Service unavailable; Client host"
+        " [198.51.100.25] blocked using zen.spamhaus.org",
+        "host mx.partner.example[192.0.2.80] said: 452 4.2.2 <r1@partner.example> Mailbox full",
+    ],
+)
+def test_a_queue_of_refusals_is_not_an_outage(reason: str) -> None:
+    """A blocklist, a reputation rate limit or full mailboxes: the world refusing our mail
+    is not a destination being down; the queue stays a warning."""
+    stream = Stream()
+    destination_down(stream, reason)
+    found = [r for r in run(stream, only=ONLY) if r.detector == "queue"]
+    assert found and all("outage" not in r.facts for r in found)
+    assert "queue_growth" in found[-1].facts and "outage" not in found[-1].evidence
+
+
+def test_one_logins_mail_stuck_behind_a_timeout_stays_that_logins() -> None:
+    """A spam run whose mail times out at its destination: the queue joins the login's
+    incident (no outage: the queue is one login's mail)."""
+    stream = Stream()
+    destination_down(stream, users=("mallory@example.com",), messages=160)
+    found = [r for r in run(stream, only=ONLY) if r.detector == "queue"]
+    assert found and all("outage" not in r.facts for r in found)
+    assert found[-1].evidence["logins"] == ["mallory@example.com"]
+    incidents = run_incidents(stream)
+    assert {(i.key_kind, i.key) for i in incidents} == {("sasl_username", "mallory@example.com")}
+    assert max(i.severity for i in incidents) >= Severity.WARNING

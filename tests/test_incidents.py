@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -90,6 +91,10 @@ def finding(facts: tuple[str, ...], severity: Severity = Severity.WARNING) -> Fi
         (("volume",), Severity.INFO),  # usual network, usual senders
         (("new_network",), Severity.INFO),  # a traveller
         (("deferrals",), Severity.INFO),  # a destination's outage
+        (("outage", "queue_growth"), Severity.INFO),  # the queue waits for a dead relay
+        (("outage", "deferrals"), Severity.INFO),
+        (("spray", "outage"), Severity.WARNING),  # an outage hides nothing else on the host
+        (("blocklisted", "outage"), Severity.WARNING),
         (("volume", "above_usual"), Severity.WARNING),
         (("foreign_sender",), Severity.WARNING),
         (("brute_force",), Severity.WARNING),
@@ -260,3 +265,87 @@ def test_three_hosts_one_login_one_incident_and_no_later_one_from_retries() -> N
     assert set(victim[-1].hosts) == {"mx1.example.com", "mx2.example.com", "mx3.example.com"}
     assert [r.state for r in victim].count("opened") == 1
     assert sum(r.state in ("opened", "escalated", "resolved") for r in victim) <= 5
+
+
+# ---- a spray that succeeds becomes the login's incident ---------------------
+
+
+def spray(seconds: float, count: int = 20) -> Signal:
+    evidence = {"client_addresses": {"192.0.2.7": 2}, "usernames": {ALICE: 3}}
+    return sig(seconds, "auth", ("spray",), key="mx1", key_kind="host", count=count,
+               evidence=evidence)  # fmt: skip
+
+
+def breach(seconds: float, continues: object = (("auth", "host", "mx1"),)) -> Signal:
+    return sig(seconds, "auth", ("success_after_failures",), severity=Severity.CRITICAL,
+               evidence={"logins_after_failures": {"192.0.2.7": 3},
+                         "continues": [list(ref) for ref in continues]})  # type: ignore[union-attr]  # fmt: skip
+
+
+def test_a_login_guessed_by_an_open_spray_absorbs_the_sprays_host_incident() -> None:
+    """Issue 9 ("the incident samples raise one incident each"): the spray's early warning
+    stays, then the breached login's incident carries the spray as evidence and the host
+    incident ends, saying where it went."""
+    engine = IncidentEngine()
+    out = feed(engine, spray(0), spray(60, 30), breach(120))
+    host, login = out[0], out[1]
+    assert (host.state, host.key_kind, host.severity) == ("opened", "host", Severity.WARNING)
+    assert (login.state, login.key, login.severity) == ("opened", ALICE, Severity.CRITICAL)
+    assert {(f.detector, f.key_kind) for f in login.findings} == {
+        ("auth", "host"), ("auth", "sasl_username")}  # fmt: skip
+    assert login.first_seen == host.first_seen and "spray" in login.facts
+    assert [(r.state, r.id, r.merged_into) for r in out[2:]] == [
+        ("resolved", host.id, login.id)]  # fmt: skip
+    assert out[2].findings and out[2].to_json()["merged_into"] == login.id
+    assert Incident.from_json(out[2].to_json()) == out[2]
+    assert "merged_into" not in login.to_json()  # only on the record that says it
+    later = feed(engine, spray(500, 60))  # the spray goes on: the login's incident grows
+    assert [(r.state, r.id) for r in later] == [("updated", login.id)]
+    assert engine.open_keys() == [("sasl_username", ALICE)]
+    done = engine.tick(t(4000))
+    assert [(r.state, r.id) for r in done] == [("resolved", login.id)]
+
+
+def test_a_spray_over_before_the_login_is_left_alone() -> None:
+    engine = IncidentEngine()
+    out = feed(engine, spray(0), breach(3000))
+    assert [(r.state, r.key_kind) for r in out] == [
+        ("opened", "host"), ("resolved", "host"), ("opened", "sasl_username")]  # fmt: skip
+    assert all(r.merged_into is None for r in out)
+
+
+def test_a_host_incident_with_other_findings_stays_open_without_the_spray() -> None:
+    """Only the attack moves: the host's queue is not the login's business."""
+    engine = IncidentEngine()
+    queue = sig(30, "queue", ("queue_growth",), key="mx1", key_kind="host")
+    out = feed(engine, spray(0), queue, breach(120))
+    assert [r.state for r in out if r.key_kind == "host"] == ["opened"]
+    (host,) = [i for i in engine.open_incidents() if i.key_kind == "host"]
+    assert [f.detector for f in host.findings] == ["queue"]
+
+
+def test_a_password_spray_then_a_guessed_login_is_one_incident_in_the_pipeline() -> None:
+    """Through the real auth detector: 20 addresses spray, one of them logs in."""
+    stream = Stream()
+    attackers = [f"203.0.113.{n}" for n in range(1, 21)]
+    names = [f"{n}@example.com" for n in ("info", "sales", "admin", "office", "test")]
+    for n in range(60):
+        stream.sasl_failure(at(n * 10), attackers[n % 20], names[n % 5])
+    stream.login(at(700), "sales@example.com", attackers[3])
+    stream.sasl_failure(at(4000), "198.51.100.1")  # log time goes on: it resolves
+    records = run_incidents(stream)
+    ids = {r.id for r in records if r.key_kind == "host"}
+    (login_id,) = {r.id for r in records if r.key == "sales@example.com"}
+    assert [(r.state, r.merged_into) for r in records if r.id in ids][-1] == (
+        "resolved", login_id)  # fmt: skip
+    final = [r for r in records if r.id == login_id][-1]
+    spray_finding = next(f for f in final.findings if f.key_kind == "host")
+    assert set(spray_finding.evidence["usernames"]) == set(names)
+    assert attackers[3] in json.dumps(final.to_json())
+    from spamwatch.report.summary import IncidentLog
+
+    log = IncidentLog(keep_records=True)
+    for record in records:
+        log.add(record)
+    assert [i.id for i in log.final()] == [login_id]  # report: one incident
+    assert {r.id for r in log.records_of(log.final())} == ids | {login_id}  # --all-records

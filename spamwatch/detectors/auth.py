@@ -34,6 +34,7 @@ class _Failures:
     last: datetime
     count: int = 0
     spraying: bool = False  # failed while a spray or brute force was being raised
+    brute: bool = False  # its own brute-force finding was raised
     users: list[str] = field(default_factory=list)
 
 
@@ -44,6 +45,7 @@ class _Breach:
     count: int = 0
     severity: Severity = Severity.WARNING
     addresses: dict[str, int] = field(default_factory=dict)
+    attacks: dict[tuple[str, str, str], None] = field(default_factory=dict)  # findings it ended
 
 
 class AuthFailureDetector(SiteDetector):
@@ -70,7 +72,9 @@ class AuthFailureDetector(SiteDetector):
     ``critical_factor`` (3.0): critical at this multiple of a threshold.
     ``success_after`` (5): failures from an address before a successful login
     from it is raised (any number when the address took part in a spray or
-    brute force being raised: then it is critical).
+    brute force being raised: then it is critical, and its evidence
+    ``continues`` names that spray's or brute force's finding, which the
+    incident engine moves into the login's incident).
     ``memory`` ("1h"): how long an address's failures are remembered.
     ``ipv6_prefix`` (64): IPv6 addresses are grouped by this prefix.
     ``max_keys`` (50000): addresses/usernames tracked at once.
@@ -135,9 +139,12 @@ class AuthFailureDetector(SiteDetector):
         record.last = now
         if name and name not in record.users and len(record.users) < MAX_NAMES:
             record.users.append(name)
-        out = [s for s in (self._address(addr, name, event), self._spray(addr, name, event)) if s]
+        brute = self._address(addr, name, event)
+        out = [s for s in (brute, self._spray(addr, name, event)) if s]
         if out:
             record.spraying = True
+        if brute is not None:
+            record.brute = True
         if name and self.enabled_for(name) and not self.site.allow.user(name):
             explained = bool(out) or self._spraying(now)
             user_signal = self._user(name, addr, event, explained)
@@ -274,7 +281,19 @@ class AuthFailureDetector(SiteDetector):
         breach.addresses[addr] = record.count
         if attacked:
             breach.severity = Severity.CRITICAL
+            for attack in self._attacks(event.host, addr, record):
+                breach.attacks.setdefault(attack, None)
         return [self._user_signal(name, breach.severity, event)]
+
+    def _attacks(self, host: str, addr: str, record: _Failures) -> list[tuple[str, str, str]]:
+        """The findings of the attack this address took part in: the spray on ``host``,
+        its own brute force. The login's incident continues them (evidence ``continues``)."""
+        found = []
+        if self._in_spray(host, record):
+            found.append((self.name, "host", host))
+        if record.brute:
+            found.append((self.name, "client_ip", addr))
+        return found
 
     def _spraying(self, now: datetime) -> bool:
         """Was a spray raised (on any host) within ``user_window``? Failures against one
@@ -304,6 +323,9 @@ class AuthFailureDetector(SiteDetector):
                 f"{name} logged in from {worst} after"
                 f" {plural(breach.addresses[worst], 'failed attempt')} from that address"
             )
+            sprayed = [key for _, kind, key in breach.attacks if kind == "host"]
+            if sprayed:
+                summary += f", during password spraying on {', '.join(sprayed)}"
             severity = max(severity, breach.severity)
         else:
             summary = (
@@ -315,11 +337,13 @@ class AuthFailureDetector(SiteDetector):
             "addresses": addresses,
             "logins_after_failures": breach.count if breach else 0,
         }
-        evidence = {
+        evidence: dict[str, Any] = {
             "failing_addresses": top(window.ranked()) if window is not None else {},
             "logins_after_failures": dict(breach.addresses) if breach else {},
             "window": span,
         }
+        if breach is not None and breach.attacks:
+            evidence["continues"] = [list(attack) for attack in breach.attacks]
         facts = ["success_after_failures"] if breach is not None else []
         if failures >= self.number("per_user", name):
             facts.append("brute_force")

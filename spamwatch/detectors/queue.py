@@ -6,7 +6,9 @@ tells the queue's size without asking Postfix (messages entered minus
 removed or expired), and what matters to the admin is *whose* mail is stuck
 and *where* it is going. A backup MX holding mail for its primary during an
 outage also fills its queue, but with inbound mail; that is reported as info
-at most.
+at most. So is a queue that waits for one destination or relay that cannot be
+reached (fact ``outage``, spamwatch.detectors.outage): the destination's
+trouble, not the users' whose mail waits, unless the queue is one login's mail.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from spamwatch.detectors.allow import domain_of, parse_ip
+from spamwatch.detectors.outage import connection_failure
 from spamwatch.detectors.site import SiteDetector, grade, tally, top, user_of
 from spamwatch.detectors.windows import BucketHistory, KeyedWindows, SlidingMin
 from spamwatch.model import Message, MessageUpdate, QueueSample, Severity, Signal, Stage
@@ -75,6 +78,13 @@ class QueueDetector(SiteDetector):
     deferred mail came in unauthenticated from outside (a backup MX holding
     mail for its primary, an inbound MX whose mailbox store is down), the
     finding is info only.
+    ``outage_share`` (0.5): when more than this share of the queued messages
+    wait for one destination or relay whose last delivery attempt failed at
+    the connection level (timed out, refused, lost, greylisted: see
+    spamwatch.detectors.outage), and no one login owns more than half of the
+    queue, the finding names that destination and its failure with the fact
+    ``outage`` (an ``info`` incident about the host) instead of
+    ``queue_growth``/``deferrals``.
     ``max_messages`` (200000): queue entries tracked (oldest forgotten).
     ``probe`` (false): also ask Postfix (``postqueue -j``, see
     spamwatch.sources.queue) for the true queue size and oldest message's age,
@@ -96,6 +106,7 @@ class QueueDetector(SiteDetector):
         "history": "1d",
         "history_factor": 3.0,
         "inbound_share": 0.5,
+        "outage_share": 0.5,
         "max_messages": 200_000,
         "probe": False,
         "probe_interval": "1m",
@@ -112,6 +123,9 @@ class QueueDetector(SiteDetector):
             self.span("window"), 1000
         )
         self._last: dict[str, tuple[datetime, Severity]] = {}
+        # what each queued message waits for, when its last attempt could not connect
+        self._waits: dict[tuple[str, str], tuple[str, str]] = {}
+        self._waiting: dict[str, Counter[tuple[str, str]]] = {}  # per host
         self.evicted = 0
 
     def on_update(self, update: MessageUpdate) -> Iterable[Signal]:
@@ -129,6 +143,8 @@ class QueueDetector(SiteDetector):
             rcpt = update.recipient
             value = (domain_of(rcpt.address), reason_key(rcpt.reason, rcpt.dsn), owner_of(message))
             self._deferred.add(message.host, now, value)
+            if key in self._queued:
+                self._wait(key, connection_failure(rcpt.reason))
         else:
             return ()
         signal = self._evaluate(message.host, now)
@@ -160,12 +176,29 @@ class QueueDetector(SiteDetector):
         owner = self._queued.pop(key, None)
         if owner is None:
             return
+        self._wait(key, None)
         owners = self._owners[key[0]]
         self._counts[key[0]] -= 1
         owners[owner] -= 1
         if owners[owner] <= 0:
             del owners[owner]
         self._sample(key[0], now)
+
+    def _wait(self, key: tuple[str, str], why: tuple[str, str] | None) -> None:
+        """Remember what a queued message waits for (None: nothing it could not reach)."""
+        before = self._waits.get(key)
+        if before == why:
+            return
+        waiting = self._waiting.setdefault(key[0], Counter())
+        if before is not None:
+            waiting[before] -= 1
+            if waiting[before] <= 0:
+                del waiting[before]
+        if why is None:
+            del self._waits[key]
+        else:
+            self._waits[key] = why
+            waiting[why] += 1
 
     def _sample(self, host: str, now: datetime) -> None:
         sizes = self._sizes.get(host)
@@ -213,16 +246,28 @@ class QueueDetector(SiteDetector):
         by_owner = tally(deferred_counts.items(), 2)
         inbound = owners.get(INBOUND, 0) + by_owner.get(INBOUND, 0)
         share = inbound / max(1, size + n_deferred)
-        facts = [] if grades[0] is None and grades[1] is None else ["queue_growth"]
-        if grades[2] is not None:
-            facts.append("deferrals")
+        outage = None if sole_login(owners) else self._outage(host)
+        facts = _facts(grades, share >= self.number("inbound_share"), outage)
         if share >= self.number("inbound_share"):
-            severity, facts = Severity.INFO, []  # inbound mail waiting is nobody's abuse
-        signal = self._signal(host, now, severity, size, growth, owners, deferred_counts, share)
-        signal = replace(signal, facts=frozenset(facts))
+            severity = Severity.INFO  # inbound mail waiting is nobody's abuse
+        signal = self._signal(
+            host, now, severity, (size, growth), owners, deferred_counts, share, outage
+        )
+        signal = replace(signal, facts=facts)
         if real is None:
             return signal
         return replace(signal, evidence={**signal.evidence, "real_queue": describe(real)})
+
+    def _outage(self, host: str) -> dict[str, Any] | None:
+        """The destination most of the queue waits for, failing to connect (option
+        ``outage_share``), as evidence: destination, failure, messages waiting."""
+        waiting = self._waiting.get(host)
+        if not waiting:
+            return None
+        (destination, failure), count = waiting.most_common(1)[0]
+        if count <= self.number("outage_share") * self._size(host):
+            return None
+        return {"destination": destination, "failure": failure, "waiting": count}
 
     def _real_queue(self, now: datetime) -> QueueSample | None:
         """The true queue (option ``probe``), when the log is live and of one host."""
@@ -271,32 +316,42 @@ class QueueDetector(SiteDetector):
         host: str,
         now: datetime,
         severity: Severity,
-        size: int,
-        growth: int,
+        sizes: tuple[int, int],
         owners: Counter[str],
         deferred: Mapping[tuple[str, str, str], int],
         share: float,
+        outage: Mapping[str, Any] | None,
     ) -> Signal:
+        size, growth = sizes
         n_deferred = sum(deferred.values())
         span = format_duration(self.span("window"))
         whose = owners.most_common(1)
-        summary = (
-            f"{host}: {size} messages in the queue ({growth:+d} in {span}),"
-            f" {n_deferred} deferred deliveries in {span}"
-        )
+        summary = f"{host}: {size} messages in the queue ({growth:+d} in {span})"
+        if outage is not None:
+            summary = (
+                f"{host}: {outage['destination']} cannot be reached ({outage['failure']}):"
+                f" {outage['waiting']} of {size} queued messages wait for it"
+                f" ({growth:+d} in {span})"
+            )
+        summary += f", {n_deferred} deferred deliveries in {span}"
         if whose:
             summary += f"; most queued mail from {whose[0][0]} ({whose[0][1]})"
         counts = {"queued": size, "growth": growth, "deferred": n_deferred}
-        evidence = {
+        waiting = Counter({f"{d}: {f}": n for (d, f), n in self._waiting.get(host, {}).items()})
+        evidence: dict[str, Any] = {
             "queued_by": top(owners),
             "destinations": top(tally(deferred.items(), 0)),
             "deferral_reasons": top(tally(deferred.items(), 1), 5),
             "deferred_by": top(tally(deferred.items(), 2)),
+            "waiting_for": top(waiting, 5),
             "inbound_share": round(share, 2),
             "window": span,
         }
-        if whose and not whose[0][0].startswith("(") and whose[0][1] * 2 > owners.total():
-            evidence["logins"] = [whose[0][0]]  # one login's mail: part of its incident
+        if outage is not None:
+            evidence["outage"] = dict(outage)
+        login = sole_login(owners)
+        if login is not None:
+            evidence["logins"] = [login]  # one login's mail: part of its incident
         return self.signal(
             key=host,
             severity=severity,
@@ -307,6 +362,30 @@ class QueueDetector(SiteDetector):
             counts=counts,
             evidence=evidence,
         )
+
+
+def sole_login(owners: Counter[str]) -> str | None:
+    """The SASL login that owns more than half of the queue, if one does."""
+    whose = owners.most_common(1)
+    if whose and not whose[0][0].startswith("(") and whose[0][1] * 2 > owners.total():
+        return whose[0][0]
+    return None
+
+
+def _facts(
+    grades: list[Severity | None], inbound: bool, outage: Mapping[str, Any] | None
+) -> frozenset[str]:
+    """What the queue finding established (see the class docstring)."""
+    if outage is not None:
+        return frozenset({"outage"})  # the destination's trouble explains growth and deferrals
+    if inbound:
+        return frozenset()  # inbound mail waiting is nobody's abuse
+    facts = set()
+    if grades[0] is not None or grades[1] is not None:
+        facts.add("queue_growth")
+    if grades[2] is not None:
+        facts.add("deferrals")
+    return frozenset(facts)
 
 
 def describe(sample: QueueSample) -> dict[str, object]:

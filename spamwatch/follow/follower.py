@@ -209,6 +209,9 @@ class AlertGate:
 
     def _send(self, incident: Incident, run: _Run, state: IncidentState) -> None:
         record = replace(incident, id=run.id, opened_at=run.opened_at, state=state)
+        into = self._runs.get(incident.merged_into) if incident.merged_into else None
+        if into is not None:  # the id its sinks know the incident it continued as by
+            record = replace(record, merged_into=into.id)
         receipt = self.output(record)
         self.sent += 1
         run.sent = max(run.sent or incident.severity, incident.severity)

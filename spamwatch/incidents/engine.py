@@ -20,13 +20,21 @@ of the one login its evidence names under ``logins`` (the queue filled by one
 login's mail, a brute force against one login), else its host's. A login's
 incident spans hosts.
 
+Absorbing: a signal whose evidence ``continues`` names other findings
+(``[detector, key_kind, key]`` each: the auth detector names the password
+spray or brute force a successful login came from) takes those findings into
+its own incident, so the attack and the login it guessed are one incident. An
+incident left without a live finding by that ends with a ``resolved`` record
+whose ``merged_into`` is the id of the incident it continued as; ``report``
+shows only that one.
+
 Everything runs on log time, so a report over a file and a live follow agree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
@@ -67,6 +75,24 @@ class _Live:
 def finding_key(item: Signal | Finding) -> TrackKey:
     """The FindingTracker's key of a signal or a finding."""
     return (item.detector, item.key_kind, item.key)
+
+
+def continued(signal: Signal) -> list[TrackKey]:
+    """The findings a signal says it continues: evidence ``continues``, a list of
+    ``[detector, key_kind, key]`` (anything else in it is ignored)."""
+    refs = signal.evidence.get("continues")
+    if not isinstance(refs, list | tuple):
+        return []
+    return [
+        (ref[0], ref[1], ref[2])
+        for ref in refs
+        if isinstance(ref, list | tuple) and len(ref) == 3 and all(isinstance(p, str) for p in ref)
+    ]
+
+
+def label(key: IncidentKey) -> str:
+    """``login alice@example.com`` or ``host mx1``: an incident named for people."""
+    return f"{'login' if key[0] == LOGIN else key[0]} {key[1]}"
 
 
 def route(signal: Signal) -> IncidentKey:
@@ -135,11 +161,12 @@ class IncidentEngine:
         if signal.host is not None:
             live.host = signal.host
             live.hosts.setdefault(signal.host, None)
+        moved, ended = self._absorb(live, signal)
         new_facts = not signal.facts <= live.facts
-        if record is None and not new_facts:
+        if record is None and not new_facts and not moved:
             return []
         live.findings[fkey] = record or self.findings.current(fkey) or live.findings[fkey]
-        return self._judge(live, signal.time, grew=record is not None)
+        return self._judge(live, signal.time, grew=record is not None or moved) + ended
 
     def tick(self, now: datetime) -> list[Incident]:
         """Resolve what went quiet; say the growth held back by ``update_every``."""
@@ -211,11 +238,48 @@ class IncidentEngine:
         if signal.host is not None:
             live.host = signal.host
             live.hosts.setdefault(signal.host, None)
+        _, ended = self._absorb(live, signal)
         self._bound(live)
         if opening:
             live.severity, live.reason, live.facts = grade(live.findings.values())
-            return [self._emit(live, IncidentState.OPENED, signal.time)]
-        return self._judge(live, signal.time, grew=True)
+            return [self._emit(live, IncidentState.OPENED, signal.time), *ended]
+        return self._judge(live, signal.time, grew=True) + ended
+
+    def _absorb(self, live: _Live, signal: Signal) -> tuple[bool, list[Incident]]:
+        """Take the findings the signal ``continues`` into ``live`` (module docstring).
+
+        Returns whether any moved, and the ``resolved`` records of incidents
+        that ended by it (built before their findings leave, so each says
+        what it was), to be emitted after ``live``'s own record.
+        """
+        moved, ended = False, []
+        for fkey in continued(signal):
+            other = self._of_finding.get(fkey)
+            if other is None or other is live:
+                continue  # over already, or in this incident already
+            if other.live == {fkey}:  # its last live finding: it goes on as ``live``
+                del self._open[other.key]
+                self._pending.pop(other.key, None)
+                record = self._emit(other, IncidentState.RESOLVED, signal.time)
+                ended.append(
+                    replace(
+                        record,
+                        merged_into=live.id,
+                        summary=(
+                            f"{record.summary}; continued as the incident of {label(live.key)}"
+                        ),
+                    )
+                )
+            finding = other.findings.pop(fkey)
+            other.live.discard(fkey)
+            self._of_finding[fkey] = live
+            live.findings[fkey] = finding
+            live.live.add(fkey)
+            live.first_seen = min(live.first_seen, finding.first_seen)
+            for host in other.hosts:
+                live.hosts.setdefault(host, None)
+            moved = True
+        return moved, ended
 
     def _judge(self, live: _Live, now: datetime, grew: bool) -> list[Incident]:
         """Re-grade after a finding changed: escalated, updated (rate-limited) or nothing."""
@@ -269,7 +333,7 @@ class IncidentEngine:
         return self._snapshot(live, state, time)
 
     def _snapshot(self, live: _Live, state: IncidentState, time: datetime) -> Incident:
-        findings = sorted(self._current(live), key=_finding_rank)
+        findings = sorted(self._current(live), key=lambda f: _finding_rank(f, live.key[1]))
         lead = findings[0]
         others = [d for d in dict.fromkeys(f.detector for f in findings[1:]) if d != lead.detector]
         summary = lead.summary + (f" (also {', '.join(others)})" if others else "")
@@ -314,11 +378,13 @@ class IncidentEngine:
                 self._of_finding.pop(victim, None)
 
 
-def _finding_rank(finding: Finding) -> tuple[object, ...]:
-    """Most severe, then open before resolved, then biggest, then first raised."""
+def _finding_rank(finding: Finding, key: str) -> tuple[object, ...]:
+    """Most severe, then about the incident's own key (the guessed login before the spray
+    it absorbed), then open before resolved, then biggest, then first raised."""
     biggest = max((v for v in finding.counts.values() if isinstance(v, int | float)), default=0)
     return (
         -int(finding.severity),
+        finding.key != key,
         finding.state is FindingState.RESOLVED,
         -biggest,
         finding.raised_at,

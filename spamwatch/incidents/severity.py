@@ -4,8 +4,8 @@ No single detector knows enough: many single-recipient messages are a
 ticketing system's normal day, the same volume from a network the login never
 used is an account taken over. So detectors name what they established
 (``Signal.facts``, vocabulary ``model.FACTS``) and this table decides, over
-the union of an incident's facts. The first row (most severe first) whose
-condition holds gives the severity and the ``reason`` an admin reads; a
+the union of an incident's facts. The first row from the top whose condition
+holds gives the severity and the ``reason`` an admin reads; a
 finding without facts (a third-party detector that does not name any) counts
 at its own severity. README and the man page (INCIDENT SEVERITY) print the
 same table; a test checks they agree with ``RULES``.
@@ -61,11 +61,15 @@ RULES: tuple[Rule, ...] = (
     _rule(W, "blocklisted", (), "blocklisted"),
     _rule(W, "spray", (), "password spraying"),
     _rule(W, "brute_force", (), "password guessing"),
+    _rule(Severity.INFO, "outage", (), "a destination or relay is unreachable"),
     _rule(W, "queue_growth", (), "the queue grew"),
 )
-"""The table, most severe first. Anything else is ``info``: volume alone (a
-ticketing system, a list expansion), a new network alone (a traveller),
-deferrals alone (a destination's outage)."""
+"""The table, most severe first. The ``outage`` row is ``info`` and comes
+before ``queue_growth``: a queue that grew because one destination or relay
+cannot be reached is about the destination, not an abuse (anything above it,
+a spray or a blocklisting on the same host, still counts). Anything else is
+``info``: volume alone (a ticketing system, a list expansion), a new network
+alone (a traveller), deferrals alone."""
 
 
 def grade(findings: Iterable[Finding]) -> tuple[Severity, str, frozenset[str]]:

@@ -168,6 +168,8 @@ def _when(incident: Incident) -> str:
     text += f", opened {_clock(incident.opened_at, incident.first_seen)}"
     if incident.state is IncidentState.RESOLVED:
         text += f", resolved {_clock(incident.time, incident.first_seen)}"
+    if incident.merged_into:
+        text += f", continued as incident {clean(incident.merged_into, FIELD_LIMIT)}"
     return text
 
 
@@ -294,6 +296,8 @@ def _value_text(value: Any) -> str:
     if isinstance(value, list | tuple):
         if value and all(isinstance(v, list | tuple) and len(v) == 2 for v in value):
             return _join([f"{k} ({v})" for k, v in value])
+        if value and all(isinstance(v, list | tuple) for v in value):  # e.g. ``continues``
+            return _join([" ".join(str(part) for part in v) for v in value])
         return _join([str(v) for v in value])
     if hasattr(value, "isoformat"):
         return value.isoformat()

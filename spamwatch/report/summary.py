@@ -122,8 +122,11 @@ class IncidentLog:
 
     ``final()`` gives one Incident per id: its latest record (so a resolved
     incident reads ``resolved`` and carries its last counts) with the highest
-    severity it reached, most severe and biggest first. ``records`` keeps the
-    stream in log order for ``--all-records``.
+    severity it reached, most severe and biggest first. An incident that
+    continued as another (its last record's ``merged_into``: a password spray
+    absorbed by the incident of the login it guessed) is not one of them: its
+    findings are in that one. ``records`` keeps the stream in log order for
+    ``--all-records``, the absorbed incident's records with it.
 
     Bounded: past ``limit`` incidents, resolved ones are dropped, first those
     over before ``since`` (the warm-up's), then the lowest ranked, and counted
@@ -168,13 +171,17 @@ class IncidentLog:
         merged = [
             dataclasses.replace(latest.get(key, entry.latest), severity=entry.highest)
             for key, entry in self._entries.items()
-            if not _over_before(entry.latest, self.since)
+            if not _over_before(entry.latest, self.since) and entry.latest.merged_into is None
         ]
         return sorted(merged, key=rank)
 
     def records_of(self, incidents: Iterable[Incident]) -> list[Incident]:
-        """Every record kept of these incidents, in log order (``--all-records``)."""
+        """Every record kept of these incidents and of those that continued as them, in
+        log order (``--all-records``)."""
         wanted = {incident.id for incident in incidents}
+        wanted |= {
+            key for key, entry in self._entries.items() if entry.latest.merged_into in wanted
+        }
         return [record for record in self.records if record.id in wanted]
 
     def _shrink(self) -> None:
@@ -190,7 +197,7 @@ class IncidentLog:
         excess = len(self._entries) - self.limit * 9 // 10
         for key in [*over, *(k for _, k in rest)][:excess]:
             entry = self._entries.pop(key)
-            if not _over_before(entry.latest, self.since):
+            if not _over_before(entry.latest, self.since) and entry.latest.merged_into is None:
                 self.dropped[entry.highest] += 1
         if self.keep_records:
             self.records = [r for r in self.records if r.id in self._entries]

@@ -1894,7 +1894,8 @@ class Lookalike:
     ``TrafficMix.exclude``); ``outages(midnight)`` what the background must share
     (a relay outage defers everybody's mail). ``needs_profile``: quiet only once
     a preceding day was learned (else quiet without one too); ``host_incident``:
-    it raises one incident about the host (the relay outage), none about users.
+    it raises one info incident about the host (the relay outage: fact ``outage``),
+    none about users.
     """
 
     name: str
