@@ -548,7 +548,7 @@ def test_long_queue_ids_encode_their_time_like_postfix() -> None:
             seconds = seconds * 52 + digits.index(ch)
         assert 0 <= seconds - T0.timestamp() < 3 * 3600
     # the shape of the real one in the corpus (pixelpark: 4PbC4x469Jz3tBr)
-    assert synthlog._base(1678748913, 52, 6) == "4PbC4x"
+    assert synthlog.postfix_digits(1678748913, 52, 6) == "4PbC4x"
 
 
 def test_relayhost_outage_defers_remote_mail_only() -> None:
