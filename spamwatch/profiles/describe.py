@@ -138,3 +138,13 @@ def totals(store: ProfileStore) -> dict[str, int]:
     (logins,) = store.rows("SELECT count(*) FROM logins")[0]
     (hosts_known,) = store.rows("SELECT count(DISTINCT host) FROM host_windows")[0]
     return {"logins": logins, "hosts": hosts_known}
+
+
+def listing(store: ProfileStore, limit: int) -> dict[str, Any]:
+    """The ``--list`` view: the ``limit`` busiest logins, every host, and how many are known."""
+    return {"logins": busiest(store, limit), "hosts": hosts(store), **_counts(store)}
+
+
+def _counts(store: ProfileStore) -> dict[str, int]:
+    known = totals(store)
+    return {"logins_known": known["logins"], "hosts_known": known["hosts"]}

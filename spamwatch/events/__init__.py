@@ -1,0 +1,1 @@
+"""``spamwatch events``: the log as JSON Lines of events or messages, or each line explained."""
