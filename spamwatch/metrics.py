@@ -10,8 +10,8 @@ outcome, severity, sink, source, never a login, address or host.
 behind each log, incidents open by severity; every sink's delivery counts come
 from ``spamwatch.sinks.meter``. ``report`` writes gauges of its own run
 (``report_run``), so a cron ``report`` replaces, never resets, what it said.
-Other parts of spamwatch set gauges of their own through ``set_gauge``
-(``spamwatch_profile_db_bytes`` is reserved for the profile store).
+Other parts of spamwatch set gauges of their own through ``set_gauge``, as
+``profile_db_size`` does for the profile database (``spamwatch_profile_db_bytes``).
 """
 
 from __future__ import annotations
@@ -271,6 +271,17 @@ def current() -> Metrics:
 def set_gauge(name: str, value: float, documentation: str, **labels: str) -> None:
     """The hook for other parts of spamwatch: ``current().set_gauge(...)``."""
     current().set_gauge(name, value, documentation, **labels)
+
+
+def profile_db_size(size: int | None) -> None:
+    """Publish the profile database's size (``follow``'s health, ``report``'s run); no
+    gauge at all without a database (``--no-db``), rather than a size of 0."""
+    if size is not None:
+        set_gauge(
+            "spamwatch_profile_db_bytes",
+            size,
+            "Size of the profile database on disk, its write-ahead log included.",
+        )
 
 
 def parse_listen(text: str) -> tuple[str, int]:

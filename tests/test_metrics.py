@@ -6,10 +6,13 @@ Every exposition is parsed with prometheus_client's own parser.
 from __future__ import annotations
 
 import json
+import os
+import re
 import socket
 import subprocess
 import sys
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 from followutil import ROOT, FollowProcess, attack_lines, until
@@ -92,10 +95,71 @@ def test_follow_serves_its_health_on_loopback(tmp_path: Path) -> None:
     assert {("severity", s) for s in ("info", "warning", "critical")} == {
         next(iter(labels)) for name, labels in samples if name == "spamwatch_incidents_open"
     }
+    # incidents (not findings) open now: those whose last record sent is not "resolved"
+    last: dict[str, dict] = {}
+    for record in map(json.loads, alerts.read_text().splitlines()):
+        last[record["id"]] = record
+    still_open = Counter(r["severity"] for r in last.values() if r["state"] != "resolved")
+    assert still_open["critical"] >= 1
+    for severity in ("info", "warning", "critical"):
+        labels = frozenset({("severity", severity)})
+        assert samples[("spamwatch_incidents_open", labels)] == still_open[severity], severity
+    # the messages follow saw queued are those a report of the same file counts
+    messages = samples[("spamwatch_messages_total", frozenset())]
+    reported, _ = report_gauges(log, tmp_path / "report.prom", "--no-db")
+    assert messages > 0 and messages == reported[("spamwatch_report_messages", frozenset())]
     # conventions: _total only on counters; low cardinality: no login, address or host
     for name, kind in kinds.items():
         assert (kind == "counter") == any(n == f"{name}_total" for n, _ in samples), name
     assert "monika" not in text and "example.com" not in text
+    # what is served is what README's table and the man page list, and no more
+    served = {name for name, _ in samples if name.startswith("spamwatch_")}
+    assert served == documented_follow_metrics()
+    man = (ROOT / "man" / "spamwatch.1").read_text().replace("\\-", "-")
+    assert [name for name in sorted(served) if name not in man] == []
+
+
+def documented_follow_metrics() -> set[str]:
+    """The ``spamwatch_*`` names of README's "What ``follow`` says about itself" table."""
+    text = (ROOT / "README.md").read_text()
+    table = text.split("What `follow` says about itself:", 1)[1].split("\n\n", 2)[1]
+    names = re.findall(r"`(spamwatch_\w+)", table)
+    return set(names)
+
+
+def test_a_failing_sink_and_the_profile_database_are_in_the_health(tmp_path: Path) -> None:
+    """Alerts failed and spooled per sink, and the profile database's size (issue 13)."""
+    log = tmp_path / "mail.log"
+    log.write_text("\n".join(attack_lines()) + "\n")
+    config = tmp_path / "spamwatch.toml"
+    config.write_text(f'[alerts]\nspool_dir = "{tmp_path / "spool"}"\n')
+    closed = free_port()  # nothing listens there: every delivery attempt fails
+    sink = f"webhook+http://127.0.0.1:{closed}/..."
+    port = free_port()
+    follow = FollowProcess(
+        ["--config", str(config), "--from-start", "--state", str(tmp_path / "s"),
+         "--alert", f"webhook+http://127.0.0.1:{closed}/hook", "--format", "plain",
+         "--metrics", f"127.0.0.1:{port}", str(log)]
+    )  # fmt: skip
+    labels = frozenset({("sink", sink)})
+    try:
+        follow.wait_err(f"metrics on http://127.0.0.1:{port}/metrics")
+
+        def failing() -> Samples | None:
+            samples, _ = parse(scrape(port))
+            failed = samples.get(("spamwatch_alerts_failed_total", labels), 0)
+            spooled = samples.get(("spamwatch_alerts_spooled", labels), 0)
+            sized = ("spamwatch_profile_db_bytes", frozenset()) in samples
+            return samples if failed >= 1 and spooled >= 1 and sized else None
+
+        samples = until(failing, what="a failed delivery, the spool and the database size")
+    finally:
+        follow.stop()
+    assert samples[("spamwatch_alerts_sent_total", labels)] == 0
+    assert samples[("spamwatch_alerts_lost_total", labels)] == 0
+    database = Path(os.environ["SPAMWATCH_DB"])  # each test's own (tests/conftest.py)
+    assert database.exists()
+    assert samples[("spamwatch_profile_db_bytes", frozenset())] >= 4096  # a page at least
 
 
 def test_a_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
@@ -135,6 +199,7 @@ def test_report_writes_gauges_of_its_run_replaced_by_the_next(tmp_path: Path) ->
     start = first[("spamwatch_report_range_start_timestamp_seconds", frozenset())]
     end = first[("spamwatch_report_range_end_timestamp_seconds", frozenset())]
     assert 0 < start < end
+    assert first[("spamwatch_profile_db_bytes", frozenset())] >= 4096  # $SPAMWATCH_DB, learned
     quiet, status = report_gauges(log, prom, "--since", "2020-01-01", "--until", "2020-01-02")
     assert status == 0
     # gauges of the run, not counters since start: the second run replaced the first

@@ -28,7 +28,7 @@ from spamwatch.follow.follower import Follower, FollowOptions, Notices, Output
 from spamwatch.follow.live import LiveStats, LiveView, PlainView, use_rich_view
 from spamwatch.follow.options import FOLLOW_DEFAULTS, journal_matches
 from spamwatch.follow.state import default_state_path, ensure_parent
-from spamwatch.metrics import DEFAULT_ADDRESS, DEFAULT_PORT, parse_listen
+from spamwatch.metrics import DEFAULT_ADDRESS, DEFAULT_PORT, parse_listen, profile_db_size
 from spamwatch.metrics import current as metrics
 from spamwatch.model import MessageUpdate
 from spamwatch.parse import Parser
@@ -201,7 +201,8 @@ class Wiring:
         return fresh
 
     def stats(self, counters: Mapping[str, Any]) -> None:
-        """Processing counters for sinks that keep them (prometheus)."""
+        """Processing counters for sinks that keep them (prometheus), and the database size."""
+        profile_db_size(self.profiles.size_bytes())
         if self._fanout is not None:
             self._fanout.update_stats(counters)
 

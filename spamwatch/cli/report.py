@@ -31,7 +31,7 @@ from spamwatch.config import Config
 from spamwatch.detectors import build_detectors
 from spamwatch.detectors.base import Detector
 from spamwatch.errors import EXIT_INTERNAL, ProfileError, UsageError
-from spamwatch.metrics import ReportRun
+from spamwatch.metrics import ReportRun, profile_db_size
 from spamwatch.metrics import current as metrics
 from spamwatch.model import Event, Incident
 from spamwatch.parse import Parser
@@ -183,6 +183,7 @@ def report(
     finally:
         if profiles is not None:
             profiles.close()
+            profile_db_size(profiles.size_bytes())
     in_range = traffic.first_time is not None  # no line in the range: nothing to report
     if not in_range:
         say_why_empty(plan, span, parser)

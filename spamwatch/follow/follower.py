@@ -488,7 +488,9 @@ class Follower:
         self._report_health()
 
     def _report_health(self) -> None:
-        """Refresh the metrics (spamwatch.metrics), then sinks that keep counters."""
+        """Refresh sinks that keep counters and the database size, then the metrics
+        (spamwatch.metrics): a scrape that sees the new line counts sees the rest too."""
+        self.wiring.stats(self._counters())
         lines = self._carried + line_counts(self.parsers.values())
         metrics().follow_health(
             health(
@@ -501,7 +503,6 @@ class Follower:
                 self._newest,
             )
         )
-        self.wiring.stats(self._counters())
 
     def _counters(self) -> dict[str, int]:
         parsers = self.parsers.values()

@@ -2,7 +2,7 @@
 
 Built every few seconds from what the loop already keeps: the parsers' line
 counts by outcome (plus those of parsers a SIGHUP replaced), the live view's
-message count and open findings, and, per followed file, how many bytes of it
+message count and open incidents, and, per followed file, how many bytes of it
 are not read yet (its size against the saved position).
 """
 
@@ -51,7 +51,7 @@ def health(
     messages: int,
     alerts: int,
     errors: int,
-    open_findings: Iterable[Any],
+    open_incidents: Iterable[Any],
     sources: Iterable[Any],
     newest: datetime | None,
 ) -> FollowHealth:
@@ -61,7 +61,7 @@ def health(
         messages=messages,
         alerts_made=alerts,
         internal_errors=errors,
-        open_by_severity=Counter(str(f.severity) for f in open_findings),
+        open_by_severity=Counter(str(i.severity) for i in open_incidents),
         lag_bytes=lag_bytes(sources),
         newest_line=newest,
     )

@@ -92,6 +92,10 @@ class Profiles:
         if self.store is not None:
             self.store.close()
 
+    def size_bytes(self) -> int | None:
+        """The database's size on disk (the metrics' health); None without a database."""
+        return self.store.size_bytes() if self.store is not None else None
+
 
 __all__ = [
     "EMPTY_VIEW",

@@ -114,6 +114,14 @@ class ProfileStore:
         with contextlib.suppress(sqlite3.Error):
             self._db.close()
 
+    def size_bytes(self) -> int:
+        """Bytes on disk, the write-ahead log included: what the admin's disk pays for it."""
+        total = 0
+        for path in (self.path, self.path + "-wal"):
+            with contextlib.suppress(OSError):
+                total += os.stat(path).st_size
+        return total
+
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
         """Turn any SQLite error into one ProfileError naming the file and the way out."""
