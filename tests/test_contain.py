@@ -23,6 +23,7 @@ from containutil import FakePostfix
 from spamwatch.config import Config
 from spamwatch.contain.accessmap import map_key
 from spamwatch.contain.audit import FIELDS
+from spamwatch.contain.check import check
 from spamwatch.contain.engine import Containment
 from spamwatch.contain.ledger import Ledger
 from spamwatch.contain.policy import ContainPolicy
@@ -553,3 +554,121 @@ def test_a_link_planted_in_the_state_directory_is_never_followed(
         assert list(victim.iterdir()) == []
     else:
         assert victim.read_text() == "root's own file\n"
+
+
+# --- running as a non-root user (README "Minimum rights") --------------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+FAKE_SUDO = """#!{python}
+import json, os, sys
+with open({calls!r}, "a") as log:
+    log.write(json.dumps({{"argv": sys.argv, "stdin": ""}}) + "\\n")
+if sys.argv[1:3] == ["-n", "-l"]:  # sudo -n -l CMD: "is this allowed?"
+    sys.exit(0 if {allowed!r} else 1)
+assert sys.argv[1] == "-n", sys.argv
+os.execv(sys.argv[2], sys.argv[2:])
+"""
+
+
+def sudoers_commands() -> set[tuple[str, ...]]:
+    """The commands README's sudoers line allows, program by its base name."""
+    (line,) = [text for text in README.read_text().splitlines() if "NOPASSWD:" in text]
+    allowed = line.split("NOPASSWD:", 1)[1].split(",")
+    return {(os.path.basename(words[0]), *words[1:]) for words in map(str.split, allowed)}
+
+
+@pytest.fixture
+def sudo(fake: FakePostfix, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A stand-in ``sudo`` first on PATH: records its argv, then runs the command."""
+    where = fake.base / "sudo-bin"
+    where.mkdir()
+    script = where / "sudo"
+    calls = str(fake.base / "calls.jsonl")
+    script.write_text(FAKE_SUDO.format(python=sys.executable, calls=calls, allowed=True))
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{where}:{os.environ['PATH']}")
+    return script
+
+
+def test_with_sudo_exactly_the_readme_sudoers_commands_run_through_it(
+    fake: FakePostfix, sudo: Path
+) -> None:
+    fake.queue(("AAAAA1", "deferred", ""), ("AAAAA2", "deferred", ""))
+    engine = Containment(fake.settings(sudo=True, reload=True))
+    assert engine.contain("dave", queued={"AAAAA1": "", "AAAAA2": ""}).ok
+    engine.release("dave")
+    engine.contain("erin", queued={"AAAAA1": ""})
+    engine.release("erin", purge=True)
+    through_sudo = [c["argv"][2:] for c in fake.calls("sudo")]
+    ran = {(os.path.basename(argv[0]), *argv[1:]) for argv in through_sudo}
+    assert ran == sudoers_commands()  # each README line used, nothing else
+    assert all(c["argv"][1] == "-n" for c in fake.calls("sudo"))  # never asks for a password
+    for name in ("postmap", "postqueue"):  # need no root: never through sudo
+        assert fake.calls(name) and all(argv[0] != name for argv in through_sudo)
+    assert fake.listing() == {"AAAAA2": "deferred"}  # the commands really ran
+
+
+def test_the_check_says_what_a_non_root_user_lacks(
+    fake: FakePostfix, sudo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    plain, with_sudo = fake.settings(), fake.settings(sudo=True)
+    said = check(plain, Containment(plain).runner)
+    missing = [line.text for line in said if line.kind == "missing"]
+    assert any("hold needs root for postsuper" in text and "sudo = true" in text
+               for text in missing), missing  # fmt: skip
+    allowed = check(with_sudo, Containment(with_sudo).runner)
+    assert any(line.text == "sudo -n may run postsuper" for line in allowed), allowed
+    sudo.write_text(sudo.read_text().replace("True", "False"))  # sudoers line not installed
+    refused = check(with_sudo, Containment(with_sudo).runner)
+    assert any(
+        line.kind == "missing" and "sudo -n may not run postsuper" in line.text
+        and "README 'Minimum rights'" in line.text
+        for line in refused
+    ), refused  # fmt: skip
+
+
+def test_sudo_missing_is_one_clear_error_and_the_lock_still_stands(fake: FakePostfix) -> None:
+    fake.queue(("AAAAA1", "deferred", ""))
+    settings = fake.settings(sudo=True, command_directory=str(fake.bin))
+    path = os.environ["PATH"]
+    try:
+        os.environ["PATH"] = str(fake.bin)  # no sudo anywhere on PATH
+        if any(os.access(p, os.X_OK) for p in ("/usr/bin/sudo", "/bin/sudo")):
+            pytest.skip("sudo is installed here")
+        engine = Containment(settings)
+        outcome = engine.contain("dave", queued={"AAAAA1": ""})
+        assert outcome.status == "containment failed" and not outcome.ok
+        assert "sudo: not found, but [contain] sudo = true" in outcome.step("hold").detail
+        assert outcome.step("lock").status == "done"  # what was done is reported as done
+        assert fake.listing() == {"AAAAA1": "deferred"}  # and what was not, as not
+        # never half-done: the lock is in the ledger and the audit log, so release undoes it
+        ((entry, in_map),) = engine.entries()
+        assert entry.locked and in_map and entry.held == []
+        assert audit(settings)[-1]["action"] == "contain"
+        assert engine.release("dave").status == "released"
+        assert "dave" not in fake.map.read_text()
+    finally:
+        os.environ["PATH"] = path
+
+
+@pytest.mark.parametrize("action", ["HOLD", "DEFER", "DEFER_IF_PERMIT", "450 4.7.1 try later"])
+def test_the_alternative_actions_are_the_map_line(fake: FakePostfix, action: str) -> None:
+    assert Containment(fake.settings(action=action)).contain("dave").ok
+    assert fake.map.read_text().splitlines()[-1] == f"dave {action}"
+
+
+def test_postsuper_missing_fails_the_hold_not_the_lock_and_release_undoes_it(
+    fake: FakePostfix,
+) -> None:
+    fake.queue(("AAAAA1", "deferred", ""))
+    fake.remove("postsuper")
+    settings = fake.settings(command_directory=str(fake.bin))
+    engine = Containment(settings)
+    outcome = engine.contain("dave", queued={"AAAAA1": ""})
+    assert outcome.status == "containment failed"
+    assert "postsuper: command not found" in outcome.step("hold").detail
+    assert outcome.summary().startswith("containment failed: locked at ")
+    assert "nothing was held" in outcome.summary()
+    assert [entry.login for entry, _ in engine.entries()] == ["dave"]
+    assert engine.release("dave").status == "released"

@@ -282,7 +282,10 @@ class Containment:
             return self._step(ctx, Step("hold", FAILED, f"{exc}; nothing was held"))
         ids = confirmed.to_hold
         note = _confirm_note(confirmed)
-        planned = self.queue.hold_commands(ids)
+        try:  # postsuper or sudo missing: this step failed, the lock before it still stands
+            planned = self.queue.hold_commands(ids)
+        except ContainError as exc:
+            return self._step(ctx, Step("hold", FAILED, f"{exc}; nothing was held"))
         if ctx.dry:
             return self._step(
                 ctx,
@@ -421,8 +424,11 @@ class Containment:
         ids = [q for q in held if q in listing and listing[q].queue_name == "hold"]
         gone = len(held) - len(ids)
         note = f" ({gone} no longer on hold)" if gone else ""
-        planned = self.queue.release_commands(ids, purge)
         verb = "delete" if purge else "release"
+        try:  # postsuper or sudo missing: this step failed, the unlock before it still stands
+            planned = self.queue.release_commands(ids, purge)
+        except ContainError as exc:
+            return self._step(ctx, Step(name, FAILED, f"{exc}; nothing was {verb}d"))
         if ctx.dry:
             return self._step(
                 ctx,
