@@ -239,3 +239,30 @@ def test_the_built_in_table_order_keeps_providers_before_lists() -> None:
     for name, reply in REPLIES.items():
         found = detector.match(reply_text(f"host x[203.0.113.1] said: {reply}"))
         assert found is not None and found.name == name, (name, found)
+
+
+def incidents_of(tmp_path: Path, text: str) -> list[dict]:
+    """The incidents ``report`` prints for ``text`` (JSON Lines, one per incident)."""
+    log = tmp_path / "mail.log"
+    log.write_text(text)
+    result = CliRunner().invoke(
+        cli, ["report", "--no-db", "--format", "json", "--fail-on", "never", str(log)]
+    )
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_it_joins_the_incident_of_the_login_refused_else_stands_on_its_own(
+    tmp_path: Path,
+) -> None:
+    """Issue 10 §2: the account whose mail triggered it owns it; no account to blame (mail
+    submitted without a SASL login), the host's own incident."""
+    zen = REPLIES["Spamhaus ZEN"]
+    owned = incidents_of(tmp_path, delivery_log([zen] * 3, login="dave"))
+    (owner,) = [i for i in owned if any(f["detector"] == "reputation" for f in i["findings"])]
+    assert (owner["key_kind"], owner["key"]) == ("sasl_username", "dave")
+    local = delivery_log([zen] * 3, login="x").replace(", sasl_method=PLAIN, sasl_username=x", "")
+    (alone,) = incidents_of(tmp_path, local)
+    assert (alone["key_kind"], alone["key"]) == ("host", "mail")
+    assert [f["detector"] for f in alone["findings"]] == ["reputation"]
+    assert alone["severity"] == "warning"  # README severity table: blocklisted alone
