@@ -13,6 +13,7 @@ import subprocess
 import sys
 import urllib.request
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from followutil import ROOT, FollowProcess, attack_lines, until
@@ -20,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sinkutil import free_port
 
 from spamwatch.follow.health import lag_bytes
+from spamwatch.metrics import FollowHealth, Metrics
 from spamwatch.parse import Parser
 from spamwatch.sources.base import FilePosition
 
@@ -229,3 +231,16 @@ def test_lag_is_the_unread_bytes_of_the_file_followed(tmp_path: Path) -> None:
     elsewhere = FilePosition(info.st_dev, info.st_ino + 1, "", 0, 600)  # rotated away
     assert lag_bytes([_Followed(log, here)]) == {str(log): 400}
     assert lag_bytes([_Followed(log, elsewhere)]) == {str(log): 1000}
+
+
+def test_lag_seconds_is_how_far_the_newest_line_read_is_behind_while_lines_wait() -> None:
+    now = 1_800_000_000.0
+    newest = datetime.fromtimestamp(now - 42, UTC)
+    behind = Metrics()
+    behind.follow_health(FollowHealth(lag_bytes={"a.log": 900, "b.log": 0}, newest_line=newest,
+                                      at=now))  # fmt: skip
+    samples, _ = parse(behind.exposition().decode())
+    assert samples[("spamwatch_log_lag_bytes", frozenset({("source", "a.log")}))] == 900
+    assert samples[("spamwatch_log_lag_seconds", frozenset({("source", "a.log")}))] == 42
+    assert samples[("spamwatch_log_lag_seconds", frozenset({("source", "b.log")}))] == 0
+    assert samples[("spamwatch_newest_line_timestamp_seconds", frozenset())] == now - 42

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import tomllib
 
 import pytest
 from click.testing import CliRunner
@@ -62,3 +63,20 @@ def test_what_the_state_remembers_says_the_limits_of_the_code() -> None:
     said = " ".join(part.group(1).split())
     assert f"{state.ALERTED_MAX_AGE.days} days of log time" in said
     assert f"at most {state.MAX_ALERTED:,}" in said
+
+
+def test_every_table_of_the_config_is_named_in_readme_and_man_page() -> None:
+    """`config show`'s top-level tables (and bare keys) are those README's "Tables:" names,
+    and every option of `follow`, `contain` and `profiles` is in README and the man page."""
+    shown = CliRunner().invoke(cli, ["config", "show", "--config", "/dev/null"])
+    assert shown.exit_code == 0, shown.output
+    config = tomllib.loads(shown.stdout)
+    text = re.sub(r"\s+", " ", readme())
+    tables = text.split("Tables: ", 1)[1].split(". ", 1)[0]
+    named = set(re.findall(r"`(\w+)", tables))
+    assert set(config) - named == set(), "add them to README's Tables: sentence"
+    man = re.sub(r"\s+", " ", (ROOT / "man" / "spamwatch.1").read_text().replace("\\-", "-"))
+    for table in ("follow", "contain", "profiles"):
+        for key in config[table]:
+            assert f"`{key}`" in text, f"README: [{table}] {key}"
+            assert key in man, f"man page: [{table}] {key}"
