@@ -111,3 +111,14 @@ def test_a_certificate_nobody_trusts_is_a_tls_failure(tmp_path: Path) -> None:
 def test_a_bad_uri_is_a_config_error_before_anything_is_sent(tmp_path: Path) -> None:
     status, out, err = alert_test(tmp_path, "jsonl:-", "gopher:x")
     assert status == 3 and out == "" and "unknown alert scheme 'gopher'" in err
+
+
+def test_a_mail_server_that_refuses_the_connection_is_named(tmp_path: Path) -> None:
+    """mailto's label does not say where it sends (the local MTA, or the smarthost): the
+    reason does, so "connection refused" says whom to look at."""
+    closed = free_port()
+    status, out, _ = alert_test(
+        tmp_path, "mailto:root", config=f'[sinks.mailto]\nsmarthost = "127.0.0.1:{closed}"\n'
+    )
+    assert status == 6
+    assert out == f"mailto:root: NOT delivered: connection refused by 127.0.0.1:{closed}\n"

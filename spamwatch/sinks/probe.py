@@ -89,21 +89,29 @@ def try_sink(sink: Sink, record: Incident) -> Outcome:
         else:
             sink.send(record)
     except Exception as exc:  # any failure is the answer we came for
-        return Outcome(sink.label, False, why(exc))
+        return Outcome(sink.label, False, why(exc, _server(sink)))
     finally:
         sink.close()
     return Outcome(sink.label, True)
 
 
-def why(exc: BaseException) -> str:
-    """A failure in an admin's words (the root cause when a sink wrapped it)."""
+def _server(sink: Sink) -> str:
+    """``HOST:PORT`` of a sink whose label does not say where it connects (mailto: the local
+    MTA or the smarthost); "" otherwise."""
+    host, port = getattr(sink, "host", None), getattr(sink, "port", None)
+    return f"{clean(host)}:{port}" if isinstance(host, str) and isinstance(port, int) else ""
+
+
+def why(exc: BaseException, server: str = "") -> str:
+    """A failure in an admin's words (the root cause when a sink wrapped it); ``server``,
+    when given, names whom a connection failure is about."""
     root = exc
     while root.__cause__ is not None:
         root = root.__cause__
     if isinstance(root, ConnectionRefusedError):
-        return "connection refused"
+        return f"connection refused by {server}" if server else "connection refused"
     if isinstance(root, socket.gaierror):
-        return f"unknown host ({clean(root.strerror)})"
+        return f"unknown host{f' {server}' if server else ''} ({clean(root.strerror)})"
     if isinstance(root, ssl.SSLError):
         return f"TLS failure: {clean(getattr(root, 'verify_message', None) or root.reason or root)}"
     if isinstance(root, smtplib.SMTPRecipientsRefused):
@@ -114,7 +122,7 @@ def why(exc: BaseException) -> str:
     if isinstance(root, smtplib.SMTPResponseException):
         return f"SMTP {root.smtp_code} {_text(root.smtp_error)}"
     if isinstance(root, TimeoutError | socket.timeout):
-        return "timed out"
+        return f"timed out ({server})" if server else "timed out"
     text = clean(str(exc), limit=200)
     return text or type(exc).__name__
 
