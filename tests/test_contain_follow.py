@@ -140,6 +140,24 @@ def test_after_a_release_new_mail_of_the_login_is_not_held(tmp_path: Path) -> No
     assert fake.listing() == {"LATE01": "incoming"}
 
 
+def test_a_failed_lock_is_an_updated_record_that_says_exactly_why(tmp_path: Path) -> None:
+    """Issue 10: the alert says "locked at ..." or exactly why it could not (the command's
+    own error), and a lock whose postmap failed is reported as not locked."""
+    fake = FakePostfix(tmp_path)
+    fake.fail("postmap", "postmap: fatal: open /etc/postfix/x.db: Permission denied")
+    stage, sent, said, _ = responder(fake, hold=False)
+    stage.on_record(record())
+    (updated,) = sent
+    assert updated.state is IncidentState.UPDATED
+    containment = updated.response["containment"]
+    assert containment["status"] == "containment failed"
+    assert "containment failed: lock failed:" in updated.summary
+    assert "postmap: fatal: open /etc/postfix/x.db: Permission denied" in updated.summary
+    assert "NOT locked" in updated.summary
+    assert any("dave: containment failed" in line for line in said)
+    assert "dave" not in (fake.map.read_text() if fake.map.exists() else "")
+
+
 def test_warnings_and_allow_listed_logins_only_alert(tmp_path: Path) -> None:
     fake = FakePostfix(tmp_path)
     stage, sent, _, _ = responder(fake, allow_users=["postmaster"])
