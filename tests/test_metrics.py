@@ -16,12 +16,14 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from followutil import ROOT, FollowProcess, attack_lines, until
 from prometheus_client.parser import text_string_to_metric_families
 from sinkutil import free_port
 
+from spamwatch import __version__
 from spamwatch.follow.health import lag_bytes
-from spamwatch.metrics import FollowHealth, Metrics
+from spamwatch.metrics import DEFAULT_PORT, FollowHealth, Metrics
 from spamwatch.parse import Parser
 from spamwatch.sources.base import FilePosition
 
@@ -177,6 +179,26 @@ def test_a_port_in_use_is_one_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert f"--metrics 127.0.0.1:{port}: cannot listen: Address already in use" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_metrics_alone_serves_on_its_own_default_port(tmp_path: Path) -> None:
+    """``--metrics`` without a value: 127.0.0.1:19154, not postfix_exporter's 9154."""
+    assert DEFAULT_PORT == 19154
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", DEFAULT_PORT))
+        except OSError:
+            pytest.skip(f"port {DEFAULT_PORT} is in use here")
+    log = tmp_path / "mail.log"
+    log.touch()
+    follow = FollowProcess(["--metrics", "--state", str(tmp_path / "s"), "--format", "plain",
+                            str(log)])  # fmt: skip
+    try:
+        follow.wait_err(f"metrics on http://127.0.0.1:{DEFAULT_PORT}/metrics")
+        samples, _ = parse(scrape(DEFAULT_PORT))
+    finally:
+        follow.stop()
+    assert samples[("spamwatch_build_info", frozenset({("version", __version__)}))] == 1
 
 
 def report_gauges(log: Path, prom: Path, *args: str) -> tuple[Samples, int]:
