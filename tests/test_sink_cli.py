@@ -108,3 +108,58 @@ def test_failing_webhook_is_reported_once_and_everything_spooled(tmp_path: Path)
     spooled = Spool(tmp_path / "spool").pending()
     assert {u for u, _ in spooled} == {uri}
     assert sorted(f.id for _, f in spooled) == sorted(printed)
+
+
+TYPO = "unknown option 'mni' (known: min, records)"
+
+
+def test_a_typo_in_an_alert_uri_query_is_exit_3_on_every_command(tmp_path: Path) -> None:
+    """``?mni=critical`` left the default (every severity) and, for jsonl, named the file."""
+    target = tmp_path / "t.jsonl"
+    uri = f"jsonl:{target}?mni=critical"
+    expected = f"spamwatch: error: alert URI '{uri}': {TYPO}\n"
+    status, out, err = report("--alert", uri)
+    assert (status, out, err) == (3, "", expected)
+    result = CliRunner().invoke(cli, ["alert", "test", uri])
+    assert (result.exit_code, result.stdout, result.stderr) == (3, "", expected)
+    config = tmp_path / "spamwatch.toml"
+    config.write_text(f'[alerts]\nuris = ["{uri}"]\n')
+    result = CliRunner().invoke(cli, ["config", "check", "--config", str(config)])
+    assert (result.exit_code, result.stdout, result.stderr) == (3, "", expected)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    log = tmp_path / "mail.log"
+    log.write_text("")
+    follow = ["follow", "--format", "json", "--no-db", "--state", str(state / "s")]
+    result = CliRunner().invoke(cli, [*follow, "--alert", uri, str(log)])
+    assert (result.exit_code, result.stderr) == (3, expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mail.log", "spamwatch.toml", "state"]
+
+
+def test_only_a_webhook_keeps_other_query_keys_in_its_url() -> None:
+    """mailto and console have no query of their own; a webhook URL may (``?token=``)."""
+    for uri in (
+        "mailto:a@example.com?nosuch=1",
+        "console?mni=x",
+        "exec:/bin/true?min=critical&y=1",
+    ):
+        result = CliRunner().invoke(cli, ["alert", "test", uri])
+        assert result.exit_code == 3 and "unknown option" in result.stderr, uri
+    hook = "webhook+http://127.0.0.1:9/hook?token=abc&min=critical"
+    result = CliRunner().invoke(cli, ["alert", "test", hook])
+    assert result.exit_code == 6 and "unknown option" not in result.stdout + result.stderr
+
+
+def test_a_relative_program_has_one_wording_for_exec_and_the_contain_hook(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["alert", "test", "exec:bin/page"])
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "spamwatch: error: exec:bin/page: the program must be an absolute path, got 'bin/page'\n"
+    )
+    config = tmp_path / "spamwatch.toml"
+    config.write_text('[contain]\nhook = ["bin/page"]\n')
+    result = CliRunner().invoke(cli, ["config", "check", "--config", str(config)])
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "spamwatch: error: contain.hook: the program must be an absolute path, got 'bin/page'\n"
+    )

@@ -94,6 +94,14 @@ def check_options(
     return out
 
 
+def absolute_program(where: str, program: str) -> str:
+    """A program spamwatch runs (``exec:`` alerts, ``[contain] hook``) named by an absolute
+    path: a relative one would run whatever that name is in the working directory of the day."""
+    if not os.path.isabs(program):
+        raise ConfigError(f"{where}: the program must be an absolute path, got {program!r}")
+    return program
+
+
 def duration(value: Any) -> timedelta:
     """An option value already checked as a duration, as a timedelta."""
     return parse_duration(value)

@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from spamwatch.config import Config
-from spamwatch.config.schema import check_options, duration
+from spamwatch.config.schema import absolute_program, check_options, duration
 from spamwatch.detectors.allow import Network, load_site
 from spamwatch.errors import ConfigError
 from spamwatch.follow.state import DEFAULT_DIR
@@ -212,9 +212,7 @@ def _auto(value: str) -> Severity | None:
 def _command(key: str, argv: list[str]) -> tuple[str, ...]:
     if not argv:
         return ()
-    program = argv[0]
-    if not os.path.isabs(program):
-        raise ConfigError(f"contain.{key}: the program must be an absolute path, got {program!r}")
+    absolute_program(f"contain.{key}", argv[0])
     if any(not _PRINTABLE_LINE.fullmatch(a) for a in argv if a):
         raise ConfigError(f"contain.{key}: arguments must be printable one-line text")
     return tuple(argv)

@@ -58,6 +58,9 @@ class Sink:
     default_records: ClassVar[frozenset[IncidentState]] = frozenset(IncidentState)
     """The incident record kinds this sink gets unless ``records`` says otherwise
     (sinks that page a person leave out ``updated``)."""
+    target_query: ClassVar[bool] = False
+    """True when the target is a URL with a query of its own (webhook): URI query keys
+    other than ``min`` and ``records`` stay in the target. False: they are errors."""
     records: frozenset[IncidentState] | None = None
     """The kinds chosen by the URI's ``records=`` or ``[sinks.SCHEME] records`` (set by
     ``build_sinks``); None: ``default_records``."""

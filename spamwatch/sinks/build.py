@@ -24,7 +24,13 @@ from spamwatch.sinks.base import Sink, SinkContext
 from spamwatch.sinks.delivery import QueuedSink, RetryPolicy, Warn, warn_stderr
 from spamwatch.sinks.secrets import secret_variables
 from spamwatch.sinks.spool import Spool
-from spamwatch.sinks.uri import AlertUri, default_spool_dir, parse_alert_uri, parse_records
+from spamwatch.sinks.uri import (
+    AlertUri,
+    default_spool_dir,
+    parse_alert_uri,
+    parse_records,
+    unknown_query_key,
+)
 from spamwatch.textsafe import clean
 
 
@@ -83,7 +89,7 @@ def check_alerts(
             )
     default_spool_dir(config)
     for alert in (parse_alert_uri(uri) for uri in uris):
-        _plugin(alert.scheme, available)
+        _plugin_for(alert, available)
     for table, options in config.section("sinks").items():
         if not isinstance(options, Mapping):
             raise ConfigError(f"sinks.{table}: expected a table of options")
@@ -131,8 +137,16 @@ def _plugin(scheme: str, available: Mapping[str, Plugin]) -> Plugin:
     return plugin
 
 
-def _construct(alert: AlertUri, config: Config, available: Mapping[str, Plugin]) -> Sink:
+def _plugin_for(alert: AlertUri, available: Mapping[str, Plugin]) -> Plugin:
+    """The sink for a parsed URI, whose query holds only keys that sink understands."""
     plugin = _plugin(alert.scheme, available)
+    if alert.others and not getattr(plugin.obj, "target_query", False):
+        raise unknown_query_key(alert)
+    return plugin
+
+
+def _construct(alert: AlertUri, config: Config, available: Mapping[str, Plugin]) -> Sink:
+    plugin = _plugin_for(alert, available)
     options = _options(config, alert.scheme)
     minimum = alert.min_severity or _min_severity(options, alert.scheme)
     kwargs: dict[str, Any] = {}

@@ -27,6 +27,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 
+from spamwatch.config.schema import absolute_program
 from spamwatch.errors import SinkError
 from spamwatch.model import Incident
 from spamwatch.sinks.base import PAGING, SinkContext
@@ -205,6 +206,8 @@ def _find(target: str) -> str:
     """An absolute path to an executable file, or a name found on PATH."""
     if not target:
         raise SinkError("exec: needs a command, e.g. exec:/usr/local/bin/notify")
+    if "/" in target:
+        absolute_program(f"exec:{target}", target)
     path = target if "/" in target else shutil.which(target)
     if path is None or not os.path.isfile(path) or not os.access(path, os.X_OK):
         raise SinkError(f"exec:{target}: not an executable file")

@@ -5,7 +5,10 @@ is everything after the first colon (``jsonl:/var/log/x.jsonl``,
 ``webhook+https://host/path``), ``min`` the lowest severity the sink gets
 (else ``min_severity`` in the sink's ``[sinks.SCHEME]`` table, else info) and
 ``records`` the incident record kinds it gets, comma-separated (else
-``records`` in its table, else the sink's own default).
+``records`` in its table, else the sink's own default). Any other key in the
+query is an error (a typo of ``min`` must not leave the default in place),
+unless the sink's target is a URL with a query of its own (``target_query``:
+webhook), where the other keys stay in the target.
 """
 
 from __future__ import annotations
@@ -23,13 +26,23 @@ from spamwatch.textsafe import clean
 
 @dataclass(frozen=True, slots=True)
 class AlertUri:
-    """A parsed alert URI; ``uri`` is its canonical form without ``min``/``records``."""
+    """A parsed alert URI; ``uri`` is its canonical form without ``min``/``records``.
+
+    ``others`` are the query's other keys (left in ``target``): an error unless
+    the sink takes a query in its target; ``given`` is the URI as written.
+    """
 
     scheme: str
     target: str
     min_severity: Severity | None
     uri: str
     records: frozenset[IncidentState] | None = None
+    others: tuple[str, ...] = ()
+    given: str = ""
+
+
+QUERY_KEYS = ("min", "records")
+"""The query keys every alert URI understands."""
 
 
 def parse_alert_uri(text: str) -> AlertUri:
@@ -44,9 +57,9 @@ def parse_alert_uri(text: str) -> AlertUri:
         raise ConfigError(f"bad alert URI {clean(text)!r}: expected SCHEME[:TARGET], e.g. jsonl:-")
     minimum: Severity | None = None
     records: frozenset[IncidentState] | None = None
+    rest: list[tuple[str, str]] = []
     if "?" in target:
         target, _, query = target.rpartition("?")
-        rest = []
         for key, value in parse_qsl(query, keep_blank_values=True):
             try:
                 if key == "min":
@@ -60,7 +73,16 @@ def parse_alert_uri(text: str) -> AlertUri:
         if rest:
             target = f"{target}?{urlencode(rest)}"
     uri = f"{scheme}:{target}" if target else scheme
-    return AlertUri(scheme, target, minimum, uri, records)
+    others = tuple(key for key, _ in rest)
+    return AlertUri(scheme, target, minimum, uri, records, others, raw)
+
+
+def unknown_query_key(alert: AlertUri) -> ConfigError:
+    """The error for a query key other than ``min`` and ``records`` (one wording everywhere)."""
+    return ConfigError(
+        f"alert URI {clean(alert.given)!r}: unknown option {clean(alert.others[0])!r}"
+        f" (known: {', '.join(QUERY_KEYS)})"
+    )
 
 
 def parse_records(names: object) -> frozenset[IncidentState]:

@@ -53,6 +53,7 @@ class WebhookSink(QueuedSink):
     scheme = "webhook+https"
     description = "POST the incident JSON (with a Slack-style text field) to a URL"
     default_records = PAGING
+    target_query = True  # https://host/hook?token=...: the URL's own query
     option_names = RETRY_OPTIONS | {
         "timeout", "header", "header_env", "token", "token_env", "cafile",
     }  # fmt: skip
