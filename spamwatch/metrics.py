@@ -285,12 +285,13 @@ def profile_db_size(size: int | None) -> None:
 
 
 def parse_listen(text: str) -> tuple[str, int]:
-    """``PORT``, ``ADDR:PORT`` or ``[V6]:PORT`` -> (address, port); UsageError when not."""
+    """``PORT``, ``ADDR:PORT`` or ``[V6]:PORT`` -> (address, port); ValueError when not
+    (the caller names where it was written: ``--metrics`` or ``follow.metrics``)."""
     value = text.strip()
     address, port_text = DEFAULT_ADDRESS, value
     if ":" in value:
         address, _, port_text = value.rpartition(":")
         address = address.strip("[]") or DEFAULT_ADDRESS
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise UsageError(f"--metrics: expected [ADDRESS:]PORT, got {text!r}")
+        raise ValueError(f"expected [ADDRESS:]PORT, got {text!r}")
     return address, int(port_text)

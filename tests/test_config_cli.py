@@ -87,6 +87,13 @@ def test_check_ok(tmp_path: Path) -> None:
         ("[follow]\nwarmup = true\n", "follow.warmup"),
         ("[alerts]\nuris = ['gopher://x']\n", "gopher"),
         ("colour = 'red'\n", "'colour'"),
+        ("[follow]\nmetrics = 'nope'\n", "follow.metrics: expected [ADDRESS:]PORT, got 'nope'"),
+        ("[sinks.webhook]\ntimeout = -1\n", "sinks.webhook.timeout: a duration cannot be negative"),
+        ("[sinks.exec]\ntimeout = 'soon'\n", "sinks.exec.timeout"),
+        ("[sinks.mailto]\nsmarthost = 'a/b'\n", "sinks.mailto.smarthost: use HOST or HOST:PORT"),
+        ("[sinks.mailto]\nusername = 'u'\n", "sinks.mailto.username: refusing to send a password"),
+        ("[sinks.syslog]\nfacility = 'nope'\n", "sinks.syslog.facility: unknown syslog facility"),
+        ("[sinks.syslog]\nformat = 'xml'\n", "sinks.syslog.format: use rfc3164 or rfc5424"),
     ],
 )
 def test_check_names_the_bad_key(tmp_path: Path, text: str, named: str) -> None:
@@ -117,3 +124,49 @@ def test_zero_open_messages_is_a_config_error(tmp_path: Path) -> None:
     result = run("config", "check", "--config", path)
     assert result.exit_code == 3
     assert "correlate.max_open" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "command", "line"),
+    [
+        (
+            "[follow]\nmetrics = 'nope'\n",
+            ["follow", "--no-db", "--format", "plain"],
+            "follow.metrics: expected [ADDRESS:]PORT, got 'nope'",
+        ),
+        (
+            "[sinks.webhook]\ntimeout = -1\n",
+            ["alert", "test", "webhook+http://127.0.0.1:9/x"],
+            "sinks.webhook.timeout: a duration cannot be negative: -1",
+        ),
+    ],
+)
+def test_check_refuses_what_the_command_refuses_with_the_same_line(
+    tmp_path: Path, text: str, command: list[str], line: str
+) -> None:
+    """``config check`` said ok to values the commands then refused (QA S4); a value from
+    the file is exit 3 naming its key, never the command-line option it stands for."""
+    path = write(tmp_path, text)
+    checked = run("config", "check", "--config", path)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    log = tmp_path / "mail.log"
+    log.write_text("")
+    extra = ["--state", str(state / "s"), str(log)] if command[0] == "follow" else []
+    ran = run(*command, "--config", path, *extra)
+    assert (checked.exit_code, checked.stdout) == (3, "")
+    assert checked.stderr == ran.stderr == f"spamwatch: error: {line}\n"
+    assert ran.exit_code == 3
+
+
+def test_the_metrics_option_is_named_when_it_is_the_command_line_that_is_wrong(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "mail.log"
+    log.write_text("")
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    args = ["follow", "--no-db", "--metrics", "nope", "--state", str(state / "s"), str(log)]
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.stderr == "spamwatch: error: --metrics: expected [ADDRESS:]PORT, got 'nope'\n"

@@ -18,7 +18,7 @@ import click
 from spamwatch.cli.alerts import alert_option
 from spamwatch.cli.common import config_option, load, parse_options, profile_flags
 from spamwatch.config import Config
-from spamwatch.config.schema import check_options, duration
+from spamwatch.config.schema import duration
 from spamwatch.config.view import validate
 from spamwatch.contain.responder import Responder
 from spamwatch.contain.settings import ContainSettings
@@ -26,7 +26,7 @@ from spamwatch.detectors import build_detectors
 from spamwatch.errors import SpamwatchError, UsageError
 from spamwatch.follow.follower import Follower, FollowOptions, Notices, Output
 from spamwatch.follow.live import LiveStats, LiveView, PlainView, use_rich_view
-from spamwatch.follow.options import FOLLOW_DEFAULTS, journal_matches
+from spamwatch.follow.options import check_follow, journal_matches
 from spamwatch.follow.state import default_state_path, ensure_parent
 from spamwatch.metrics import DEFAULT_ADDRESS, DEFAULT_PORT, parse_listen, profile_db_size
 from spamwatch.metrics import current as metrics
@@ -75,7 +75,7 @@ class Wiring:
         self.output_format = cli.output_format
         self.config: Config = load(cli.config_path)
         validate(self.config)  # every value, so a SIGHUP with a bad one keeps the old config
-        self.follow = check_options("follow", self.config.section("follow"), FOLLOW_DEFAULTS)
+        self.follow = check_follow(self.config.section("follow"))
         self.parse_options = build_parse_options(
             self.config, cli.timezone, cli.year, cli.syslog_names
         )
@@ -341,10 +341,16 @@ def follow(
 
 
 def _serve_metrics(listen: str | None, notices: Notices) -> Any:
-    """``--metrics`` (or ``[follow] metrics``): serve /metrics over HTTP; None when not asked."""
+    """``--metrics`` (or ``[follow] metrics``): serve /metrics over HTTP; None when not asked.
+
+    A bad ``[follow] metrics`` was refused by ``check_follow`` (exit 3, naming the key).
+    """
     if not listen:
         return None
-    address, port = parse_listen(listen)
+    try:
+        address, port = parse_listen(listen)
+    except ValueError as exc:
+        raise UsageError(f"--metrics: {exc}") from None
     server = metrics().serve(address, port)
     notices("metrics", f"metrics on http://{address}:{port}/metrics")
     return server

@@ -13,12 +13,11 @@ from typing import Any
 
 from spamwatch.config import Config
 from spamwatch.config.load import check_top_level
-from spamwatch.config.schema import check_options
 from spamwatch.contain.settings import CONTAIN_DEFAULTS, ContainSettings
 from spamwatch.correlate import Correlator
 from spamwatch.detectors import build_detectors, detector_classes
 from spamwatch.detectors.allow import load_site
-from spamwatch.follow.options import FOLLOW_DEFAULTS, journal_matches
+from spamwatch.follow.options import FOLLOW_DEFAULTS, check_follow
 from spamwatch.incidents.engine import IncidentEngine
 from spamwatch.incidents.tracker import FindingTracker
 from spamwatch.parse.options import PARSE_DEFAULTS, build_parse_options
@@ -64,7 +63,7 @@ def validate(config: Config) -> None:
     load_site(config)
     IncidentEngine.from_config(config)
     build_detectors(config)
-    journal_matches((), check_options("follow", config.section("follow"), FOLLOW_DEFAULTS))
+    check_follow(config.section("follow"))
     check_profiles(config)
     check_alerts(default_alert_uris(config, interactive=False), config)
     ContainSettings.from_config(config)

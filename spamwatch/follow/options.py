@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from spamwatch.config.schema import check_options
 from spamwatch.errors import ConfigError, UsageError
+from spamwatch.metrics import parse_listen
 from spamwatch.sources.journal import DEFAULT_IDENTIFIERS, DEFAULT_MATCHES, bad_match
 
 FOLLOW_DEFAULTS: Mapping[str, Any] = {
@@ -17,6 +19,19 @@ FOLLOW_DEFAULTS: Mapping[str, Any] = {
     "metrics": "",
 }
 """The ``[follow]`` config table: every option with its default."""
+
+
+def check_follow(table: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``[follow]`` table checked whole (``follow`` and ``config check``): ConfigError
+    naming the key (``follow.metrics``), never the command-line option."""
+    checked = check_options("follow", table, FOLLOW_DEFAULTS)
+    journal_matches((), checked)
+    if checked.get("metrics"):
+        try:
+            parse_listen(checked["metrics"])
+        except ValueError as exc:
+            raise ConfigError(f"follow.metrics: {exc}") from None
+    return checked
 
 
 def journal_matches(given: tuple[str, ...], table: Mapping[str, Any]) -> tuple[str, ...]:

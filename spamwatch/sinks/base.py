@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from spamwatch.model import Incident, IncidentState, Severity
 
 if TYPE_CHECKING:
+    from spamwatch.config.schema import Options
     from spamwatch.sinks.spool import Spool
 
 
@@ -75,6 +76,18 @@ class Sink:
         self.options: Mapping[str, Any] = options or {}
         self.min_severity = min_severity
         self.setup()
+
+    @classmethod
+    def read_options(cls, opts: Options) -> dict[str, Any]:
+        """The ``[sinks.SCHEME]`` values read and checked, nothing opened or looked up.
+
+        ``setup`` takes its option values from here and ``config check`` calls
+        it alone, so the check and the command cannot disagree about a value.
+        ConfigError naming the key (``sinks.webhook.timeout: ...``). Secrets are
+        read by ``setup`` (their variables may be set only in the service's
+        environment).
+        """
+        return {}
 
     def setup(self) -> None:
         """Check options and open resources (called by ``__init__``).

@@ -21,7 +21,7 @@ from spamwatch.errors import ConfigError, SinkError, SpamwatchError
 from spamwatch.model import IncidentState, Severity
 from spamwatch.plugins import SINKS, Plugin, discover
 from spamwatch.sinks.base import Sink, SinkContext
-from spamwatch.sinks.delivery import QueuedSink, RetryPolicy, Warn, warn_stderr
+from spamwatch.sinks.delivery import Warn, warn_stderr
 from spamwatch.sinks.secrets import secret_variables
 from spamwatch.sinks.spool import Spool
 from spamwatch.sinks.uri import (
@@ -77,9 +77,10 @@ def check_alerts(
 
     Nothing is built or opened (no file, socket or connection): URIs must parse
     and name an installed scheme, each table must belong to one, its keys must
-    be ones the sink declares (``option_names``), and ``min_severity`` and the
-    retry options must read. Problems a sink can only find by trying (an
-    unwritable file, an unknown host) are left to the command itself.
+    be ones the sink declares (``option_names``), and ``min_severity``,
+    ``records`` and the sink's own values must read (``Sink.read_options``).
+    Problems a sink can only find by trying (an unwritable file, an unknown
+    host) are left to the command itself.
     """
     available = discover(SINKS) if plugins is None else plugins
     for key in config.section("alerts"):
@@ -109,8 +110,8 @@ def _check_table(where: str, options: Mapping[str, Any], cls: Any, scheme: str) 
                 raise ConfigError(f"{where}.{key}: unknown option (known: {known})")
     _min_severity(options, scheme)
     _records(options, scheme)
-    if isinstance(cls, type) and issubclass(cls, QueuedSink):
-        RetryPolicy.from_options(Options(options, where), cls.batch_option)
+    if isinstance(cls, type) and issubclass(cls, Sink):
+        cls.read_options(Options(options, where))  # the values, read as setup reads them
 
 
 def construct_sink(uri: str, config: Config, plugins: Mapping[str, Plugin] | None = None) -> Sink:

@@ -403,11 +403,18 @@ class QueuedSink(Sink):
     batch_option: str | None = None  # an option naming a digest interval, e.g. "digest"
     option_names: ClassVar[frozenset[str] | None] = RETRY_OPTIONS
 
+    @classmethod
+    def read_options(cls, opts: Options) -> dict[str, Any]:
+        """The retry options every queued sink shares (see ``RetryPolicy``)."""
+        policy = RetryPolicy.from_options(opts, cls.batch_option)
+        return {**super().read_options(opts), "policy": policy}
+
     def setup(self) -> None:
-        """Read the retry options every queued sink shares (see ``RetryPolicy``)."""
+        """Read the options (``settings``: see ``read_options``) and the retry policy."""
         super().setup()
         self.opts = Options(self.options, section_for(self.scheme))
-        self.policy = RetryPolicy.from_options(self.opts, self.batch_option)
+        self.settings = self.read_options(self.opts)
+        self.policy: RetryPolicy = self.settings["policy"]
         self.delivery: Delivery | None = None
 
     def start(self, context: SinkContext) -> None:

@@ -26,8 +26,9 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass
+from typing import Any
 
-from spamwatch.config.schema import absolute_program
+from spamwatch.config.schema import Options, absolute_program
 from spamwatch.errors import SinkError
 from spamwatch.model import Incident
 from spamwatch.sinks.base import PAGING, SinkContext
@@ -53,11 +54,16 @@ class ExecSink(QueuedSink):
     default_records = PAGING
     option_names = RETRY_OPTIONS | {"timeout"}
 
+    @classmethod
+    def read_options(cls, opts: Options) -> dict[str, Any]:
+        """``timeout``, and the retry options."""
+        return {**super().read_options(opts), "timeout": opts.seconds("timeout", "30s") or 30.0}
+
     def setup(self) -> None:
         """Check the options; see the module docstring."""
         super().setup()
         self.command = _find(self.target)
-        self.timeout = self.opts.seconds("timeout", "30s") or 30.0
+        self.timeout: float = self.settings["timeout"]
         self.hidden: frozenset[str] = frozenset()
 
     def start(self, context: SinkContext) -> None:

@@ -20,9 +20,11 @@ import ssl
 from collections import Counter
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from spamwatch import __version__
+from spamwatch.config.schema import Options
 from spamwatch.errors import ConfigError
 from spamwatch.model import Incident
 from spamwatch.sinks.base import PAGING
@@ -50,31 +52,36 @@ class MailSink(QueuedSink):
         """Check the options; see the module docstring."""
         super().setup()
         self.recipients = parse_recipients(self.target)
-        self.ssl = self.opts.boolean("ssl", False)
-        self.host, self.port = self._smarthost(465 if self.ssl else 25)
-        self.starttls = self.opts.boolean("starttls", False)
-        self.username = self.opts.string("username")
+        read = self.settings
+        self.ssl: bool = read["ssl"]
+        self.host, self.port = read["smarthost"]
+        self.starttls: bool = read["starttls"]
+        self.username: str | None = read["username"]
         self.password = self.opts.secret("password")
-        self.cafile = self.opts.string("cafile")
-        self.timeout = self.opts.seconds("timeout", "30s") or 30.0
-        self.sender = self.opts.string("from") or f"spamwatch@{socket.getfqdn()}"
-        if self.username and not (self.ssl or self.starttls):
-            raise self.opts.error("username", "refusing to send a password without TLS; "
-                                  "set starttls = true or ssl = true")  # fmt: skip
+        self.cafile: str | None = read["cafile"]
+        self.timeout: float = read["timeout"]
+        self.sender = read["from"] or f"spamwatch@{socket.getfqdn()}"
         if self.username and self.password is None:
             raise self.opts.error("password", "username is set but no password/password_env")
 
-    def _smarthost(self, default_port: int) -> tuple[str, int]:
-        """``host``, ``host:port`` or ``[v6addr]:port`` (default: the local MTA)."""
-        text = self.opts.string("smarthost", "localhost") or "localhost"
-        try:
-            parts = urlsplit(f"//{text}")
-            host, port = parts.hostname, parts.port
-        except ValueError as exc:
-            raise self.opts.error("smarthost", str(exc)) from None
-        if not host or parts.path:
-            raise self.opts.error("smarthost", f"use HOST or HOST:PORT, not {text!r}")
-        return host, port or default_port
+    @classmethod
+    def read_options(cls, opts: Options) -> dict[str, Any]:
+        """Everything but the password (a secret, read by ``setup``)."""
+        ssl_on = opts.boolean("ssl", False)
+        read = {
+            **super().read_options(opts),
+            "ssl": ssl_on,
+            "smarthost": _smarthost(opts, 465 if ssl_on else 25),
+            "starttls": opts.boolean("starttls", False),
+            "username": opts.string("username"),
+            "cafile": opts.string("cafile"),
+            "timeout": opts.seconds("timeout", "30s") or 30.0,
+            "from": opts.string("from"),
+        }
+        if read["username"] and not (ssl_on or read["starttls"]):
+            raise opts.error("username", "refusing to send a password without TLS; "
+                             "set starttls = true or ssl = true")  # fmt: skip
+        return read
 
     def deliver(self, findings: list[Incident]) -> None:
         """Send one mail (a digest when several findings); raise on any SMTP failure."""
@@ -113,6 +120,19 @@ class MailSink(QueuedSink):
             smtp.close()
             raise
         return smtp
+
+
+def _smarthost(opts: Options, default_port: int) -> tuple[str, int]:
+    """``host``, ``host:port`` or ``[v6addr]:port`` (default: the local MTA)."""
+    text = opts.string("smarthost", "localhost") or "localhost"
+    try:
+        parts = urlsplit(f"//{text}")
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise opts.error("smarthost", str(exc)) from None
+    if not host or parts.path:
+        raise opts.error("smarthost", f"use HOST or HOST:PORT, not {text!r}")
+    return host, port or default_port
 
 
 def parse_recipients(target: str) -> list[str]:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from spamwatch.config.schema import Options
 from spamwatch.errors import ConfigError, SinkError
 from spamwatch.model import Incident, IncidentState, Severity
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
@@ -85,14 +86,31 @@ class _SyslogBase(QueuedSink):
     default_format = "rfc3164"
     option_names = RETRY_OPTIONS | {"tag", "format", "facility", "socket"}
 
+    @classmethod
+    def read_options(cls, opts: Options) -> dict[str, Any]:
+        """``tag``, ``format``, ``facility`` and ``socket`` (the Unix one's path)."""
+        form = opts.string("format", cls.default_format)
+        if form not in ("rfc3164", "rfc5424"):
+            raise opts.error("format", "use rfc3164 or rfc5424")
+        facility = opts.string("facility", "daemon") or "daemon"
+        try:
+            code = _facility(facility)
+        except ConfigError as exc:
+            raise opts.error("facility", str(exc)) from None
+        return {
+            **super().read_options(opts),
+            "tag": opts.string("tag", "spamwatch") or "spamwatch",
+            "format": form,
+            "facility": code,
+            "socket": opts.string("socket", "/dev/log") or "/dev/log",
+        }
+
     def setup(self) -> None:
         """Check the options; see the module docstring."""
         super().setup()
-        self.tag = self.opts.string("tag", "spamwatch") or "spamwatch"
-        self.format = self.opts.string("format", self.default_format)
-        if self.format not in ("rfc3164", "rfc5424"):
-            raise self.opts.error("format", "use rfc3164 or rfc5424")
-        self.facility = _facility(self.opts.string("facility", "daemon") or "daemon")
+        self.tag: str = self.settings["tag"]
+        self.format: str = self.settings["format"]
+        self.facility: int = self.settings["facility"]
         self.hostname = socket.gethostname()
 
     def encode(self, finding: Incident) -> bytes:
@@ -123,7 +141,7 @@ class SyslogSink(_SyslogBase):
         super().setup()
         if self.target:
             self.facility = _facility(self.target)
-        self.path = self.opts.string("socket", "/dev/log") or "/dev/log"
+        self.path: str = self.settings["socket"]
         self.sock = self._connect()
 
     def _connect(self) -> socket.socket:

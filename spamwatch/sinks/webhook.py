@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 from spamwatch import __version__
+from spamwatch.config.schema import Options
 from spamwatch.errors import ConfigError
 from spamwatch.model import Incident, Severity
 from spamwatch.sinks.base import PAGING
@@ -68,6 +69,15 @@ class WebhookSink(QueuedSink):
         self.variant = scheme  # registered twice: which of the two schemes this is
         super().__init__(target, options, min_severity)
 
+    @classmethod
+    def read_options(cls, opts: Options) -> dict[str, Any]:
+        """``timeout`` and ``cafile`` (the header and token are secrets: ``setup``)."""
+        return {
+            **super().read_options(opts),
+            "timeout": opts.seconds("timeout", "10s") or 10.0,
+            "cafile": opts.string("cafile"),
+        }
+
     def setup(self) -> None:
         """Check the URL and options; see the module docstring."""
         super().setup()
@@ -80,13 +90,13 @@ class WebhookSink(QueuedSink):
                 f"{self.variant}: no user:password@ in the URL; use header, token or token_env"
             )
         self._where = f"{self.variant}://{parts.netloc}"
-        self.timeout = self.opts.seconds("timeout", "10s") or 10.0
+        self.timeout: float = self.settings["timeout"]
         self.headers = {
             "Content-Type": "application/json",
             "User-Agent": f"spamwatch/{__version__}",
         }
         self.headers.update(self._auth_header())
-        self.cafile = self.opts.string("cafile")
+        self.cafile: str | None = self.settings["cafile"]
         self.tls = _tls_context(self.cafile) if parts.scheme == "https" else None
 
     @property
