@@ -174,8 +174,16 @@ def give_to_directory_owner(path: str) -> None:
     if os.geteuid() != 0:
         return
     try:
+        mine = os.lstat(path)
+        if mine.st_uid != 0 or not _only_ours(mine):
+            return  # already theirs, or not a file root made here (a planted link)
         info = os.stat(os.path.dirname(os.path.abspath(path)))
         if info.st_uid != 0:
             os.chown(path, info.st_uid, info.st_gid, follow_symlinks=False)
     except OSError:
         return
+
+
+def _only_ours(info: os.stat_result) -> bool:
+    """A directory, or a regular file with one link (never a hard link to a file elsewhere)."""
+    return stat.S_ISDIR(info.st_mode) or (stat.S_ISREG(info.st_mode) and info.st_nlink == 1)

@@ -238,3 +238,36 @@ def test_follow_writes_while_report_reads_and_learn_writes_no_lock_errors(tmp_pa
     assert hosts == {"mail.example.com", "mx2.example.com"}
     (last,) = table(db, "SELECT max(last) FROM learned WHERE host = 'mail.example.com'")[0]
     assert last >= (DAY0 + timedelta(hours=9)).timestamp()  # follow wrote what it read
+
+
+def test_learn_as_root_then_the_service_reports_with_the_same_database() -> None:
+    """QA P1: learn by hand as root into the service's directory, then the service's report:
+    it exited 5 after warning twice; now the files are the service's. A database it cannot
+    write is one error line at start."""
+    from followutil import as_nobody, open_dir
+
+    with open_dir() as base:
+        log = base / "mail.log"
+        log.write_text(days(0, 2))
+        service = base / "lib"
+        service.mkdir(mode=0o755)
+        os.chown(service, 65534, 65534)
+        db = service / "profiles.db"
+        assert learn(db, log).exit_code == 0
+        assert {p.stat().st_uid for p in service.iterdir()} == {65534}
+        args = ["--jobs", "1", "--format", "json", "--fail-on", "never", str(log)]
+        assert report(base / "warm.db", *args).exit_code == 0  # every module imported as root
+        outcome = base / "outcome"
+
+        def service_reports(path: Path) -> None:
+            result = report(path, *args)
+            outcome.write_text(f"{result.exit_code}\n{result.stderr}")
+
+        as_nobody(lambda: service_reports(db))
+        assert outcome.read_text() == "0\n"
+        theirs = base / "roots.db"
+        assert learn(theirs, log).exit_code == 0  # root's own directory: root's file
+        as_nobody(lambda: service_reports(theirs))
+        status, err = outcome.read_text().split("\n", 1)
+        assert status == "5" and err.count("\n") == 1, err
+        assert err.startswith(f"spamwatch: error: {theirs}: profile database is not writable")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -267,3 +268,58 @@ def test_a_reader_without_write_access_reads_the_shared_database(
             assert view.login("alice@example.com") is not None
 
         as_nobody(reader)
+
+
+def test_root_learning_in_the_service_directory_leaves_the_files_to_its_owner() -> None:
+    """QA P1: ``spamwatch learn`` by hand as root (README: a new installation) in the
+    service's directory left a root-owned profiles.db, -wal and -shm: the service could
+    never write its profiles again."""
+    from followutil import as_nobody, open_dir
+
+    with open_dir() as base:
+        service = base / "lib"
+        service.mkdir(mode=0o755)
+        os.chown(service, 65534, 65534)
+        path = service / "profiles.db"
+        store = ProfileStore(str(path))  # root, by hand
+        partial = Partial()
+        day_of_mail(partial, "alice@example.com", 0, range(9, 15), 3)
+        store.write(partial)
+        owners = {p.name: p.stat().st_uid for p in service.iterdir()}
+        assert owners == {"profiles.db": 65534, "profiles.db-wal": 65534, "profiles.db-shm": 65534}
+
+        def service_learns() -> None:  # while root's connection is open: -wal and -shm too
+            other = ProfileStore(str(path))
+            more = Partial()
+            day_of_mail(more, "bob@example.com", 1, range(9, 15), 3)
+            other.write(more)
+            other.close()
+
+        as_nobody(service_learns)
+        store.close()
+        reader = ProfileStore(str(path), readonly=True)
+        assert reader.view().login("bob@example.com") is not None
+        reader.close()
+
+
+def test_a_database_this_user_cannot_write_is_one_error_when_opened_to_learn() -> None:
+    """SQLite opens it read only without a word; the first write failed after the log."""
+    from followutil import as_nobody, open_dir
+
+    with open_dir() as base:
+        path = base / "profiles.db"
+        ProfileStore(str(path)).close()  # root's, 0644, in a directory root owns: kept
+        assert path.stat().st_uid == 0
+        said = base / "said"
+
+        def service_learns() -> None:
+            try:
+                ProfileStore(str(path))
+            except ProfileError as exc:
+                said.write_text(str(exc))
+
+        as_nobody(service_learns)
+        assert said.read_text() == (
+            f"{path}: profile database is not writable ({path} belongs to uid 0, mode 0644);"
+            " fix its permissions, choose another with --db, or read only with --no-learn"
+        )

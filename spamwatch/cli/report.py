@@ -229,18 +229,14 @@ def _profiles(
 ) -> Profiles:
     """Open the profiles, bind the detectors to them and tap the learner into the pipeline.
 
-    A write that fails is said at once and ends the command with its status
-    after the report is printed.
+    A write that fails ends the command with its status after the report is
+    printed, said once in that error line (a warning at each checkpoint only
+    repeated it). A database this user cannot write fails at once (exit 5).
     """
-
-    def write_failed(exc: ProfileError) -> None:
-        say(f"warning: profiles not updated: {exc}")
-        failed.append(exc)
-
     profiles = Profiles.open(options, before=start)
     profiles.bind(pipeline.detectors)
     pipeline.learner = profiles.learner(
-        lambda: open_keys_of(pipeline.engine), on_error=write_failed
+        lambda: open_keys_of(pipeline.engine), on_error=failed.append
     )
     return profiles
 

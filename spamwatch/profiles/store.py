@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,6 +33,7 @@ from spamwatch.profiles.view import (
     host_profile,
     login_profile,
 )
+from spamwatch.safefiles import give_to_directory_owner
 
 BUSY_SECONDS = 60.0
 """How long a writer waits for another writer before giving up."""
@@ -55,7 +57,35 @@ class ProfileStore:
     def __init__(self, path: str, readonly: bool = False) -> None:
         self.path = os.path.abspath(path)
         self.readonly = readonly
+        if not readonly:
+            self._check_writable()
         self._db = self._connect()
+        if not readonly:
+            self._give_to_directory_owner()
+
+    def _check_writable(self) -> None:
+        """A database to learn into that this user cannot write: one error now.
+
+        SQLite would open it read-only without a word and fail at the first
+        write, after the whole log was read (and ``report`` warned at each
+        checkpoint before its error).
+        """
+        for name in (self.path, *self._companions()):
+            if os.path.exists(name) and not os.access(name, os.W_OK):
+                info = os.stat(name)
+                why = f"{name} belongs to uid {info.st_uid}, mode {stat.S_IMODE(info.st_mode):04o}"
+                raise not_writable(self.path, why)
+
+    def _companions(self) -> tuple[str, str]:
+        """The files SQLite keeps beside a WAL database while it is open."""
+        return self.path + "-wal", self.path + "-shm"
+
+    def _give_to_directory_owner(self) -> None:
+        """Run as root (``spamwatch learn`` by hand, as README says for a new installation)
+        in the service's directory: the database and its -wal/-shm files go to the
+        directory's owner, else the service could never write its profiles again."""
+        for name in (self.path, *self._companions()):
+            give_to_directory_owner(name)
 
     # -- opening -------------------------------------------------------------
 
@@ -272,6 +302,14 @@ class ProfileStore:
         )
 
 
+def not_writable(path: str, why: str) -> ProfileError:
+    """The one wording of a profile database this user cannot write."""
+    return ProfileError(
+        f"{path}: profile database is not writable ({why}); fix its permissions,"
+        " choose another with --db, or read only with --no-learn"
+    )
+
+
 def failure(path: str, exc: sqlite3.Error) -> ProfileError:
     """The one wording of each way an SQLite file can fail us."""
     text = str(exc)
@@ -282,10 +320,7 @@ def failure(path: str, exc: sqlite3.Error) -> ProfileError:
             f" {BUSY_SECONDS:g}s; try again, or run with --no-db"
         )
     if "readonly" in lowered or "read-only" in lowered:
-        return ProfileError(
-            f"{path}: profile database is not writable ({text}); fix its permissions,"
-            " choose another with --db, or read only with --no-learn"
-        )
+        return not_writable(path, text)
     if "unable to open" in lowered:
         return ProfileError(
             f"{path}: cannot open profile database ({text}); check that its directory exists"
