@@ -6,13 +6,20 @@
 
 Each fault runs ``follow --state`` on a log holding a known incident (a
 compromised account: every record ``report --all-records`` makes of it is
-expected), with a webhook on loopback as the alert sink, and prints one row:
+expected), with a webhook on loopback as the alert sink, and prints one row
+(``report`` and ``follow`` run with ``--no-db``: what they judge by is the log
+alone, so the records expected are exactly the records ``follow`` should send,
+and the machine's profile database is left alone):
 
 - alerted: the incident's first critical record reached the webhook;
 - lost: expected records that never reached it;
-- repeated: deliveries beyond the first of the same ``alert_id`` (at least
-  once: a request on the wire at a kill arrives twice, and its repeat carries
-  the same ``alert_id`` and ``Idempotency-Key``, so the receiver can drop it);
+- repeated: a record (its incident ``id``, ``state`` and log ``time``) delivered
+  again under a DIFFERENT ``alert_id`` or ``Idempotency-Key`` than the first
+  time: a repeat no receiver could recognise (must be 0);
+- re-sent, same id: a record delivered again with the same ``alert_id`` and
+  ``Idempotency-Key`` (at least once: a request on the wire at a kill -9 is
+  sent again after the restart, and no sender can close that window), which
+  the receiver can drop;
 - recovery: seconds from the end of the fault (the last restart, the sink
   back) until every expected record had arrived.
 
@@ -50,7 +57,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from followutil import FollowProcess, attack_lines  # noqa: E402
 from sinkutil import WebhookServer  # noqa: E402
 
-from spamwatch.model import Finding  # noqa: E402
+from spamwatch.model import Incident  # noqa: E402
 from spamwatch.sinks.record import alert_id  # noqa: E402
 
 WAIT = 120.0
@@ -65,6 +72,7 @@ class Row:
     alerted: bool
     lost: int
     repeated: int
+    resent: int
     recovery: float | None
     note: str = ""
 
@@ -96,12 +104,15 @@ class Scene:
             f'[alerts]\nspool_dir = "{spool}"\n'
             '[sinks.webhook]\nretries = 1\nbackoff = "0.2s"\nmax_backoff = "2s"\n'
             'timeout = "2s"\ndrain_timeout = "2s"\n'
+            # every record kind, as report --all-records makes them (a webhook pages:
+            # by default it gets no ``updated``)
+            'records = ["opened", "escalated", "updated", "resolved"]\n'
         )
 
     def start(self, *extra: str) -> FollowProcess:
         """``follow`` from the start of the log, resuming from the state when there is one."""
         return FollowProcess(
-            ["--config", str(self.dir / "spamwatch.toml"), "--from-start",
+            ["--config", str(self.dir / "spamwatch.toml"), "--from-start", "--no-db",
              "--state", str(self.state), "--format", "plain",
              "--alert", f"webhook+{self.webhook.url}/hook", *extra, str(self.log)]
         )  # fmt: skip
@@ -143,11 +154,16 @@ class Scene:
     def row(self, name: str, recovery: float | None, note: str = "") -> Row:
         got = self.delivered()
         want = [i for i, _ in self.expected]
+        repeated, resent = repeats(self.webhook)
+        unexpected = len(set(got) - set(want))  # a record report does not make
+        if unexpected:
+            note = f"{note}; {unexpected} records report does not make".lstrip("; ")
         return Row(
             fault=name,
             alerted=self.critical in got,
             lost=len(set(want) - set(got)),
-            repeated=len(got) - len(set(got)),
+            repeated=repeated,
+            resent=resent,
             recovery=recovery,
             note=note,
         )
@@ -156,14 +172,39 @@ class Scene:
         self.webhook.stop()
 
 
+def repeats(webhook: WebhookServer) -> tuple[int, int]:
+    """(repeated, re-sent with the same id) among the requests the webhook answered 200.
+
+    A record is its incident ``id``, ``state`` and log ``time``; its first delivery
+    sets its ids (``alert_id`` and the ``Idempotency-Key`` header). A later delivery
+    with the same ids is a re-send the receiver can drop; with any other id it is a
+    repeat the receiver cannot tell from a new alert.
+    """
+    first: dict[tuple[str, str, str], tuple[str, str]] = {}
+    repeated = resent = 0
+    for request in list(webhook.requests):
+        if request.mode != "ok":
+            continue
+        body = request.json()
+        record = (body["id"], body["state"], body["time"])
+        ids = (body["alert_id"], request.headers.get("Idempotency-Key", ""))
+        if record not in first:
+            first[record] = ids
+        elif ids == first[record]:
+            resent += 1
+        else:
+            repeated += 1
+    return repeated, resent
+
+
 def made(log: Path) -> list[tuple[str, bool]]:
     """(alert_id, is critical) of every record of the log, in the order they are made."""
     out = subprocess.run(
         [sys.executable, "-m", "spamwatch", "report", "--all-records", "--format", "json",
-         "--fail-on", "never", str(log)],
+         "--fail-on", "never", "--no-db", str(log)],
         capture_output=True, text=True, check=True, cwd=ROOT, timeout=300,
     ).stdout  # fmt: skip
-    records = [Finding.from_json(json.loads(line)) for line in out.splitlines()]
+    records = [Incident.from_json(json.loads(line)) for line in out.splitlines()]
     return [(alert_id(r), str(r.severity) == "critical") for r in records]
 
 
@@ -283,7 +324,7 @@ def small_tmpfs(where: Path, full: bool, readonly: bool) -> Iterator[Path | None
 def spool_fault(scene: Scene, name: str, full: bool, readonly: bool) -> Row:
     with small_tmpfs(scene.dir / "fs", full, readonly) as spool:
         if spool is None:
-            return Row(name, False, 0, 0, None, "skipped: cannot mount a tmpfs (needs root)")
+            return Row(name, False, 0, 0, 0, None, "skipped: cannot mount a tmpfs (needs root)")
         scene.write_config(spool)
         scene.webhook.mode = "fail"
         # A jsonl file beside it: on the full one it is created, then its writes fail
@@ -454,7 +495,8 @@ def main() -> None:
     options = Options(args.down, args.kills, args.seed)
     chosen = [f for f in FAULTS if not args.only or f[0] in args.only]
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"{'fault':<14} {'alerted':<8} {'lost':>5} {'repeated':>9} {'recovery':>9}  note")
+    print(f"{'fault':<14} {'alerted':<8} {'lost':>5} {'repeated':>9} {'re-sent, same id':>17}"
+          f" {'recovery':>9}  note")  # fmt: skip
     rows: list[Row] = []
     for name, _what, run in chosen:
         workdir = Path(tempfile.mkdtemp(prefix=f"spamwatch-rel-{name}-"))
@@ -467,10 +509,11 @@ def main() -> None:
         rows.append(row)
         recovery = f"{row.recovery:.1f}s" if row.recovery is not None else "-"
         alerted = "yes" if row.alerted else "NO"
-        print(f"{row.fault:<14} {alerted:<8} {row.lost:>5} {row.repeated:>9} {recovery:>9}  "
-              f"{row.note}", flush=True)  # fmt: skip
+        print(f"{row.fault:<14} {alerted:<8} {row.lost:>5} {row.repeated:>9} {row.resent:>17}"
+              f" {recovery:>9}  {row.note}", flush=True)  # fmt: skip
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    sys.exit(0 if all(r.alerted and r.lost == 0 for r in rows if "skipped" not in r.note) else 1)
+    good = all(r.alerted and r.lost == r.repeated == 0 for r in rows if "skipped" not in r.note)
+    sys.exit(0 if good else 1)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -493,3 +495,20 @@ def test_alert_ids_are_stable_and_unique_per_record() -> None:
     ]
     assert alert_id(again) == alert_id(first)
     assert len({alert_id(r) for r in records}) == len(records)
+
+
+def test_alert_ids_of_a_real_log_are_the_same_in_another_process_and_unique() -> None:
+    """What bench_reliability's 're-sent, same id' relies on: the records a restarted
+    process makes again carry the ids of the first (the receiver can drop them), and no
+    two different records of a real incident share one."""
+    sample = Path(__file__).resolve().parents[1] / "samples" / "compromised-account.log"
+    command = [sys.executable, "-m", "spamwatch", "report", "--all-records", "--no-db",
+               "--format", "json", "--fail-on", "never", str(sample)]  # fmt: skip
+
+    def ids() -> list[str]:
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        return [alert_id(Incident.from_json(json.loads(line))) for line in out.splitlines()]
+
+    first, second = ids(), ids()
+    assert len(first) >= 4 and first == second
+    assert len(set(first)) == len(first)
