@@ -90,18 +90,21 @@ def profile_flags(func: F) -> F:
     return db_option(func)
 
 
-def jobs_option(what: str) -> Callable[[F], F]:
-    """``--jobs 0|1|2``: read and parse in a second process (``parse.forked``).
+def jobs_option(
+    what: str, two: str = "2 reads and parses the log in a second one"
+) -> Callable[[F], F]:
+    """``--jobs 0|1|2``: use a second process (``parse.forked``, ``profiles.parallel``).
 
-    ``what`` names the result that stays the same ("The report", "What is learned").
+    ``two`` says what the second process does; ``what`` the result that stays
+    the same, or how it differs ("The report is the same.").
     """
     return click.option(
         "--jobs",
         type=click.IntRange(0, 2),
         default=0,
         show_default=True,
-        help="Processes: 2 reads and parses the log in a second one, 1 does all in one, "
-        f"0 is 2 on a machine with two CPUs or more. {what} is the same.",
+        help=f"Processes: {two}, 1 does all in one, "
+        f"0 is 2 on a machine with two CPUs or more. {what}",
     )
 
 

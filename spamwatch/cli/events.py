@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from spamwatch.cli.common import config_option, load, parse_options
+from spamwatch.cli.common import config_option, jobs_option, load, parse_options
 from spamwatch.errors import UsageError
 from spamwatch.events.run import print_events
 from spamwatch.parse.options import build_parse_options
@@ -27,6 +27,9 @@ from spamwatch.sources.files import DEFAULT_LOG
 @click.option("--explain", is_flag=True, help="Say for each line how it was read, or why not.")
 @config_option
 @parse_options
+@jobs_option(
+    "The output is the same.", two="2 reads and parses the log in a second one (--messages)"
+)
 def events(
     files: tuple[str, ...],
     messages: bool,
@@ -36,6 +39,7 @@ def events(
     timezone: str | None,
     year: int | None,
     syslog_names: tuple[str, ...],
+    jobs: int,
 ) -> int:
     """Print the events (or messages) spamwatch reads from FILE as JSON Lines.
 
@@ -51,7 +55,9 @@ def events(
     config = load(config_path)
     options = build_parse_options(config, timezone, year, syslog_names)
     paths = files or (DEFAULT_LOG,)
-    summary = print_events(config, options, paths, sys.stdout, messages, include_open, explain)
+    summary = print_events(
+        config, options, paths, sys.stdout, messages, include_open, explain, jobs
+    )
     click.echo(summary, err=True)
     return 0
 

@@ -42,7 +42,10 @@ from spamwatch.screen import ReadingProgress
 @config_option
 @parse_options
 @db_option
-@jobs_option("What is learned")
+@jobs_option(
+    "A file is judged against the files finished before it started.",
+    two="2 learns two files at a time (a file alone is parsed in a second one)",
+)
 @click.argument("files", nargs=-1, metavar="[FILE]...")
 def learn(
     config_path: str | None,
@@ -72,8 +75,10 @@ def learn(
     profiles = Profiles.open(replace(options, learn=True))
     try:
         fork = worth_forking(jobs, [])
+        at_once = 2 if fork else 1
         with ReadingProgress(paths) as progress:
-            totals = learn_history(paths, profiles, _builder(config, parsing), progress, fork)
+            build = _builder(config, parsing)
+            totals = learn_history(paths, profiles, build, progress, fork, at_once)
         click.echo(describe(totals, progress.elapsed()))
     finally:
         profiles.close()

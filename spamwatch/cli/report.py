@@ -111,7 +111,7 @@ FAIL_ON = ("info", "warning", "critical", "never")
     metavar="DURATION",
     help="With --since, read this much log before it to refill the detectors' windows (0: none).",
 )
-@jobs_option("The report")
+@jobs_option("The report is the same.")
 @alert_option
 @profile_flags
 @click.argument("files", nargs=-1, metavar="[FILE]...")

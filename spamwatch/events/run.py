@@ -9,7 +9,7 @@ benchmark times.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from typing import BinaryIO, TextIO
 
@@ -17,8 +17,9 @@ from spamwatch.config import Config
 from spamwatch.correlate import KINDS, Correlator, CorrelatorStats
 from spamwatch.events.explain import explainer
 from spamwatch.jsonform import dumps, event_to_json, message_to_json
-from spamwatch.model import Stage
+from spamwatch.model import Event, Stage
 from spamwatch.parse import Parser
+from spamwatch.parse.forked import blocks_forked, worth_forking
 from spamwatch.parse.options import ParseOptions
 from spamwatch.parse.parser import ParseStats
 from spamwatch.screen import ReadingProgress
@@ -38,11 +39,14 @@ def print_events(
     messages: bool = False,
     include_open: bool = False,
     explain: bool = False,
+    jobs: int = 1,
 ) -> str:
     """Print the events, finished messages or explained lines of ``paths`` to ``out``.
 
     Returns the one summary line of what was read, for stderr. Every file is
     opened before anything is printed: a typo in the last name fails first.
+    ``jobs`` (``parse.forked.worth_forking``): messages are read and parsed in
+    a second process.
     """
     parser = Parser(options, kinds=KINDS if messages else None, queue_ids_only=messages)
     stages = (Stage.DONE,) if messages else ()
@@ -57,9 +61,12 @@ def print_events(
     with ExitStack() as stack:
         sources = [(path, _open(path, stack)) for path in paths]
         with ReadingProgress(list(paths), lambda: stats.lines, output_while_reading=True):
-            for path, stream in sources:
-                parser.begin_source(file_anchor(path))
-                printed += run(stream, path)
+            if messages and worth_forking(jobs, list(paths)):
+                printed += _messages_forked(parser, correlator, out, sources)
+            else:
+                for path, stream in sources:
+                    parser.begin_source(file_anchor(path))
+                    printed += run(stream, path)
     if messages:
         for update in correlator.flush():
             out.write(dumps(message_to_json(update.message)) + "\n")
@@ -105,6 +112,35 @@ def _messages(parser: Parser, correlator: Correlator, out: TextIO) -> Runner:
         return printed
 
     return run
+
+
+def _messages_forked(
+    parser: Parser, correlator: Correlator, out: TextIO, sources: list[tuple[str, BinaryIO]]
+) -> int:
+    """``_messages`` over every source, the reading and parsing in a forked child.
+
+    The child runs the very ``parse_block`` calls one process would, on its
+    copy of ``parser`` (``parse.forked``: the same events, in the same order),
+    while this process joins them into messages and prints them; so the
+    output is byte for byte that of one process. ``parser.stats`` follows the
+    child's line count for the progress bar and is the child's at the end.
+    """
+
+    def blocks() -> Iterator[tuple[list[Event], int]]:
+        for path, stream in sources:
+            parser.begin_source(file_anchor(path))
+            for block in iter_blocks(stream, path):
+                yield parser.parse_block(block), parser.stats.lines
+
+    feed_many, write = correlator.feed_many, out.write
+    printed = 0
+    for events, lines in blocks_forked(parser, blocks):
+        parser.stats.lines = lines
+        updates = feed_many(events)
+        if updates:
+            write("".join([dumps(message_to_json(u.message)) + "\n" for u in updates]))
+            printed += len(updates)
+    return printed
 
 
 def _open(path: str, stack: ExitStack) -> BinaryIO:

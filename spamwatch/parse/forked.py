@@ -90,7 +90,7 @@ def blocks_forked(
                 _set_stats(parser.stats, message[1])
                 return
             else:
-                raise _error(message)
+                raise child_error(message)
     finally:
         if child.is_alive():
             child.terminate()
@@ -172,8 +172,12 @@ def _set_stats(stats: ParseStats, values: list[Any]) -> None:
         setattr(stats, name, value)
 
 
-def _error(message: tuple[Any, ...]) -> Exception:
-    """The child's error as the same class here; a bug as a plain one (exit 70)."""
+def child_error(message: tuple[Any, ...]) -> Exception:
+    """A child process's failure as the exception to raise here.
+
+    ("error", class name, text): that SpamwatchError; ("bug", traceback): a
+    plain one (an internal error, exit 70).
+    """
     if message[0] == "error":
         cls = getattr(errors, message[1], SpamwatchError)
         if isinstance(cls, type) and issubclass(cls, SpamwatchError):

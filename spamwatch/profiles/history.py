@@ -30,7 +30,7 @@ from spamwatch.parse import Parser
 from spamwatch.parse.forked import blocks_forked
 from spamwatch.pipeline import Pipeline
 from spamwatch.profiles import Profiles
-from spamwatch.profiles.learner import open_keys_of
+from spamwatch.profiles.learner import Learner, open_keys_of
 from spamwatch.profiles.partial import Partial
 from spamwatch.profiles.store import FileMark, ProfileStore
 from spamwatch.profiles.view import ProfileView
@@ -109,29 +109,57 @@ Build = Callable[[ProfileView], Pipeline]
 
 
 def learn_history(
-    paths: Sequence[str], profiles: Profiles, build: Build, progress: Progress, fork: bool = False
+    paths: Sequence[str],
+    profiles: Profiles,
+    build: Build,
+    progress: Progress,
+    fork: bool = False,
+    at_once: int = 1,
 ) -> Totals:
-    """Learn each file in turn (already ordered), writing after each; returns the totals.
+    """Learn each file (already ordered), writing each in file order; returns the totals.
 
     Each file's detectors judge against what the files before it taught, so
     the incidents of day 2 are told apart from its normal by day 1.
+    ``at_once`` > 1: that many files are learned at the same time, each in a
+    process of its own (``parallel``), a file judged against the files written
+    when it started (all but the ``at_once - 1`` before it). A file learned
+    alone is read and parsed in a second process when ``fork``.
     """
+    from spamwatch.profiles.parallel import Running  # it needs this module's names
+
     store = profiles.store
     assert store is not None, "learn needs a database"
     totals = Totals()
-    for path in paths:
-        plan = plan_file(path, store)
-        progress.start_file(path)
-        if plan.done:
-            totals.unchanged += 1
-            progress.advance(plan.size, 0)
-            continue
-        learned = learn_one(plan, profiles, build, progress, fork)
+    running = Running(learn_built, progress)
+
+    def keep(learned: FileLearned) -> None:
         options = profiles.options
         marks = [learned.mark] if learned.mark is not None else []
         store.write(learned.partial, marks, options.retention, options.limits)
         totals.add(learned)
         profiles.reload()
+
+    try:
+        for index, path in enumerate(paths):
+            while running and (len(running) >= at_once or path == "-"):
+                keep(running.take_oldest())
+            plan = plan_file(path, store)
+            if plan.fingerprint and plan.fingerprint in running.fingerprints():
+                while running:  # the same file under another name: learned once
+                    keep(running.take_oldest())
+                plan = plan_file(path, store)
+            progress.start_file(path)
+            if plan.done:
+                totals.unchanged += 1
+                progress.advance(plan.size, 0)
+            elif at_once > 1 and path != "-" and (running or index + 1 < len(paths)):
+                running.start(plan, build_learning(profiles, build))
+            else:
+                keep(learn_one(plan, profiles, build, progress, fork))
+        while running:
+            keep(running.take_oldest())
+    finally:
+        running.stop()
     return totals
 
 
@@ -142,10 +170,28 @@ def learn_one(
 
     ``fork``: the file is read and parsed in a second process (``learn_file``).
     """
+    return learn_built(plan, build_learning(profiles, build), progress, fork)
+
+
+def build_learning(profiles: Profiles, build: Build) -> Pipeline:
+    """A fresh pipeline judging against the view as it is now, its learner in batch mode.
+
+    Everything that reads the database happens here (the learner's learned
+    spans), so a forked process can run the pipeline without touching it.
+    """
     pipeline = build(profiles.view)
     learner = profiles.learner(lambda: open_keys_of(pipeline.engine), refresh=False, batch=True)
     assert learner is not None, "learn needs a database"
     pipeline.learner = learner
+    return pipeline
+
+
+def learn_built(
+    plan: FilePlan, pipeline: Pipeline, progress: Progress, fork: bool = False
+) -> FileLearned:
+    """``learn_one`` with the pipeline already built (``build_learning``)."""
+    learner = pipeline.learner
+    assert isinstance(learner, Learner)
     feed_event = pipeline.feed_event
 
     def feed(events: list[Event]) -> None:
