@@ -14,7 +14,7 @@ command once per round, so a change in the machine's load hits all of them),
 each as a child process with stdout to /dev/null:
 
 * ``pflogsumm FILE``
-* ``spamwatch events --messages FILE``
+* ``spamwatch events --messages FILE`` (``--jobs 1`` and ``2`` when it has ``--jobs``)
 * ``spamwatch report --format json --jobs 1 FILE`` (one process) and
   ``--jobs 2`` (two), when this spamwatch has ``--jobs``
 * ``spamwatch report --format json FILE`` on the log without incidents
@@ -25,8 +25,10 @@ work directory, removed before each run) and learns as it reads, as the first
 report on a server does.
 
 and prints the median of the rounds: wall and CPU seconds (user + system of
-that child, ``os.wait4``), lines/s, the ratio to pflogsumm (its time divided by
-the command's: above 1 is faster) and peak RSS; then report's CPU per line with
+that child and of the children it reaped: ``os.wait4``, so a second process's
+CPU is counted), lines/s, the ratio to pflogsumm (its time divided by the
+command's: above 1 is faster), peak RSS (of the largest one process) and the
+1-minute load average when it started; then report's CPU per line with
 and without the incidents. ``--scaling`` adds report on twice the lines (target
 at most 2.2 times the CPU), ``--spray`` report on 50,000 and 100,000 SASL
 failures from as many addresses (target at most 2.2 times). The load average
@@ -58,11 +60,13 @@ class Run:
     wall: float
     cpu: float
     peak_mb: float
+    load: float = 0.0  # the 1-minute load average when it started
 
 
 def measure(argv: Sequence[str]) -> Run:
     """Run ``argv`` with stdout to /dev/null; its wall time and its own rusage."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    load = os.getloadavg()[0]
     with open(os.devnull, "wb") as null:
         started = time.perf_counter()
         proc = subprocess.Popen(list(argv), stdout=null, stderr=subprocess.PIPE, env=env)
@@ -73,7 +77,7 @@ def measure(argv: Sequence[str]) -> Run:
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 1):  # report exits 1 when it found something
         print(f"  {' '.join(argv[-3:])} exited {code}: {err.decode(errors='replace')[-400:]}")
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, load)
 
 
 def genlog(path: Path, *args: str) -> Path:
@@ -108,6 +112,7 @@ def median(runs: list[Run]) -> Run:
         statistics.median(r.wall for r in runs),
         statistics.median(r.cpu for r in runs),
         statistics.median(r.peak_mb for r in runs),
+        statistics.median(r.load for r in runs),
     )
 
 
@@ -132,12 +137,15 @@ def table(results: dict[str, Run], lines: dict[str, int], base: str | None) -> N
     ref = results.get(base) if base else None
     print(
         f"  {'command':44} {'wall s':>7} {'CPU s':>7} {'lines/s':>9} "
-        f"{'x pflogsumm wall':>16} {'x cpu':>6} {'peak MB':>8}"
+        f"{'x pflogsumm wall':>16} {'x cpu':>6} {'peak MB':>8} {'load':>5}"
     )
     for name, run in results.items():
         rate = lines[name] / run.wall if run.wall else 0.0
         vs = f"{ref.wall / run.wall:16.2f} {ref.cpu / run.cpu:6.2f}" if ref else " " * 23
-        print(f"  {name:44} {run.wall:7.2f} {run.cpu:7.2f} {rate:9,.0f} {vs} {run.peak_mb:8.1f}")
+        print(
+            f"  {name:44} {run.wall:7.2f} {run.cpu:7.2f} {rate:9,.0f} {vs} {run.peak_mb:8.1f}"
+            f" {run.load:5.1f}"
+        )
 
 
 def main() -> int:
@@ -162,7 +170,12 @@ def main() -> int:
     pflogsumm = shutil.which("pflogsumm")
     if pflogsumm:
         commands["pflogsumm"] = [pflogsumm, str(inc)]
-    commands["spamwatch events --messages"] = [*SPAMWATCH, "events", "--messages", str(inc)]
+    events = [*SPAMWATCH, "events", "--messages"]
+    if has(["events"], "--jobs"):
+        commands["spamwatch events --messages (1 process)"] = [*events, "--jobs", "1", str(inc)]
+        commands["spamwatch events --messages (2 processes)"] = [*events, "--jobs", "2", str(inc)]
+    else:
+        commands["spamwatch events --messages"] = [*events, str(inc)]
     if has(["report"], "--jobs"):
         commands["spamwatch report (1 process)"] = [*report, "--jobs", "1", str(inc)]
         commands["spamwatch report (2 processes)"] = [*report, "--jobs", "2", str(inc)]
