@@ -25,7 +25,7 @@ from spamwatch.incidents.story import labelled, stamp, story
 from spamwatch.model import Incident, Severity
 from spamwatch.report.summary import TrafficSummary
 from spamwatch.report.timerange import TimeRange
-from spamwatch.sinks.text import incident_json
+from spamwatch.sinks.text import incident_json, log_console
 from spamwatch.textsafe import clean
 
 TOP = 5
@@ -137,3 +137,14 @@ def render_table(data: ReportData, console: Console) -> None:
     for label, value in rows:
         for line in labelled(label, value, max(console.width, 40), width):
             console.print(Text(line), overflow="ignore", crop=False)
+
+
+def render(data: ReportData, output_format: str | None, out: TextIO) -> None:
+    """The report in the format asked for: table on a terminal, else text, or JSON Lines."""
+    chosen = output_format or ("table" if out.isatty() else "text")
+    if chosen == "json":
+        render_json(data.incidents, out)
+    elif chosen == "text":
+        render_text(data, out)
+    else:
+        render_table(data, log_console(out))

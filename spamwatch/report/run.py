@@ -11,17 +11,24 @@ command (``spamwatch.cli.report``) only parses options and wires these.
 from __future__ import annotations
 
 import os
+import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 import click
 
+from spamwatch.errors import ProfileError, UsageError
+from spamwatch.metrics import ReportRun
 from spamwatch.model import Event, Incident, IncidentState, Severity
 from spamwatch.parse import Parser
-from spamwatch.parse.forked import blocks_forked
+from spamwatch.parse.forked import blocks_forked, worth_forking
 from spamwatch.pipeline import Emit, Pipeline
-from spamwatch.report.timerange import TimeRange, iso
+from spamwatch.profiles import ProfileOptions, Profiles
+from spamwatch.profiles.learner import open_keys_of
+from spamwatch.report.summary import TrafficSummary
+from spamwatch.report.timerange import TimeRange, iso, parse_now
 from spamwatch.sinks import Fanout
 from spamwatch.sources.files import file_anchor
 from spamwatch.sources.rotated import files_for_range, rotated_siblings
@@ -285,3 +292,73 @@ def exit_status(severities: list[Severity], fail_on: str) -> int:
     if fail_on == "never" or worst is None:
         return 0
     return 1 if worst >= Severity.parse(fail_on) else 0
+
+
+def reading_start(reading: TimeRange, plan: list[str], parser: Parser) -> float | None:
+    """Where the reading starts: the profiles judged against are those learned before."""
+    if reading.since is not None:
+        return reading.since.timestamp()
+    if plan[0] == "-":
+        return None
+    begin(parser, plan[0])
+    start = first_time(plan[0], parser.line_time)
+    return None if start is None else start.timestamp()
+
+
+def open_profiles(
+    options: ProfileOptions,
+    pipeline: Pipeline,
+    start: float | None,
+    on_error: Callable[[ProfileError], None],
+) -> Profiles:
+    """Open the profiles learned before ``start``, bind the detectors, tap the learner in.
+
+    The range is judged against what was known before it; what it teaches is
+    written as it is read. A write that fails goes to ``on_error`` (``report``
+    ends with its status after the report is printed, said once in that error
+    line); a database this user cannot write fails at once (exit 5).
+    """
+    profiles = Profiles.open(options, before=start)
+    profiles.bind(pipeline.detectors)
+    pipeline.learner = profiles.learner(lambda: open_keys_of(pipeline.engine), on_error=on_error)
+    return profiles
+
+
+def read_events(parser: Parser, plan: list[str], reading: TimeRange, jobs: int) -> Iterator[Event]:
+    """The range's events, read here or in a second process (``--jobs``)."""
+    if worth_forking(jobs, plan):
+        return events_forked(parser, plan, reading)
+    return events_in(parser, plan, reading)
+
+
+def range_now(text: str | None, zone: tzinfo, parser: Parser, newest: str) -> datetime:
+    """The moment relative times count back from: --now, the log's end, or the clock."""
+    if text is None or text.strip().lower() != "end":
+        return parse_now(text, zone) or datetime.now(UTC)
+    if newest == "-":
+        raise UsageError("--now end needs a log file, not standard input")
+    end = log_end(parser, newest)
+    if end is None:
+        raise UsageError(f"--now end: {newest} has no timestamped line")
+    return end
+
+
+def run_gauges(
+    span: TimeRange | None,
+    parser: Parser,
+    traffic: TrafficSummary,
+    final: list[Incident],
+    started: float,
+    status: int,
+) -> ReportRun:
+    """What this run did, for the metrics: gauges, replaced by the next run."""
+    return ReportRun(
+        since=(span.since if span else None) or traffic.first_time,  # else the log's own span
+        until=(span.until if span else None) or traffic.last_time,
+        lines=parser.stats.lines,
+        events=parser.stats.events,
+        messages=traffic.messages,
+        incidents=Counter(str(i.severity) for i in final),
+        duration=time.monotonic() - started,
+        exit_status=status,
+    )

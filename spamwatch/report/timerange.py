@@ -136,3 +136,14 @@ def parse_now(text: str | None, zone: tzinfo) -> datetime | None:
         return _absolute(text.strip(), zone)
     except ValueError as exc:
         raise UsageError(f"--now: {exc}") from None
+
+
+def with_warmup(span: TimeRange, warmup: str) -> TimeRange:
+    """What to read: the range plus ``--warmup`` before it to refill the detectors."""
+    try:
+        back = parse_duration(warmup)
+    except ValueError as exc:
+        raise UsageError(f"--warmup: {exc}") from None
+    if span.since is None or not back:
+        return span
+    return TimeRange(span.since - back, span.until)
