@@ -79,12 +79,12 @@ class QueueDetector(SiteDetector):
     mail for its primary, an inbound MX whose mailbox store is down), the
     finding is info only.
     ``outage_share`` (0.5): when more than this share of the queued messages
-    wait for one destination or relay whose last delivery attempt failed at
-    the connection level (timed out, refused, lost, greylisted: see
-    spamwatch.detectors.outage), and no one login owns more than half of the
-    queue, the finding names that destination and its failure with the fact
-    ``outage`` (an ``info`` incident about the host) instead of
-    ``queue_growth``/``deferrals``.
+    (or of the deferred deliveries in the window) wait for one destination or
+    relay whose last delivery attempt failed at the connection level (timed
+    out, refused, lost, greylisted: see spamwatch.detectors.outage), and no
+    one login owns more than half of the queue, the finding names that
+    destination and its failure with the fact ``outage`` (an ``info``
+    incident about the host) instead of ``queue_growth``/``deferrals``.
     ``max_messages`` (200000): queue entries tracked (oldest forgotten).
     ``probe`` (false): also ask Postfix (``postqueue -j``, see
     spamwatch.sources.queue) for the true queue size and oldest message's age,
@@ -123,6 +123,10 @@ class QueueDetector(SiteDetector):
             self.span("window"), 1000
         )
         self._last: dict[str, tuple[datetime, Severity]] = {}
+        # deferrals in the window that could not reach their server: (server, failure)
+        self._unreachable: KeyedWindows[str, tuple[str, str]] = KeyedWindows(
+            self.span("window"), 1000
+        )
         # what each queued message waits for, when its last attempt could not connect
         self._waits: dict[tuple[str, str], tuple[str, str]] = {}
         self._waiting: dict[str, Counter[tuple[str, str]]] = {}  # per host
@@ -143,8 +147,11 @@ class QueueDetector(SiteDetector):
             rcpt = update.recipient
             value = (domain_of(rcpt.address), reason_key(rcpt.reason, rcpt.dsn), owner_of(message))
             self._deferred.add(message.host, now, value)
+            failure = connection_failure(rcpt.reason)
+            if failure is not None:
+                self._unreachable.add(message.host, now, failure)
             if key in self._queued:
-                self._wait(key, connection_failure(rcpt.reason))
+                self._wait(key, failure)
         else:
             return ()
         signal = self._evaluate(message.host, now)
@@ -157,6 +164,7 @@ class QueueDetector(SiteDetector):
 
     def sweep(self, now: datetime) -> None:
         self._deferred.expire(now)
+        self._unreachable.expire(now)
 
     def _room_for(self, host: str) -> bool:
         """A log naming thousands of hosts is hostile or broken: cap them."""
@@ -246,7 +254,7 @@ class QueueDetector(SiteDetector):
         by_owner = tally(deferred_counts.items(), 2)
         inbound = owners.get(INBOUND, 0) + by_owner.get(INBOUND, 0)
         share = inbound / max(1, size + n_deferred)
-        outage = None if sole_login(owners) else self._outage(host)
+        outage = None if sole_login(owners) else self._outage(host, now, n_deferred)
         facts = _facts(grades, share >= self.number("inbound_share"), outage)
         if share >= self.number("inbound_share"):
             severity = Severity.INFO  # inbound mail waiting is nobody's abuse
@@ -258,16 +266,33 @@ class QueueDetector(SiteDetector):
             return signal
         return replace(signal, evidence={**signal.evidence, "real_queue": describe(real)})
 
-    def _outage(self, host: str) -> dict[str, Any] | None:
-        """The destination most of the queue waits for, failing to connect (option
-        ``outage_share``), as evidence: destination, failure, messages waiting."""
-        waiting = self._waiting.get(host)
-        if not waiting:
+    def _outage(self, host: str, now: datetime, n_deferred: int) -> dict[str, Any] | None:
+        """The destination or relay that cannot be reached, as evidence (destination,
+        failure, messages waiting), when it explains the queue (option ``outage_share``).
+
+        It does when more than that share of the queued messages wait for it,
+        or of the deferrals in the window failed to reach it: the second is
+        known minutes before the first (the queue also holds mail not tried
+        yet), and an outage first judged as queue growth would stay a warning.
+        """
+        share = self.number("outage_share")
+        waiting = self._waiting.get(host) or Counter()
+        if waiting:
+            (destination, failure), count = waiting.most_common(1)[0]
+            if count > share * self._size(host):
+                return {"destination": destination, "failure": failure, "waiting": count}
+        window = self._unreachable.get(host, now)
+        if window is None or not n_deferred:
             return None
-        (destination, failure), count = waiting.most_common(1)[0]
-        if count <= self.number("outage_share") * self._size(host):
+        (destination, failure), failed = window.counts.most_common(1)[0]
+        if failed <= share * n_deferred:
             return None
-        return {"destination": destination, "failure": failure, "waiting": count}
+        return {
+            "destination": destination,
+            "failure": failure,
+            "waiting": waiting.get((destination, failure), 0),
+            "failed": failed,  # of the window's deferrals
+        }
 
     def _real_queue(self, now: datetime) -> QueueSample | None:
         """The true queue (option ``probe``), when the log is live and of one host."""
@@ -333,7 +358,13 @@ class QueueDetector(SiteDetector):
                 f" {outage['waiting']} of {size} queued messages wait for it"
                 f" ({growth:+d} in {span})"
             )
-        summary += f", {n_deferred} deferred deliveries in {span}"
+        if outage is not None and "failed" in outage:
+            summary += (
+                f", {outage['failed']} of {n_deferred} deferred deliveries in {span} failed to"
+            )
+            summary += " reach it"
+        else:
+            summary += f", {n_deferred} deferred deliveries in {span}"
         if whose:
             summary += f"; most queued mail from {whose[0][0]} ({whose[0][1]})"
         counts = {"queued": size, "growth": growth, "deferred": n_deferred}
