@@ -349,3 +349,35 @@ def test_a_password_spray_then_a_guessed_login_is_one_incident_in_the_pipeline()
         log.add(record)
     assert [i.id for i in log.final()] == [login_id]  # report: one incident
     assert {r.id for r in log.records_of(log.final())} == ids | {login_id}  # --all-records
+
+
+def test_a_spray_whose_addresses_also_brute_force_is_one_incident_with_the_login() -> None:
+    """bench_incidents' distributed attack: 12 addresses spray and each of them fails more
+    than ``per_address`` times (a brute-force finding per address, in the host incident), one
+    logs in; then more addresses join the spray. The login's incident takes the spray and
+    every address's finding; the host incident ends merged into it, and no new one opens
+    for the addresses that brute-force after the guess."""
+    stream = Stream()
+    attackers = [f"203.0.113.{n}" for n in range(1, 19)]
+    names = [f"{n}@example.com" for n in ("info", "sales", "admin", "office", "test", "hr")]
+    for n in range(144):  # 12 addresses x 12 failures in 8 minutes
+        stream.sasl_failure(at(n * 3.3), attackers[n % 12], names[n // 12 % 6])
+    stream.login(at(500), "sales@example.com", attackers[3])
+    for n in range(72):  # 6 more addresses x 12 failures after the guess
+        stream.sasl_failure(at(520 + n * 4), attackers[12 + n % 6], names[n // 6 % 6])
+    stream.sasl_failure(at(6000), "198.51.100.1")  # log time goes on: it resolves
+    records = run_incidents(stream)
+    assert {r.key for r in records} == {"sales@example.com", "mail.example.com"}
+    (login_id,) = {r.id for r in records if r.key == "sales@example.com"}
+    hosts = [r for r in records if r.key_kind == "host"]
+    assert len({r.id for r in hosts}) == 1, [(r.state, r.time, r.summary) for r in hosts]
+    assert (hosts[-1].state, hosts[-1].merged_into) == ("resolved", login_id)
+    final = [r for r in records if r.id == login_id][-1]
+    brute = {f.key for f in final.findings if f.key_kind == "client_ip"}
+    assert brute == set(attackers), sorted(set(attackers) - brute)
+    from spamwatch.report.summary import IncidentLog
+
+    log = IncidentLog(keep_records=False)
+    for record in records:
+        log.add(record)
+    assert [i.id for i in log.final()] == [login_id]

@@ -12,7 +12,7 @@ than on per-address counts (which a spray keeps low on purpose).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -23,6 +23,8 @@ from spamwatch.model import Event, Severity, Signal
 from spamwatch.timeutil import format_duration
 
 MAX_NAMES = 10
+MAX_BRUTES = 1000
+"""Addresses per host remembered as having a brute-force finding raised."""
 """Usernames remembered per failing address (evidence, bounded)."""
 
 
@@ -73,8 +75,10 @@ class AuthFailureDetector(SiteDetector):
     ``success_after`` (5): failures from an address before a successful login
     from it is raised (any number when the address took part in a spray or
     brute force being raised: then it is critical, and its evidence
-    ``continues`` names that spray's or brute force's finding, which the
-    incident engine moves into the login's incident).
+    ``continues`` names that spray's finding and its addresses' brute-force
+    findings, which the incident engine moves into the login's incident; an
+    address of that spray that brute-forces later names the login under
+    ``logins``, so it joins that incident, not a new one of the host).
     ``memory`` ("1h"): how long an address's failures are remembered.
     ``ipv6_prefix`` (64): IPv6 addresses are grouped by this prefix.
     ``max_keys`` (50000): addresses/usernames tracked at once.
@@ -110,6 +114,10 @@ class AuthFailureDetector(SiteDetector):
         self._breaches: Recent[str, _Breach] = Recent(cap)
         self._sprays: Recent[str, list[datetime]] = Recent(1000)  # host -> [start, last]
         self._last_spray: datetime | None = None
+        # host -> addresses whose brute-force finding was raised (oldest first)
+        self._brutes: Recent[str, dict[str, None]] = Recent(1000)
+        # host -> [spray episode start, the first login it guessed]
+        self._guessed: Recent[str, list[Any]] = Recent(1000)
 
     def on_event(self, event: Event) -> Iterable[Signal]:
         if event.kind == "sasl_failure":
@@ -124,6 +132,8 @@ class AuthFailureDetector(SiteDetector):
         self._failed.expire(now - self.span("memory"))
         self._breaches.expire(now - self.span("memory"))
         self._sprays.expire(now - self.span("memory"))
+        self._brutes.expire(now - self.span("memory"))
+        self._guessed.expire(now - self.span("memory"))
 
     def _group(self, ip: str) -> str:
         return network_of(ip, 32, int(self.options["ipv6_prefix"]))
@@ -140,17 +150,37 @@ class AuthFailureDetector(SiteDetector):
         if name and name not in record.users and len(record.users) < MAX_NAMES:
             record.users.append(name)
         brute = self._address(addr, name, event)
-        out = [s for s in (brute, self._spray(addr, name, event)) if s]
-        if out:
-            record.spraying = True
+        spray = self._spray(addr, name, event)
         if brute is not None:
             record.brute = True
+            brute = self._brute_of_spray(addr, record, brute)
+        out = [s for s in (brute, spray) if s]
+        if out:
+            record.spraying = True
         if name and self.enabled_for(name) and not self.site.allow.user(name):
             explained = bool(out) or self._spraying(now)
             user_signal = self._user(name, addr, event, explained)
             if user_signal is not None:
                 out.append(user_signal)
         return out
+
+    def _brute_of_spray(self, addr: str, record: _Failures, signal: Signal) -> Signal:
+        """Remember the address as brute-forcing its host; once the host's spray has
+        guessed a login, an address of that spray brute-forces for that login's
+        incident (evidence ``logins``), not for a new host incident."""
+        host = signal.host or ""
+        addrs = self._brutes.get(host, signal.time, dict)
+        addrs.pop(addr, None)
+        addrs[addr] = None
+        if len(addrs) > MAX_BRUTES:
+            del addrs[next(iter(addrs))]
+        guessed = self._guessed.peek(host)
+        episode = self._sprays.peek(host)
+        if guessed is None or episode is None or guessed[0] != episode[0]:
+            return signal
+        if not self._in_spray(host, record) or "logins" in signal.evidence:
+            return signal
+        return replace(signal, evidence={**signal.evidence, "logins": [guessed[1]]})
 
     def _address(self, addr: str, name: str, event: Event) -> Signal | None:
         window = self._by_addr.add(addr, event.time, name)
@@ -281,16 +311,27 @@ class AuthFailureDetector(SiteDetector):
         breach.addresses[addr] = record.count
         if attacked:
             breach.severity = Severity.CRITICAL
-            for attack in self._attacks(event.host, addr, record):
+            for attack in self._attacks(event.host, addr, record, name, event.time):
                 breach.attacks.setdefault(attack, None)
         return [self._user_signal(name, breach.severity, event)]
 
-    def _attacks(self, host: str, addr: str, record: _Failures) -> list[tuple[str, str, str]]:
-        """The findings of the attack this address took part in: the spray on ``host``,
-        its own brute force. The login's incident continues them (evidence ``continues``)."""
+    def _attacks(
+        self, host: str, addr: str, record: _Failures, name: str, now: datetime
+    ) -> list[tuple[str, str, str]]:
+        """The findings of the attack this address took part in: the spray on ``host``
+        and the brute force of each of its addresses, or its own brute force. The
+        login's incident continues them (evidence ``continues``)."""
         found = []
         if self._in_spray(host, record):
             found.append((self.name, "host", host))
+            episode = self._sprays.peek(host)
+            guessed = self._guessed.get(host, now, lambda: [None, name])
+            if episode is not None and guessed[0] != episode[0]:
+                guessed[:] = [episode[0], name]
+            for other in self._brutes.peek(host) or ():
+                failed = self._failed.peek(other)
+                if failed is not None and failed.brute and self._in_spray(host, failed):
+                    found.append((self.name, "client_ip", other))
         if record.brute:
             found.append((self.name, "client_ip", addr))
         return found
