@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from collections import Counter
 from datetime import UTC, datetime
@@ -215,8 +216,14 @@ def test_report_writes_gauges_of_its_run_replaced_by_the_next(tmp_path: Path) ->
     log = tmp_path / "mail.log"
     log.write_text("\n".join(attack_lines()) + "\n")
     prom = tmp_path / "spamwatch.prom"
+    before = time.time()
     first, status = report_gauges(log, prom)
+    after = time.time()
     assert status == 1 and first[("spamwatch_report_exit_status", frozenset())] == 1
+    ran = first[("spamwatch_report_duration_seconds", frozenset())]
+    assert 0 < ran < after - before
+    assert before < first[("spamwatch_report_last_run_timestamp_seconds", frozenset())] < after
+    assert first[("spamwatch_report_events", frozenset())] > 0
     assert first[("spamwatch_report_incidents", frozenset({("severity", "critical")}))] >= 1
     assert first[("spamwatch_report_lines", frozenset())] == len(attack_lines())
     assert first[("spamwatch_report_messages", frozenset())] > 0
