@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from containutil import FakePostfix
+from programs import find
 
 from spamwatch.config import Config
 from spamwatch.contain.accessmap import map_key
@@ -672,3 +673,40 @@ def test_postsuper_missing_fails_the_hold_not_the_lock_and_release_undoes_it(
     assert "nothing was held" in outcome.summary()
     assert [entry.login for entry, _ in engine.entries()] == ["dave"]
     assert engine.release("dave").status == "released"
+
+
+def real_map_types() -> list[str]:
+    """The map types spamwatch builds that this machine's Postfix supports (postconf -m)."""
+    postconf = find("postconf")
+    if postconf is None:
+        return []
+    listed = subprocess.run([postconf, "-m"], capture_output=True, text=True, check=False)
+    return [kind for kind in ("hash", "btree", "cdb", "lmdb") if kind in listed.stdout.split()]
+
+
+@pytest.mark.parametrize("kind", real_map_types() or ["hash"])
+def test_the_real_postmap_answers_the_lock_and_then_not(tmp_path: Path, kind: str) -> None:
+    """The map and database built by the real ``postmap`` (no stand-in), read back with
+    ``postmap -q`` as smtpd would look the login up: locked, then released."""
+    postmap = find("postmap")
+    if postmap is None:
+        pytest.skip("Postfix is not installed (postmap)")
+    table = tmp_path / "sasl_access"
+    table.write_text("bob REJECT by hand\n")
+    subprocess.run([postmap, f"{kind}:{table}"], check=True)
+    settings = ContainSettings.from_config(Config({"contain": {
+        "dry_run": False, "lock": True, "map": f"{kind}:{table}",
+        "command_directory": os.path.dirname(postmap), "state_dir": str(tmp_path / "state"),
+    }}))  # fmt: skip
+    engine = Containment(settings)
+
+    def lookup(login: str) -> str:
+        found = subprocess.run([postmap, "-q", login, f"{kind}:{table}"], capture_output=True,
+                               text=True, check=False)  # fmt: skip
+        return found.stdout.strip()
+
+    assert engine.contain("Dave@Example.com").status == "contained"
+    assert lookup("dave@example.com") == "REJECT 5.7.1 account locked, contact support"
+    assert lookup("bob") == "REJECT by hand"
+    assert engine.release("dave@example.com").status == "released"
+    assert lookup("dave@example.com") == "" and lookup("bob") == "REJECT by hand"
