@@ -710,3 +710,48 @@ def test_the_real_postmap_answers_the_lock_and_then_not(tmp_path: Path, kind: st
     assert lookup("bob") == "REJECT by hand"
     assert engine.release("dave@example.com").status == "released"
     assert lookup("dave@example.com") == "" and lookup("bob") == "REJECT by hand"
+
+
+POSTQUEUE_AS_NOBODY = """
+from spamwatch.config import Config
+from spamwatch.contain.check import check
+from spamwatch.contain.commands import Runner
+from spamwatch.contain.settings import ContainSettings
+from spamwatch.errors import ContainError
+settings = ContainSettings.from_config(Config({"contain": {"hold": True}}))
+runner = Runner(settings)
+try:
+    runner.run(runner.argv("postqueue", "-j"))
+    print("postqueue -j ran")
+except ContainError as exc:
+    print(exc)
+print("\\n".join(line.text for line in check(settings, runner) if line.kind == "missing"))
+"""
+
+
+@pytest.mark.parametrize("no_new_privs", [True, False], ids=["no-new-privs", "plain"])
+def test_a_sandbox_that_ignores_postqueue_s_setgid_is_named(no_new_privs: bool) -> None:
+    """Under systemd's NoNewPrivileges=yes (the shipped unit) postqueue, set-group-ID
+    postdrop, cannot reach the queue: the error says why, not only "Permission denied"."""
+    setpriv, postqueue = find("setpriv"), find("postqueue")
+    if os.geteuid() != 0 or setpriv is None or postqueue is None:
+        pytest.skip("needs root, setpriv and Postfix's postqueue")
+    if not os.stat(postqueue).st_mode & 0o2000:
+        pytest.skip("postqueue is not set-group-ID here")
+    flags = ["--no-new-privs"] if no_new_privs else []
+    done = subprocess.run(
+        [setpriv, *flags, "--reuid=65534", "--regid=65534", "--clear-groups",
+         sys.executable, "-c", POSTQUEUE_AS_NOBODY],
+        capture_output=True, text=True, timeout=60, check=False, cwd="/",
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    failure, *missing = done.stdout.splitlines()
+    hint = "may not gain privileges (systemd NoNewPrivileges=yes?)"
+    if no_new_privs:
+        assert "Permission denied" in failure and hint in failure
+        assert "set-group-ID" in failure and "README 'Running as a service'" in failure
+        assert any(hint in line for line in missing), missing
+    else:  # its setgid worked: it reached the queue's door (the mail system is down here)
+        assert "Permission denied" not in failure and hint not in failure
+        assert not any(hint in line for line in missing), missing

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from spamwatch.contain.commands import Runner
+from spamwatch.contain.commands import NO_NEW_PRIVILEGES, Runner, no_new_privileges
 from spamwatch.contain.settings import MAP_TYPES, ContainSettings
 from spamwatch.errors import ContainError
 
@@ -220,6 +220,8 @@ def _map_lines(settings: ContainSettings, runner: Runner) -> list[Line]:
 
 def _hold_lines(settings: ContainSettings, runner: Runner) -> list[Line]:
     out = [_command(runner, "postqueue"), _command(runner, "postsuper")]
+    if os.geteuid() != 0 and no_new_privileges():
+        out.append(Line("missing", f"hold cannot work: {NO_NEW_PRIVILEGES}"))
     if os.geteuid() == 0:
         out.append(Line("ok", "running as root: postsuper may hold mail"))
     elif not settings.sudo:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shlex
 import shutil
+import stat
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,34 @@ PRIVILEGED = frozenset({"postsuper", "postfix"})
 
 TAKES_CONFIG_DIR = frozenset({"postsuper", "postfix", "postmap", "postqueue", "postconf"})
 """Commands that take ``-c DIR`` for a non-default Postfix instance."""
+
+
+NO_NEW_PRIVILEGES = (
+    "this process may not gain privileges (systemd NoNewPrivileges=yes?), so set-user-ID and"
+    " set-group-ID programs (postqueue and postdrop: group postdrop; sudo) run without them;"
+    " see README 'Running as a service'"
+)
+
+
+def no_new_privileges() -> bool:
+    """Is this process barred from gaining privileges (Linux no_new_privs, which systemd's
+    NoNewPrivileges=yes sets)? Then a set-ID program's bit is ignored."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            return any(line.split() == ["NoNewPrivs:", "1"] for line in status)
+    except OSError:
+        return False
+
+
+def set_id_ignored(program: str) -> str:
+    """Why a set-ID ``program`` may have failed: "" unless its bit was ignored here."""
+    try:
+        mode = os.stat(program).st_mode
+    except OSError:
+        return ""
+    if os.geteuid() == 0 or not mode & (stat.S_ISUID | stat.S_ISGID):
+        return ""
+    return f" ({NO_NEW_PRIVILEGES})" if no_new_privileges() else ""
 
 
 def shown(argv: Sequence[str]) -> str:
@@ -142,7 +171,10 @@ class Runner:
         stderr = err.decode("utf-8", "replace")
         if process.returncode != 0:
             detail = first_line(stderr) or first_line(stdout) or "no error message"
-            raise ContainError(f"{shown(argv)} failed (exit status {process.returncode}): {detail}")
+            raise ContainError(
+                f"{shown(argv)} failed (exit status {process.returncode}): {detail}"
+                + set_id_ignored(argv[0])
+            )
         return Result(tuple(argv), stdout, stderr)
 
     def environment(self) -> dict[str, str]:
