@@ -273,3 +273,19 @@ def test_lag_seconds_is_how_far_the_newest_line_read_is_behind_while_lines_wait(
     assert samples[("spamwatch_log_lag_seconds", frozenset({("source", "a.log")}))] == 42
     assert samples[("spamwatch_log_lag_seconds", frozenset({("source", "b.log")}))] == 0
     assert samples[("spamwatch_newest_line_timestamp_seconds", frozenset())] == now - 42
+
+
+def test_metrics_alone_before_a_file_says_how_to_write_it(tmp_path: Path) -> None:
+    """``--metrics`` takes an optional value, so ``--metrics mail.log`` reads the file name as
+    the address: the one error line says so instead of only refusing it."""
+    log = tmp_path / "mail.log"
+    log.touch()
+    done = subprocess.run(
+        [sys.executable, "-m", "spamwatch", "follow", "--no-db", "--state", str(tmp_path / "s"),
+         "--metrics", str(log)],
+        capture_output=True, text=True, timeout=60, cwd=ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"spamwatch: error: --metrics: expected [ADDRESS:]PORT, got '{log}'")
+    assert f"the file goes after it: --metrics {DEFAULT_PORT} FILE" in line

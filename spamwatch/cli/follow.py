@@ -7,6 +7,7 @@ parsers, the same Pipeline ``report`` uses and the alert sinks, and
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -76,7 +77,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     is_flag=False,
     flag_value=f"{DEFAULT_ADDRESS}:{DEFAULT_PORT}",
     help=f"Serve Prometheus metrics on http://ADDR:PORT/metrics (ADDR default {DEFAULT_ADDRESS};"
-    f" --metrics alone: port {DEFAULT_PORT}).",
+    f" --metrics alone, after the files or before another option: port {DEFAULT_PORT}).",
 )
 @click.argument("files", nargs=-1, metavar="[FILE|-]...")
 def follow(
@@ -154,7 +155,12 @@ def _serve_metrics(listen: str | None, notices: Notices) -> Any:
     try:
         address, port = parse_listen(listen)
     except ValueError as exc:
-        raise UsageError(f"--metrics: {exc}") from None
+        hint = ""
+        if os.path.exists(listen):  # `--metrics FILE`: click took the file for the value
+            hint = (
+                f" (a value is optional, so the file goes after it: --metrics {DEFAULT_PORT} FILE)"
+            )
+        raise UsageError(f"--metrics: {exc}{hint}") from None
     server = metrics().serve(address, port)
     notices("metrics", f"metrics on http://{address}:{port}/metrics")
     return server
