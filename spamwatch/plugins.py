@@ -3,13 +3,17 @@
 Built-ins are declared in pyproject.toml exactly like a third-party plugin
 would declare its own, so there is one way to add either: an entry point in
 the ``spamwatch.detectors`` or ``spamwatch.sinks`` group naming a class.
+``listing`` is what ``spamwatch plugins`` shows of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import metadata
 from importlib.metadata import entry_points
 from typing import Any
+
+from spamwatch.textsafe import clean
 
 DETECTORS = "spamwatch.detectors"
 SINKS = "spamwatch.sinks"
@@ -55,3 +59,54 @@ def discover(group: str) -> dict[str, Plugin]:
         except Exception as exc:  # a third party's bug is data here
             found[name] = Plugin(group, name, ep.value, dist, error=f"{type(exc).__name__}: {exc}")
     return dict(sorted(found.items()))
+
+
+GROUPS = (("detectors", DETECTORS), ("sinks", SINKS))
+
+
+def listing() -> dict[str, list[dict[str, Any]]]:
+    """Every installed detector and sink, built-in or not, as JSON-ready records (``plugins``)."""
+    return {title: [plugin_record(p) for p in discover(group).values()] for title, group in GROUPS}
+
+
+def plugin_record(plugin: Plugin) -> dict[str, Any]:
+    """The JSON form of one plugin (also what the text table shows)."""
+    description = getattr(plugin.obj, "description", "") if plugin.obj is not None else ""
+    return {
+        "name": plugin.name,
+        "object": plugin.value,
+        "distribution": plugin.distribution,
+        "version": _version(plugin.distribution),
+        "description": description if isinstance(description, str) else "",
+        "error": plugin.error,
+    }
+
+
+def _version(distribution: str | None) -> str | None:
+    if distribution is None:
+        return None
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def listing_text(found: dict[str, list[dict[str, Any]]]) -> str:
+    """``listing()`` as aligned text; every name and error escaped (strangers' code wrote them)."""
+    lines: list[str] = []
+    for title, records in found.items():
+        lines.append(f"{title}:")
+        if not records:
+            lines.append("  (none installed)")
+        width = max((len(clean(r["name"])) for r in records), default=0)
+        for record in records:
+            name = clean(record["name"]).ljust(width)
+            source = clean(
+                " ".join(filter(None, (record["distribution"], record["version"]))) or "?"
+            )
+            if record["error"]:
+                detail = f"LOAD ERROR: {clean(record['error'], limit=300)}"
+            else:
+                detail = clean(record["description"] or record["object"], limit=200)
+            lines.append(f"  {name}  [{source}]  {detail}")
+    return "\n".join(lines)
