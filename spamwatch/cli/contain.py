@@ -6,8 +6,6 @@ README "Stopping an incident").
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from spamwatch.cli.common import config_option, load
@@ -17,6 +15,7 @@ from spamwatch.contain.commands import Runner
 from spamwatch.contain.engine import Containment, Outcome
 from spamwatch.contain.logscan import scan
 from spamwatch.contain.settings import ContainSettings
+from spamwatch.contain.show import ledger_lines, outcome_lines
 from spamwatch.errors import EXIT_OK, ContainError, UsageError
 from spamwatch.parse.options import build_parse_options
 from spamwatch.sources.files import DEFAULT_LOG
@@ -24,22 +23,8 @@ from spamwatch.textsafe import clean
 
 
 def _echo_outcome(outcome: Outcome, preview: bool = False) -> None:
-    """Each step, the exact commands (and map line, queue ids), then the summary.
-
-    ``preview``: the plan shown before a real release, which is not a dry run:
-    no status and no "dry run, nothing changed" summary (the outcome follows).
-    """
-    for step in outcome.steps:
-        status = "" if preview else f"{step.status}: "
-        click.echo(f"{step.name.replace('_', ' ')}: {status}{clean(step.detail)}")
-        if step.map_line:
-            click.echo(f"  map line: {clean(step.map_line.rstrip())}")
-        for command in step.commands:
-            click.echo(f"  $ {command}")
-        if step.queue_ids:
-            click.echo(f"  queue ids: {' '.join(step.queue_ids)}")
-    if not preview:
-        click.echo(f"{clean(outcome.login, limit=80)}: {clean(outcome.summary())}")
+    for line in outcome_lines(outcome, preview):
+        click.echo(line)
 
 
 def _settings(config_path: str | None) -> tuple[ContainSettings, Config]:
@@ -139,21 +124,8 @@ def _check(settings: ContainSettings) -> int:
 
 
 def _list(engine: Containment, output_format: str) -> int:
-    entries = engine.entries()
-    if output_format == "json":
-        for entry, in_map in entries:
-            data = {**entry.__dict__, "held": len(entry.held), "in_map": in_map}
-            click.echo(json.dumps(data, ensure_ascii=True))
-        return EXIT_OK
-    if not entries:
-        click.echo("No login is contained by spamwatch.")
-        return EXIT_OK
-    for entry, in_map in entries:
-        lock = "locked" if in_map else ("NOT in the map" if entry.locked else "not locked")
-        click.echo(
-            f"{clean(entry.login, limit=80)}: {lock}, {len(entry.held)} held;"
-            f" {entry.at} by {clean(entry.by)} ({entry.trigger}); why: {clean(entry.reason)}"
-        )
+    for line in ledger_lines(engine.entries(), output_format):
+        click.echo(line)
     return EXIT_OK
 
 
