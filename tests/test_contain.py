@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -755,3 +756,20 @@ def test_a_sandbox_that_ignores_postqueue_s_setgid_is_named(no_new_privs: bool) 
     else:  # its setgid worked: it reached the queue's door (the mail system is down here)
         assert "Permission denied" not in failure and hint not in failure
         assert not any(hint in line for line in missing), missing
+
+
+def test_readme_and_man_page_list_the_audit_fields_and_actions_the_code_writes() -> None:
+    """The audit log's documented fields are FIELDS, in order, in README and the man page."""
+    readme = " ".join(README.read_text().split())
+    fields = readme.split("never rewritten. Fields: ", 1)[1].split(". What was locked", 1)[0]
+    listed = re.findall(r"`(\w+)`(?: \([^)]*\))?", fields)
+    assert tuple(listed) == FIELDS
+    man = (Path(__file__).resolve().parent.parent / "man" / "spamwatch.1").read_text()
+    section = man.split(".SS The audit log", 1)[1].split(".SH", 1)[0].replace("\\-", "-")
+    named = re.findall(r"^\.BR? (\w+)", section, re.M)
+    assert tuple(named) == FIELDS
+    actions = re.search(r"`action` \(([^)]*)\)", fields)
+    assert actions is not None
+    for action in ("contain", "release", "lock", "unlock", "hold", "release_held", "purge_held",
+                   "hook", "release_hook", "refused"):  # fmt: skip
+        assert action in actions.group(1).split(", ")
