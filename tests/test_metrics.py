@@ -132,6 +132,36 @@ def documented_follow_metrics() -> set[str]:
     return set(names)
 
 
+def test_follow_s_textfile_holds_the_same_health_for_node_exporter(tmp_path: Path) -> None:
+    """``--alert prometheus:FILE``: what /metrics serves, rewritten while follow runs and at
+    its exit (README: the textfile stays for node_exporter users)."""
+    log = tmp_path / "mail.log"
+    log.write_text("\n".join(attack_lines()) + "\n")
+    prom = tmp_path / "spamwatch.prom"
+    follow = FollowProcess(["--from-start", "--state", str(tmp_path / "s"), "--format", "plain",
+                            "--alert", f"prometheus:{prom}", str(log)])  # fmt: skip
+
+    def read() -> Samples:
+        return parse(prom.read_text())[0] if prom.exists() else {}
+
+    def lines_read(samples: Samples) -> float:
+        return sum(v for (n, _), v in samples.items() if n == "spamwatch_lines_read_total")
+
+    try:
+        until(lambda: lines_read(read()) == len(attack_lines()), what="every line in the file")
+    finally:
+        assert follow.stop() == 0
+    final = read()
+    assert lines_read(final) == len(attack_lines())
+    assert {n for n, _ in final if n.startswith("spamwatch_")} == documented_follow_metrics() - {
+        "spamwatch_alerts_sent_total",
+        "spamwatch_alerts_failed_total",
+        "spamwatch_alerts_lost_total",
+        "spamwatch_alerts_repeated_total",
+        "spamwatch_alerts_spooled",
+    }  # the textfile is the only sink here, and it does not count itself
+
+
 def test_a_failing_sink_and_the_profile_database_are_in_the_health(tmp_path: Path) -> None:
     """Alerts failed and spooled per sink, and the profile database's size (issue 13)."""
     log = tmp_path / "mail.log"
