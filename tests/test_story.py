@@ -72,3 +72,16 @@ def test_a_hostile_login_in_a_command_line_is_one_quoted_word() -> None:
     command = contain.split("spamwatch contain ", 1)[1]
     assert command.startswith("'") and command.endswith("'")
     assert "\x1b" not in command and "\x00" not in command
+
+
+def test_a_contained_login_s_next_step_is_its_release_not_another_lock() -> None:
+    """An alert that says "contained: locked at ..." (follow's automatic containment) must not
+    tell the admin to contain the login again: the step left is the release, once it is safe."""
+    contained = make_incident(response={"containment": {"status": "contained"}})
+    steps = [line for line in story(contained) if line.startswith("  next")]
+    assert steps[0].split(None, 1)[1] == (
+        "spamwatch release alice@example.com  # once its password is changed"
+    )
+    assert not any("spamwatch contain" in line for line in story(contained))
+    failed = make_incident(response={"containment": {"status": "containment failed"}})
+    assert any("spamwatch contain alice@example.com" in line for line in story(failed))

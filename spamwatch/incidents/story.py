@@ -141,7 +141,12 @@ def next_steps(incident: Incident) -> list[str]:
     """Commands an admin can copy: contain the login, look at its mail, look it up."""
     steps: list[str] = []
     if incident.key_kind == "sasl_username" and incident.severity >= Severity.WARNING:
-        steps.append(f"spamwatch contain {_quote(incident.key)}")
+        if _contained(incident):  # follow locked it already: what is left is the release
+            steps.append(
+                f"spamwatch release {_quote(incident.key)}  # once its password is changed"
+            )
+        else:
+            steps.append(f"spamwatch contain {_quote(incident.key)}")
     ids = sample_ids(incident.findings)
     if ids:
         qid, host = ids[0]
@@ -153,6 +158,12 @@ def next_steps(incident: Incident) -> list[str]:
     if urls:
         steps.append("look up " + " ".join(clean(url, FIELD_LIMIT) for url in urls[:LOOKUPS]))
     return steps
+
+
+def _contained(incident: Incident) -> bool:
+    """Did spamwatch lock this incident's login (its record's ``response``)?"""
+    containment = incident.response.get("containment")
+    return isinstance(containment, Mapping) and containment.get("status") == "contained"
 
 
 def evidence_lines(evidence: Mapping[str, Any]) -> list[str]:
