@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import MappingProxyType
 
+from spamwatch.config import Config
+from spamwatch.errors import ConfigError, SinkError
 from spamwatch.model import Finding, FindingState, Incident, IncidentState, Severity
 from spamwatch.sinks.base import Sink
+from spamwatch.sinks.build import construct_sink
 from spamwatch.textsafe import clean
 
 
@@ -93,6 +96,21 @@ def try_sink(sink: Sink, record: Incident) -> Outcome:
     finally:
         sink.close()
     return Outcome(sink.label, True)
+
+
+def try_uri(uri: str, config: Config, record: Incident) -> Outcome:
+    """Build the sink ``uri`` names and deliver ``record`` through it (``alert test``).
+
+    A sink that cannot be set up (a directory that is not there) is an outcome
+    like any other, so every URI is tried; a config mistake still raises.
+    """
+    try:
+        sink = construct_sink(uri, config)
+    except ConfigError:
+        raise
+    except SinkError as exc:
+        return Outcome(clean(uri), False, f"cannot be set up: {exc}")
+    return try_sink(sink, record)
 
 
 def _server(sink: Sink) -> str:
