@@ -24,7 +24,8 @@ from sinkutil import (
 )
 
 from spamwatch.errors import ConfigError
-from spamwatch.model import Incident, Severity
+from spamwatch.model import Incident, IncidentState, Severity
+from spamwatch.sinks import Fanout
 
 
 @dataclass
@@ -205,3 +206,26 @@ def test_implicit_tls(certificate: tuple[Path, Path], tmp_path: Path) -> None:
     finally:
         controller.stop()
     assert inbox.mails[0][1] == ["admin@example.com"]
+
+
+def test_the_record_saying_a_login_was_contained_reaches_the_pager(
+    plain: tuple[Inbox, Controller], tmp_path: Path
+) -> None:
+    """mailto gets opened and escalated records, not every update, but the update that says
+    "contained: locked at ..." (issue 10: the alert says what was done) is mailed."""
+    inbox, controller = plain
+    sink = build_one("mailto:admin@example.com", tmp_path, [],
+                     mailto={"smarthost": smarthost(controller), **FAST})  # fmt: skip
+    fanout = Fanout([sink])
+    fanout.send(make_incident(state=IncidentState.UPDATED, summary="grew: 500 messages"))
+    contained = make_incident(
+        state=IncidentState.UPDATED,
+        summary="alice@example.com sent 480 messages; contained: locked at 03:12:05",
+        response={"containment": {"status": "contained"}},
+    )
+    fanout.send(contained)
+    fanout.close()
+    (mail,) = inbox.mails  # the plain update was not mailed
+    body = mail[2].get_content()
+    assert "contained: locked at 03:12:05" in body
+    assert "spamwatch release alice@example.com" in body
