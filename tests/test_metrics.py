@@ -76,7 +76,8 @@ def test_follow_serves_its_health_on_loopback(tmp_path: Path) -> None:
         def caught_up() -> Samples | None:
             samples, _ = parse(scrape(port))
             read = sum(v for (n, _), v in samples.items() if n == "spamwatch_lines_read_total")
-            return samples if read == outcomes.stats.lines else None
+            sized = ("spamwatch_profile_db_bytes", frozenset()) in samples  # set just after
+            return samples if read == outcomes.stats.lines and sized else None
 
         samples = until(caught_up, what="every line counted")
         text = scrape(port)
@@ -160,6 +161,24 @@ def test_follow_s_textfile_holds_the_same_health_for_node_exporter(tmp_path: Pat
         "spamwatch_alerts_repeated_total",
         "spamwatch_alerts_spooled",
     }  # the textfile is the only sink here, and it does not count itself
+
+
+def test_the_textfile_written_at_exit_counts_every_line(tmp_path: Path) -> None:
+    """``follow -`` ends with its input: the file it leaves counts every line read, not the
+    last periodic rewrite's (README: rewritten "every few seconds ... and at exit")."""
+    log = tmp_path / "mail.log"
+    log.write_text("\n".join(attack_lines()) + "\n")
+    prom = tmp_path / "spamwatch.prom"
+    with log.open("rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-m", "spamwatch", "follow", "--state", str(tmp_path / "s"),
+             "--format", "plain", "--alert", f"prometheus:{prom}", "-"],
+            stdin=stdin, capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    samples = parse(prom.read_text())[0]
+    read = sum(v for (n, _), v in samples.items() if n == "spamwatch_lines_read_total")
+    assert read == len(attack_lines())
 
 
 def test_a_failing_sink_and_the_profile_database_are_in_the_health(tmp_path: Path) -> None:

@@ -488,9 +488,8 @@ class Follower:
         self._report_health()
 
     def _report_health(self) -> None:
-        """Refresh sinks that keep counters and the database size, then the metrics
-        (spamwatch.metrics): a scrape that sees the new line counts sees the rest too."""
-        self.wiring.stats(self._counters())
+        """Refresh the metrics (spamwatch.metrics), then what the wiring adds (the database
+        size) and sinks that keep counters (the prometheus: textfile is rewritten from both)."""
         lines = self._carried + line_counts(self.parsers.values())
         metrics().follow_health(
             health(
@@ -503,6 +502,7 @@ class Follower:
                 self._newest,
             )
         )
+        self.wiring.stats(self._counters())
 
     def _counters(self) -> dict[str, int]:
         parsers = self.parsers.values()
