@@ -21,16 +21,15 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-
-from prometheus_client import CollectorRegistry, Gauge, ProcessCollector, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.exposition import start_http_server
-from prometheus_client.registry import Collector
+from typing import TYPE_CHECKING, Any
 
 from spamwatch import __version__
 from spamwatch.errors import UsageError
 from spamwatch.sinks.meter import all_meters
+
+if TYPE_CHECKING:  # imported when a registry is built: see Metrics
+    from prometheus_client import CollectorRegistry, Gauge
+    from prometheus_client.core import GaugeMetricFamily, Metric
 
 DEFAULT_PORT = 19154
 """``follow --metrics`` without a port. Not postfix_exporter's 9154: admins run both."""
@@ -73,15 +72,39 @@ class Metrics:
     """This process's registry and what feeds it (see the module docstring)."""
 
     def __init__(self) -> None:
-        self.registry = CollectorRegistry(auto_describe=True)
         self.started = time.time()
+        self._registry: CollectorRegistry | None = None
         self._gauges: dict[str, Gauge] = {}
+        self._pending: dict[str, tuple[str, dict[tuple[tuple[str, str], ...], float]]] = {}
         self._lock = threading.Lock()
         self._health: FollowHealth | None = None
         self._report: ReportRun | None = None
-        self._collector = _Collector(self)
-        self.registry.register(self._collector)
-        ProcessCollector(registry=self.registry)
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        """The registry, built (and ``prometheus_client`` imported) when first asked for.
+
+        Only what exports metrics asks for it (``serve``, the ``prometheus:``
+        sink's ``exposition``): a ``report`` or ``follow`` without them never
+        imports the library, 9 MB of every process's peak RSS. Gauges set
+        before are kept (``set_gauge``) and registered with it.
+        """
+        with self._lock:
+            if self._registry is None:
+                from prometheus_client import CollectorRegistry, Gauge, ProcessCollector
+
+                registry = CollectorRegistry(auto_describe=True)
+                registry.register(_Collector(self))
+                ProcessCollector(registry=registry)
+                for name, (documentation, values) in self._pending.items():
+                    names = sorted(key for key, _ in next(iter(values)))
+                    gauge = Gauge(name, documentation, names, registry=registry)
+                    self._gauges[name] = gauge
+                    for labels, value in values.items():
+                        (gauge.labels(**dict(labels)) if labels else gauge).set(value)
+                self._pending.clear()
+                self._registry = registry
+            return self._registry
 
     def follow_health(self, health: FollowHealth) -> None:
         """Replace what ``follow`` said about itself."""
@@ -100,18 +123,30 @@ class Metrics:
         if not name.startswith("spamwatch_"):
             raise ValueError(f"metric {name!r}: spamwatch's metrics start with spamwatch_")
         with self._lock:
+            if self._registry is None:  # kept until a registry is built
+                values = self._pending.setdefault(name, (documentation, {}))[1]
+                values[tuple(sorted(labels.items()))] = value
+                return
+        registry = self.registry
+        with self._lock:
             gauge = self._gauges.get(name)
             if gauge is None:
-                gauge = Gauge(name, documentation, sorted(labels), registry=self.registry)
+                from prometheus_client import Gauge
+
+                gauge = Gauge(name, documentation, sorted(labels), registry=registry)
                 self._gauges[name] = gauge
         (gauge.labels(**labels) if labels else gauge).set(value)
 
     def exposition(self) -> bytes:
         """The text format of everything registered."""
+        from prometheus_client import generate_latest
+
         return generate_latest(self.registry)
 
     def serve(self, address: str, port: int) -> Any:
         """Serve ``/metrics`` over HTTP in a thread; returns the server (``shutdown()``)."""
+        from prometheus_client.exposition import start_http_server
+
         try:
             server, _thread = start_http_server(port, address, registry=self.registry)
         except OSError as exc:
@@ -121,13 +156,19 @@ class Metrics:
         return server
 
 
-class _Collector(Collector):
-    """Reads the latest snapshots (follow or report) and the sink meters at each scrape."""
+class _Collector:
+    """Reads the latest snapshots (follow or report) and the sink meters at each scrape.
+
+    A ``prometheus_client`` collector by its ``collect`` (the registry asks
+    for no more), so this module need not import the library.
+    """
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
+
         info = GaugeMetricFamily(
             "spamwatch_build_info", "spamwatch's version (always 1).", labels=["version"]
         )
@@ -146,6 +187,8 @@ class _Collector(Collector):
 
 
 def _follow_families(health: FollowHealth) -> Iterator[Metric]:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
     lines = CounterMetricFamily(
         "spamwatch_lines_read", "Log lines read by follow, by how they ended.", labels=["outcome"]
     )
@@ -195,6 +238,8 @@ def _follow_families(health: FollowHealth) -> Iterator[Metric]:
 
 
 def _report_families(run: ReportRun) -> Iterator[Metric]:
+    from prometheus_client.core import GaugeMetricFamily
+
     def gauge(name: str, text: str, value: float) -> GaugeMetricFamily:
         return GaugeMetricFamily(f"spamwatch_report_{name}", text, value=value)
 
@@ -223,6 +268,8 @@ def _report_families(run: ReportRun) -> Iterator[Metric]:
 
 
 def _sink_families() -> Iterator[Metric]:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
     meters = all_meters()
     if not meters:
         return

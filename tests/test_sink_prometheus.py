@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from sinkutil import build_one, make_incident
 
 from spamwatch import __version__
 from spamwatch.errors import SinkError
-from spamwatch.metrics import current
+from spamwatch.metrics import Metrics, current
 from spamwatch.sinks import Fanout
 
 
@@ -69,3 +71,35 @@ def test_missing_directory_is_a_sink_error(tmp_path: Path) -> None:
         build_one(f"prometheus:{tmp_path}/missing/spamwatch.prom", tmp_path, [])
     with pytest.raises(SinkError):
         build_one("prometheus:", tmp_path, [])
+
+
+def test_gauges_set_before_the_registry_is_built_are_exported() -> None:
+    metrics = Metrics()  # a fresh process's: no registry yet
+    metrics.set_gauge("spamwatch_test_bytes", 1, "A test gauge.", kind="a")
+    metrics.set_gauge("spamwatch_test_bytes", 2, "A test gauge.", kind="b")
+    metrics.set_gauge("spamwatch_test_bytes", 3, "A test gauge.", kind="a")
+    found = samples(metrics.exposition().decode())
+    assert found[("spamwatch_test_bytes", frozenset({("kind", "a")}))] == 3
+    assert found[("spamwatch_test_bytes", frozenset({("kind", "b")}))] == 2
+    metrics.set_gauge("spamwatch_test_bytes", 4, "A test gauge.", kind="b")  # after: at once
+    found = samples(metrics.exposition().decode())
+    assert found[("spamwatch_test_bytes", frozenset({("kind", "b")}))] == 4
+
+
+def test_a_report_without_an_exporter_never_imports_prometheus_client(tmp_path: Path) -> None:
+    """The library is 2 MB of every process's peak RSS: only what exports loads it."""
+    log = tmp_path / "mail.log"
+    log.write_text(
+        "Nov 28 10:00:00 mx postfix/smtpd[1]: 4ABC1: client=a[192.0.2.1],"
+        " sasl_method=PLAIN, sasl_username=alice\n"
+    )
+    argv = ["spamwatch", "report", "--config", "/dev/null", "--db", str(tmp_path / "p.db")]
+    code = (
+        "import sys\n"
+        "from spamwatch.cli import main\n"
+        f"sys.argv = {[*argv, str(log)]!r}\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('prometheus_client')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
