@@ -19,6 +19,8 @@ instead of writing days). On each file, side by side in one run:
   start to the end, then stopped (SIGTERM) once its saved position reaches
   the file's size; its peak is the kernel's high-water mark (``VmHWM``)
 
+``--parallel 20`` runs the three at the same time on that size (a 20M-line
+file takes each of them minutes; their peaks do not change, their times do).
 Prints wall and CPU seconds, lines/s, peak MB and the load average for each;
 the big files are deleted at the end unless ``--keep``.
 """
@@ -32,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from bench_follow import _caught_up, cpu_seconds, drain_stdout, follow, stop, wait_ready
@@ -78,6 +82,20 @@ def run_follow(path: Path, work: Path) -> tuple[float, float, float]:
     return wall, cpu, peak
 
 
+def run_one(path: Path, lines: int, work: Path, name: str, argv: list[str] | None) -> None:
+    """Run one command (None: follow) over ``path`` and print its row."""
+    if argv is None:
+        wall, cpu, peak = run_follow(path, work)
+    else:
+        run = measure(argv)
+        wall, cpu, peak = run.wall, run.cpu, run.peak_mb
+    print(
+        f"  {lines:11,} {name:28} {wall:8.1f} {cpu:8.1f} {lines / wall:9,.0f}"
+        f" {peak:8.1f}  {_load()}",
+        flush=True,
+    )
+
+
 def _hwm_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -91,10 +109,17 @@ def main() -> int:
     ap.add_argument("--from", dest="source", help="bench_learn.py's month directory")
     ap.add_argument("--workdir", help="where the files go (default: a temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep the concatenated files")
+    ap.add_argument(
+        "--parallel",
+        default="",
+        help="sizes whose three commands run at the same time (peak RSS is the same; the"
+        " times are then under each other's load)",
+    )
     args = ap.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="spamwatch-memory-"))
     work.mkdir(parents=True, exist_ok=True)
     source = Path(args.source) if args.source else None
+    parallel = {int(days) for days in args.parallel.split(",") if days}
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
     print(
         f"  {'lines':>11} {'command':28} {'wall s':>8} {'CPU s':>8} {'lines/s':>9}"
@@ -104,26 +129,23 @@ def main() -> int:
     for days in map(int, args.sizes.split(",")):
         path = build(work, days, source)
         lines = count_lines(path)
-        runs: dict[str, object] = {}
+        runs: dict[str, list[str] | None] = {}
         if pflogsumm:
             runs["pflogsumm"] = [pflogsumm, str(path)]
         db = work / "report.db"
-        runs["spamwatch report --db"] = [*SPAMWATCH, "report", "--format", "json"]
-        runs["spamwatch report --db"] += ["--db", str(db), str(path)]  # type: ignore[operator]
+        report = [*SPAMWATCH, "report", "--format", "json", "--db", str(db), str(path)]
+        runs["spamwatch report --db"] = report
         runs["spamwatch follow --db"] = None
-        for name, argv in runs.items():
-            for old in work.glob("report.db*"):
-                old.unlink()
-            if argv is None:
-                wall, cpu, peak = run_follow(path, work)
-            else:
-                run = measure(argv)  # type: ignore[arg-type]
-                wall, cpu, peak = run.wall, run.cpu, run.peak_mb
-            print(
-                f"  {lines:11,} {name:28} {wall:8.1f} {cpu:8.1f} {lines / wall:9,.0f}"
-                f" {peak:8.1f}  {_load()}",
-                flush=True,
-            )
+        for old in work.glob("report.db*"):
+            old.unlink()
+
+        one = partial(run_one, path, lines, work)
+        if days in parallel:
+            with ThreadPoolExecutor(len(runs)) as pool:
+                list(pool.map(one, runs, runs.values()))
+        else:
+            for name, argv in runs.items():
+                one(name, argv)
         if not args.keep:
             path.unlink()
     if not args.workdir:
