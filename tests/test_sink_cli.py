@@ -157,6 +157,12 @@ def test_a_relative_program_has_one_wording_for_exec_and_the_contain_hook(tmp_pa
         "spamwatch: error: exec:bin/page: the program must be an absolute path, got 'bin/page'\n"
     )
     config = tmp_path / "spamwatch.toml"
+    config.write_text('[alerts]\nuris = ["exec:bin/page"]\n')  # config check says it too
+    result = CliRunner().invoke(cli, ["config", "check", "--config", str(config)])
+    assert (result.exit_code, result.stderr) == (
+        3,
+        "spamwatch: error: exec:bin/page: the program must be an absolute path, got 'bin/page'\n",
+    )
     config.write_text('[contain]\nhook = ["bin/page"]\n')
     result = CliRunner().invoke(cli, ["config", "check", "--config", str(config)])
     assert result.exit_code == 3

@@ -89,6 +89,11 @@ class Sink:
         """
         return {}
 
+    @classmethod
+    def check_target(cls, target: str) -> None:
+        """What can be said of the target without opening or looking anything up
+        (``config check``, and ``setup`` before it opens): ConfigError when wrong."""
+
     def setup(self) -> None:
         """Check options and open resources (called by ``__init__``).
 

@@ -143,6 +143,8 @@ def _plugin_for(alert: AlertUri, available: Mapping[str, Plugin]) -> Plugin:
     plugin = _plugin(alert.scheme, available)
     if alert.others and not getattr(plugin.obj, "target_query", False):
         raise unknown_query_key(alert)
+    if isinstance(plugin.obj, type) and issubclass(plugin.obj, Sink):
+        plugin.obj.check_target(alert.target)
     return plugin
 
 

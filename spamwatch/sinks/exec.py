@@ -59,9 +59,16 @@ class ExecSink(QueuedSink):
         """``timeout``, and the retry options."""
         return {**super().read_options(opts), "timeout": opts.seconds("timeout", "30s") or 30.0}
 
+    @classmethod
+    def check_target(cls, target: str) -> None:
+        """A path must be absolute (a bare name is looked up on PATH when run)."""
+        if "/" in target:
+            absolute_program(f"exec:{target}", target)
+
     def setup(self) -> None:
         """Check the options; see the module docstring."""
         super().setup()
+        self.check_target(self.target)
         self.command = _find(self.target)
         self.timeout: float = self.settings["timeout"]
         self.hidden: frozenset[str] = frozenset()
@@ -212,8 +219,6 @@ def _find(target: str) -> str:
     """An absolute path to an executable file, or a name found on PATH."""
     if not target:
         raise SinkError("exec: needs a command, e.g. exec:/usr/local/bin/notify")
-    if "/" in target:
-        absolute_program(f"exec:{target}", target)
     path = target if "/" in target else shutil.which(target)
     if path is None or not os.path.isfile(path) or not os.access(path, os.X_OK):
         raise SinkError(f"exec:{target}: not an executable file")
