@@ -91,17 +91,18 @@ def profile_flags(func: F) -> F:
 
 
 def jobs_option(
-    what: str, two: str = "2 reads and parses the log in a second one"
+    what: str, two: str = "2 reads and parses the log in a second one", default: int = 0
 ) -> Callable[[F], F]:
     """``--jobs 0|1|2``: use a second process (``parse.forked``, ``profiles.parallel``).
 
     ``two`` says what the second process does; ``what`` the result that stays
-    the same, or how it differs ("The report is the same.").
+    the same, or how it differs ("The report is the same."); ``default`` 1
+    where a second process is not faster on a busy machine.
     """
     return click.option(
         "--jobs",
         type=click.IntRange(0, 2),
-        default=0,
+        default=default,
         show_default=True,
         help=f"Processes: {two}, 1 does all in one, "
         f"0 is 2 on a machine with two CPUs or more. {what}",

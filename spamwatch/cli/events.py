@@ -28,7 +28,9 @@ from spamwatch.sources.files import DEFAULT_LOG
 @config_option
 @parse_options
 @jobs_option(
-    "The output is the same.", two="2 reads and parses the log in a second one (--messages)"
+    "The output is the same.",
+    two="2 reads and parses the log in a second one (--messages)",
+    default=1,
 )
 def events(
     files: tuple[str, ...],
