@@ -13,7 +13,10 @@ from datetime import datetime
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any
 
-import orjson
+try:
+    import orjson
+except ImportError:  # a virtualenv made before the dependency: the standard encoder alone
+    orjson = None  # type: ignore[assignment]
 
 from spamwatch.model import Event, Message, Recipient
 
@@ -124,14 +127,16 @@ def dumps(value: dict[str, Any]) -> str:
     byte outside printable ASCII, or cannot write, is written again by the
     standard library's encoder, which escapes them: the output is the same
     either way but for the spelling of a float below 1e-4 or from 1e16 on
-    (``0.00001`` for ``1e-05``), the same number.
+    (``0.00001`` for ``1e-05``), the same number. Without orjson installed (a
+    virtualenv made before it was a dependency) the standard encoder writes all.
     """
-    try:
-        data = orjson.dumps(value)
-    except (orjson.JSONEncodeError, TypeError):
-        data = b"\x7f"  # not ours to write: the standard encoder below
-    if data.isascii() and b"\x7f" not in data:
-        return data.decode("ascii")
+    if orjson is not None:
+        try:
+            data = orjson.dumps(value)
+        except (orjson.JSONEncodeError, TypeError):
+            data = b"\x7f"  # not ours to write: the standard encoder below
+        if data.isascii() and b"\x7f" not in data:
+            return data.decode("ascii")
     if _C_ENCODE is None:
         return _ENCODER.encode(value)
     return "".join(_C_ENCODE(value, 0))
