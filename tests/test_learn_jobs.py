@@ -43,3 +43,25 @@ def test_two_processes_learn_what_one_learns(tmp_path: Path) -> None:
     assert first.stdout.split(" in ")[0] == second.stdout.split(" in ")[0]  # the counts
     assert content(one) == content(two)
     assert content(one)["login_hours"]  # something was learned
+
+
+def test_two_at_a_time_learn_the_same_whichever_finishes_first(tmp_path: Path) -> None:
+    """Four files, two at a time: file n is judged against the files written before it
+    started, which depends on the order of the files alone, so two runs agree, and the
+    files are written in order (one mark per file, the same counts)."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    files = []
+    for age in range(3, -1, -1):
+        path = logs / (f"mail.log.{age}.gz" if age > 1 else f"mail.log{'.1' if age else ''}")
+        text = days(3 - age, 1, rate=0.01 * (1 + age)).encode()  # unequal: finish out of order
+        path.write_bytes(gzip.compress(text) if path.suffix == ".gz" else text)
+        files.append(path)
+    first, second = tmp_path / "first.db", tmp_path / "second.db"
+    one, two = learn(first, 2, *files), learn(second, 2, *files)
+    assert one.exit_code == two.exit_code == 0, one.output + two.output
+    assert "learned 4 files" in one.stdout
+    assert one.stdout.split(" in ")[0] == two.stdout.split(" in ")[0]
+    assert content(first) == content(second)
+    with sqlite3.connect(first) as conn:
+        assert conn.execute("SELECT count(*) FROM files").fetchone()[0] == 4
