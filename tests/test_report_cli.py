@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -145,6 +146,17 @@ def test_no_findings_exit_0_with_summary(tmp_path: Path) -> None:
     assert "messages:         10 queued, 10 recipients" in result.stdout
     assert "alice@example.com (10 msgs, 10 rcpts)" in result.stdout
     assert result.stderr == ""
+
+
+@pytest.mark.usefixtures("no_detectors")
+def test_the_summary_counts_one_line_in_the_singular(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_text(message_lines(T0, 1, "alice@example.com")[1] + "\n")
+    result = run("--format", "text", str(log))
+    assert result.exit_code == 0, result.stderr
+    assert f"read:             1 line, 1 event from {log}" in result.stdout
+    write_log(log, T0, 1)
+    assert re.search(r"read: +5 lines, 5 events from ", run(str(log)).stdout)
 
 
 def test_since_reads_only_the_window(tmp_path: Path) -> None:

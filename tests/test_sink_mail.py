@@ -23,9 +23,11 @@ from sinkutil import (
     wait_until,
 )
 
+from spamwatch.config import Config
 from spamwatch.errors import ConfigError
 from spamwatch.model import Incident, IncidentState, Severity
 from spamwatch.sinks import Fanout
+from spamwatch.sinks.build import build_sinks
 
 
 @dataclass
@@ -229,3 +231,23 @@ def test_the_record_saying_a_login_was_contained_reaches_the_pager(
     body = mail[2].get_content()
     assert "contained: locked at 03:12:05" in body
     assert "spamwatch release alice@example.com" in body
+
+
+def test_the_mail_s_queue_commands_name_the_configured_postfix_instance(
+    plain: tuple[Inbox, Controller], tmp_path: Path
+) -> None:
+    """``[contain] postfix_config``: the mailed next steps say ``postqueue -c DIR -p``."""
+    inbox, controller = plain
+    config = Config(
+        data={
+            "contain": {"postfix_config": "/etc/postfix-out"},
+            "sinks": {"mailto": {"smarthost": smarthost(controller), **FAST}},
+        }
+    )
+    (sink,) = build_sinks(["mailto:admin@example.com"], config, tmp_path, warn=print)
+    sink.send(make_incident(evidence={"sample_queue_ids": ["4PbMVG6Tmjz3tG3"]}))
+    wait_until(lambda: len(inbox.mails) == 1, what="the mail")
+    sink.close()
+    text = inbox.mails[0][2].get_content()
+    assert "postcat -c /etc/postfix-out -q 4PbMVG6Tmjz3tG3" in text
+    assert "postqueue -c /etc/postfix-out -p" in text

@@ -85,3 +85,23 @@ def test_a_contained_login_s_next_step_is_its_release_not_another_lock() -> None
     assert not any("spamwatch contain" in line for line in story(contained))
     failed = make_incident(response={"containment": {"status": "containment failed"}})
     assert any("spamwatch contain alice@example.com" in line for line in story(failed))
+
+
+def test_with_a_postfix_instance_the_queue_commands_name_it(tmp_path: Path) -> None:
+    """``[contain] postfix_config`` names a non-default instance: postcat and postqueue without
+    ``-c DIR`` would look at the default one's queue, where the mail is not."""
+    incident = make_incident(evidence={"sample_queue_ids": ["4PbMVG6Tmjz3tG3"]})
+    plain = [line.strip() for line in story(incident)]
+    assert "postcat -q 4PbMVG6Tmjz3tG3" in plain and "postqueue -p" in plain
+    steps = [line.strip() for line in story(incident, postfix_config="/etc/postfix-out")]
+    assert "postcat -c /etc/postfix-out -q 4PbMVG6Tmjz3tG3" in steps
+    assert "postqueue -c /etc/postfix-out -p" in steps
+    config = tmp_path / "spamwatch.toml"
+    config.write_text('[contain]\npostfix_config = "/etc/postfix-out"\n')
+    log = tmp_path / "mail.log"
+    log.write_text(SAMPLE.read_text())
+    result = CliRunner().invoke(
+        cli, ["report", "--config", str(config), "--no-db", "--format", "text", str(log)]
+    )
+    assert re.search(r"next +.*\n +postcat -c /etc/postfix-out -q [0-9A-F]+\n", result.stdout)
+    assert "postqueue -c /etc/postfix-out -p" in result.stdout

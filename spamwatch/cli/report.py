@@ -26,6 +26,7 @@ from spamwatch.cli.common import (
     silence_stdout,
 )
 from spamwatch.config import Config
+from spamwatch.contain.settings import postfix_config_of
 from spamwatch.detectors import build_detectors
 from spamwatch.detectors.base import Detector
 from spamwatch.errors import EXIT_INTERNAL, ProfileError
@@ -141,6 +142,7 @@ def report(
     config = load(config_path)
     options = build_parse_options(config, timezone, year, syslog_names)
     detectors = _detectors(config)  # config errors before input errors
+    instance = postfix_config_of(config)
     parser = reading_parser(options, detectors)
     incidents = IncidentLog(keep_records=all_records)
     pipeline = _pipeline(config, parser, detectors, incidents)
@@ -199,6 +201,7 @@ def report(
         events=parser.stats.events,
         warmup=reading.since if reading.since != span.since else None,
         dropped=sum(dropped.values()),
+        postfix_config=instance,
     )
     try:
         render(data, output_format, sys.stdout)

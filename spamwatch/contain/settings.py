@@ -152,7 +152,7 @@ class ContainSettings:
             max_auto_per_hour=int(table["max_auto_per_hour"]),
             allow_users=users | site.allow.users,
             allow_networks=_networks(table["allow_networks"]) + site.allow.networks,
-            postfix_config=_absolute("postfix_config", table["postfix_config"]),
+            postfix_config=postfix_config_of(config),
             command_directory=_absolute("command_directory", table["command_directory"]),
             sudo=table["sudo"],
             state_dir=state_dir,
@@ -161,6 +161,18 @@ class ContainSettings:
             lookback=duration(table["lookback"]),
             hidden_variables=secret_variables(config.section("sinks")),
         )
+
+
+def postfix_config_of(config: Config) -> str | None:
+    """``[contain] postfix_config`` alone (ConfigError when not an absolute path).
+
+    The next steps of a report or an alert name that instance (``postqueue -c
+    DIR -p``) whether or not containment is set up.
+    """
+    value = config.section("contain").get("postfix_config", "")
+    if not isinstance(value, str):
+        raise ConfigError(f"contain.postfix_config: needs an absolute path, got {value!r}")
+    return _absolute("postfix_config", value)
 
 
 def _default_state_dir() -> str:

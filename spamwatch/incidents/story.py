@@ -58,8 +58,14 @@ def title(incident: Incident) -> str:
     )
 
 
-def story(incident: Incident, width: int = 80, detail: bool = False) -> list[str]:
-    """The incident's block: title, then labelled lines wrapped to ``width``."""
+def story(
+    incident: Incident, width: int = 80, detail: bool = False, postfix_config: str | None = None
+) -> list[str]:
+    """The incident's block: title, then labelled lines wrapped to ``width``.
+
+    ``postfix_config`` is ``[contain] postfix_config`` (a non-default Postfix
+    instance), named by the queue commands of the next steps.
+    """
     rows = [
         ("why", clean(incident.reason, FIELD_LIMIT)),
         ("when", _when(incident)),
@@ -67,7 +73,7 @@ def story(incident: Incident, width: int = 80, detail: bool = False) -> list[str
     ]
     rows += topics(incident.findings, incident.facts)
     rows.append(("signals", _signals(incident.findings)))
-    rows += [("next", step) for step in next_steps(incident)]
+    rows += [("next", step) for step in next_steps(incident, postfix_config)]
     lines = [title(incident)]
     shown: str | None = None
     for name, text in rows:
@@ -137,8 +143,14 @@ def sample_ids(findings: Iterable[Finding]) -> list[tuple[str, str | None]]:
     return list(seen.items())
 
 
-def next_steps(incident: Incident) -> list[str]:
-    """Commands an admin can copy: contain the login, look at its mail, look it up."""
+def next_steps(incident: Incident, postfix_config: str | None = None) -> list[str]:
+    """Commands an admin can copy: contain the login, look at its mail, look it up.
+
+    With ``postfix_config`` (an instance's config directory) postcat and
+    postqueue take ``-c DIR``, as spamwatch's own commands do, else they would
+    look at the default instance's queue.
+    """
+    instance = f" -c {shlex.quote(postfix_config)}" if postfix_config else ""
     steps: list[str] = []
     if incident.key_kind == "sasl_username" and incident.severity >= Severity.WARNING:
         if _contained(incident):  # follow locked it already: what is left is the release
@@ -151,9 +163,9 @@ def next_steps(incident: Incident) -> list[str]:
     if ids:
         qid, host = ids[0]
         where = f" (on {clean(host)})" if host and len(incident.hosts) > 1 else ""
-        steps.append(f"postcat -q {_quote(qid)}{where}")
+        steps.append(f"postcat{instance} -q {_quote(qid)}{where}")
     if ids or _queue_findings(incident):
-        steps.append("postqueue -p")
+        steps.append(f"postqueue{instance} -p")
     urls = _lookups(incident.findings)
     if urls:
         steps.append("look up " + " ".join(clean(url, FIELD_LIMIT) for url in urls[:LOOKUPS]))

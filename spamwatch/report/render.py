@@ -21,6 +21,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.text import Text
 
+from spamwatch.detectors.site import plural
 from spamwatch.incidents.story import labelled, stamp, story
 from spamwatch.model import Incident, Severity
 from spamwatch.report.summary import TrafficSummary
@@ -51,6 +52,7 @@ class ReportData:
     events: int = 0
     warmup: datetime | None = None  # detectors were refilled from here (before range.since)
     dropped: int = 0  # resolved incidents left out to stay bounded (summary.IncidentLog)
+    postfix_config: str | None = None  # [contain] postfix_config: the next steps name it
 
 
 # ---- shared wording -------------------------------------------------------
@@ -71,7 +73,11 @@ def summary_rows(data: ReportData) -> list[tuple[str, str]]:
     rows = [
         ("range", data.range.describe() + _warmup_note(data)),
         ("log seen", seen),
-        ("read", f"{data.lines} lines, {data.events} events from {', '.join(data.files)}"),
+        (
+            "read",
+            f"{plural(data.lines, 'line')}, {plural(data.events, 'event')}"
+            f" from {', '.join(data.files)}",
+        ),
         ("messages", f"{traffic.messages} queued, {traffic.recipients} recipients"),
         ("top SASL senders", senders or "none"),
         ("deliveries", deliveries or "none"),
@@ -113,7 +119,7 @@ def render_text(data: ReportData, out: TextIO) -> None:
     write(headline(data.incidents, data.dropped) + "\n")
     for incident in data.incidents:
         write("\n")
-        for line in story(incident, TEXT_WIDTH, detail=True):
+        for line in story(incident, TEXT_WIDTH, True, data.postfix_config):
             write(line + "\n")
     write("\nSummary\n")
     width = max(len(label) for label, _ in summary_rows(data))
@@ -125,7 +131,7 @@ def render_table(data: ReportData, console: Console) -> None:
     """A terminal: the short block of each incident (worst first), then the summary."""
     console.print(Text(headline(data.incidents, data.dropped), style="bold"))
     for incident in data.incidents:
-        first, *rest = story(incident, max(console.width, 40))
+        first, *rest = story(incident, max(console.width, 40), False, data.postfix_config)
         console.print()
         console.print(Text(first, style=SEVERITY_STYLE[incident.severity]), overflow="ignore")
         for line in rest:

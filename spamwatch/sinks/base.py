@@ -34,13 +34,16 @@ class SinkContext:
     ``spool`` keeps what could not be delivered; ``warn`` reports a problem
     on stderr (one line, the caller decides how often); ``secret_variables``
     names the environment variables the config reads secrets from (a sink
-    that starts programs keeps them from the children).
+    that starts programs keeps them from the children); ``postfix_config`` is
+    ``[contain] postfix_config``, the Postfix instance that the next steps a sink
+    words name (``postqueue -c DIR -p``).
     """
 
     uri: str
     spool: Spool
     warn: Callable[[str], None]
     secret_variables: frozenset[str] = frozenset()
+    postfix_config: str | None = None
 
 
 class Sink:

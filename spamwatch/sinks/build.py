@@ -51,11 +51,14 @@ def build_sinks(
     available = discover(SINKS) if plugins is None else plugins
     spool = Spool(spool_dir)
     hidden = secret_variables(config.section("sinks"))
+    from spamwatch.contain.settings import postfix_config_of  # it imports spamwatch.sinks
+
+    instance = postfix_config_of(config)
     sinks: list[Sink] = []
     try:
         for alert in parsed:
             sink = _construct(alert, config, available)
-            sink.start(SinkContext(alert.uri, spool, warn, hidden))
+            sink.start(SinkContext(alert.uri, spool, warn, hidden, instance))
             sinks.append(sink)
     except BaseException:
         for sink in sinks:

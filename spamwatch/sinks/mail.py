@@ -27,7 +27,7 @@ from spamwatch import __version__
 from spamwatch.config.schema import Options
 from spamwatch.errors import ConfigError
 from spamwatch.model import Incident
-from spamwatch.sinks.base import PAGING
+from spamwatch.sinks.base import PAGING, SinkContext
 from spamwatch.sinks.delivery import RETRY_OPTIONS, QueuedSink
 from spamwatch.sinks.record import alert_id
 from spamwatch.sinks.text import alert_line, describe, headline
@@ -47,6 +47,14 @@ class MailSink(QueuedSink):
         "smarthost", "ssl", "starttls", "cafile", "username", "password", "password_env",
         "timeout", "from", "digest",
     }  # fmt: skip
+
+    postfix_config: str | None = None
+    """The Postfix instance the mailed next steps name (from the ``SinkContext``)."""
+
+    def start(self, context: SinkContext) -> None:
+        """Keep the configured Postfix instance, then start delivering."""
+        self.postfix_config = context.postfix_config
+        super().start(context)
 
     def setup(self) -> None:
         """Check the options; see the module docstring."""
@@ -105,7 +113,7 @@ class MailSink(QueuedSink):
             message["Message-ID"] = make_msgid(domain=domain)
         message["Auto-Submitted"] = "auto-generated"
         message["X-Mailer"] = f"spamwatch {__version__}"
-        message.set_content(body(findings))
+        message.set_content(body(findings, self.postfix_config))
         return message
 
     def _connect(self) -> smtplib.SMTP:
@@ -167,11 +175,11 @@ def subject(findings: list[Incident]) -> str:
     )
 
 
-def body(findings: list[Incident]) -> str:
+def body(findings: list[Incident], postfix_config: str | None = None) -> str:
     """Readable lines per finding, then the JSON records (cleaned, one per line)."""
     out: list[str] = []
     for finding in findings:
-        out.extend(describe(finding))
+        out.extend(describe(finding, postfix_config))
         out.append("")
     out.append("-- JSON records (one per line):")
     out.extend(alert_line(f) for f in findings)

@@ -43,9 +43,13 @@ def headline(incident: Incident) -> str:
     return clean(f"{str(incident.severity).upper()} {incident.state}: {label(incident)}{where}")
 
 
-def describe(incident: Incident) -> list[str]:
-    """Human lines about an incident (mail body): its block with every finding's details."""
-    return [headline(incident), clean(incident.summary), "", *story(incident, detail=True)]
+def describe(incident: Incident, postfix_config: str | None = None) -> list[str]:
+    """Human lines about an incident (mail body): its block with every finding's details.
+
+    ``postfix_config``: the Postfix instance its next steps name (see ``story``).
+    """
+    block = story(incident, detail=True, postfix_config=postfix_config)
+    return [headline(incident), clean(incident.summary), "", *block]
 
 
 class _PipeConsole(Console):
