@@ -40,6 +40,18 @@ def test_show_defaults_is_valid_toml_with_every_stage() -> None:
     assert "warmup" in data["follow"]
 
 
+def test_show_names_the_spool_directory_alerts_wait_in(tmp_path: Path) -> None:
+    """Issue 14 has the spool refuse a directory others may write to: the admin must be able
+    to see which directory that is (``[alerts] spool_dir`` was shown only when set)."""
+    data = tomllib.loads(run("config", "show", "--config", "/dev/null").stdout)
+    assert data["alerts"]["spool_dir"] == ""  # the default, as contain.state_dir
+    default = write(tmp_path, '[alerts]\nspool_dir = ""\n')
+    assert run("config", "check", "--config", default).exit_code == 0
+    chosen = write(tmp_path, '[alerts]\nspool_dir = "/srv/spool"\n')
+    data = tomllib.loads(run("config", "show", "--config", chosen).stdout)
+    assert data["alerts"]["spool_dir"] == "/srv/spool"
+
+
 def test_show_merges_file_and_hides_secrets(tmp_path: Path) -> None:
     path = write(
         tmp_path,

@@ -353,6 +353,8 @@ def test_default_uris_and_spool_dir(tmp_path: Path) -> None:
     config = Config(data={"alerts": {"uris": ["syslog"], "spool_dir": str(tmp_path)}})
     assert default_alert_uris(config, interactive=True) == ["syslog"]
     assert default_spool_dir(config) == tmp_path
+    unset = default_spool_dir(Config())
+    assert default_spool_dir(Config(data={"alerts": {"spool_dir": ""}})) == unset  # config show
     with pytest.raises(ConfigError, match=r"alerts\.uris"):
         default_alert_uris(Config(data={"alerts": {"uris": "syslog"}}), interactive=True)
 

@@ -42,7 +42,11 @@ def effective_config(config: Config) -> dict[str, Any]:
         "incidents": {**IncidentEngine.defaults, **config.section("incidents")},
         "detectors": detectors,
         "users": dict(config.section("users")),
-        "alerts": {"uris": default_alert_uris(config, interactive=False), **_alerts(config)},
+        "alerts": {
+            "uris": default_alert_uris(config, interactive=False),
+            "spool_dir": "",  # "": the default (sinks.uri.default_spool_dir)
+            **_alerts(config),
+        },
         "sinks": dict(config.section("sinks")),
         "follow": {**FOLLOW_DEFAULTS, **config.section("follow")},
         "contain": {**CONTAIN_DEFAULTS, **config.section("contain")},

@@ -112,10 +112,11 @@ def default_alert_uris(config: Config, interactive: bool) -> list[str]:
 
 
 def default_spool_dir(config: Config) -> Path:
-    """``[alerts] spool_dir``, else /var/lib/spamwatch/spool when writable, else per user."""
-    configured = config.section("alerts").get("spool_dir")
+    """``[alerts] spool_dir``, else (unset or "") /var/lib/spamwatch/spool when writable, else
+    per user."""
+    configured = config.section("alerts").get("spool_dir") or None
     if configured is not None:
-        if not isinstance(configured, str) or not configured:
+        if not isinstance(configured, str):
             raise ConfigError("alerts.spool_dir: expected a directory path")
         return Path(configured)
     system = Path("/var/lib/spamwatch")
