@@ -92,9 +92,10 @@ def test_forget_drops_a_login(tmp_path: Path) -> None:
 def test_mistakes_are_one_line(tmp_path: Path) -> None:
     db = tmp_path / "none.db"
     cases = [
-        ((), "give a LOGIN or --list"),
-        (("--list", "x@example.com"), "give a LOGIN or --list"),
+        ((), "give a LOGIN, or --list for the busiest logins"),
+        (("--list", "x@example.com"), "give a LOGIN or --list, not both"),
         (("--forget", "--list"), "--forget needs a LOGIN"),
+        (("--forget",), "--forget needs a LOGIN"),  # not "give a LOGIN or --list"
         (("x@example.com",), "no profile database yet (spamwatch learn builds it)"),
     ]
     for args, message in cases:

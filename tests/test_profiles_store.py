@@ -321,5 +321,18 @@ def test_a_database_this_user_cannot_write_is_one_error_when_opened_to_learn() -
         as_nobody(service_learns)
         assert said.read_text() == (
             f"{path}: profile database is not writable ({path} belongs to uid 0, mode 0644);"
-            " fix its permissions, choose another with --db, or read only with --no-learn"
+            " fix its permissions or choose another with --db (report and follow can only read"
+            " it: --no-learn)"
         )
+
+
+def test_a_directory_is_named_as_one_not_as_a_corrupt_database(tmp_path: Path) -> None:
+    """``--db /var/lib/spamwatch`` (the directory, not the file): SQLite says "disk I/O
+    error", which read as "corrupt ... move it away" would have the admin move the state
+    directory."""
+    for readonly in (False, True):
+        with pytest.raises(ProfileError) as caught:
+            ProfileStore(str(tmp_path), readonly=readonly)
+        text = str(caught.value)
+        assert text.startswith(f"{tmp_path}: is a directory, not a profile database")
+        assert "corrupt" not in text and "move it away" not in text

@@ -53,10 +53,12 @@ def profile(
     A login is judged against its profile once it holds [profiles]
     min_hours active hours; until then the fixed thresholds alone apply.
     """
-    if list_all == bool(login):
-        raise UsageError("give a LOGIN or --list (not both)")
     if forget and not login:
         raise UsageError("--forget needs a LOGIN")
+    if list_all and login:
+        raise UsageError("give a LOGIN or --list, not both")
+    if not (list_all or login):
+        raise UsageError("give a LOGIN, or --list for the busiest logins")
     options = profile_options(load(config_path), db_path, notify=say)
     path = options.path
     if path is None:

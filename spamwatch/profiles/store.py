@@ -37,7 +37,10 @@ from spamwatch.safefiles import give_to_directory_owner
 
 BUSY_SECONDS = 60.0
 """How long a writer waits for another writer before giving up."""
-WAY_OUT = "move it away to start afresh (spamwatch learn rebuilds it), or run with --no-db"
+WITHOUT = "report and follow can run without it (--no-db)"
+"""The way round a database that cannot be used, said so that learn and profile (which
+have no --no-db) do not offer an option they lack."""
+WAY_OUT = f"move it away to start afresh (spamwatch learn rebuilds it); {WITHOUT}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,11 @@ class ProfileStore:
     def __init__(self, path: str, readonly: bool = False) -> None:
         self.path = os.path.abspath(path)
         self.readonly = readonly
+        if os.path.isdir(self.path):  # SQLite calls it a disk I/O error: "corrupt"
+            raise ProfileError(
+                f"{self.path}: is a directory, not a profile database; name a file in it"
+                " (--db or [profiles] path)"
+            )
         if not readonly:
             self._check_writable()
         self._db = self._connect()
@@ -305,8 +313,8 @@ class ProfileStore:
 def not_writable(path: str, why: str) -> ProfileError:
     """The one wording of a profile database this user cannot write."""
     return ProfileError(
-        f"{path}: profile database is not writable ({why}); fix its permissions,"
-        " choose another with --db, or read only with --no-learn"
+        f"{path}: profile database is not writable ({why}); fix its permissions or"
+        " choose another with --db (report and follow can only read it: --no-learn)"
     )
 
 
@@ -317,14 +325,14 @@ def failure(path: str, exc: sqlite3.Error) -> ProfileError:
     if "locked" in lowered or "busy" in lowered:
         return ProfileError(
             f"{path}: profile database is locked by another process for over"
-            f" {BUSY_SECONDS:g}s; try again, or run with --no-db"
+            f" {BUSY_SECONDS:g}s; try again ({WITHOUT})"
         )
     if "readonly" in lowered or "read-only" in lowered:
         return not_writable(path, text)
     if "unable to open" in lowered:
         return ProfileError(
             f"{path}: cannot open profile database ({text}); check that its directory exists"
-            " and is writable, or choose another with --db, or run with --no-db"
+            f" and is writable, or choose another with --db ({WITHOUT})"
         )
     if "full" in lowered:
         return ProfileError(f"{path}: cannot write profile database: disk full")
