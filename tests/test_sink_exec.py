@@ -13,7 +13,8 @@ import pytest
 from sinkutil import FAST, build_one, down, make_incident, wait_until
 
 from spamwatch.errors import SinkError
-from spamwatch.model import Incident
+from spamwatch.model import Incident, IncidentState
+from spamwatch.sinks import Fanout
 from spamwatch.sinks.spool import Spool
 
 RECORDER = """#!/bin/sh
@@ -189,3 +190,19 @@ def test_a_command_that_does_not_read_stdin_still_counts_by_its_exit(tmp_path: P
     sink = build_one(f"exec:{command}", tmp_path / "spool", [], exec=FAST)
     sink.deliver([make_incident(summary="x" * 300_000)])  # more than a pipe holds
     sink.close()
+
+
+def test_by_default_the_command_is_run_for_opened_escalated_and_resolved_not_updated(
+    tmp_path: Path,
+) -> None:
+    """Issue 9: exec pages a person like mail and webhook, so a growing incident's
+    ``updated`` records (at most one per 5 minutes, all day) do not run it."""
+    out = tmp_path / "out"
+    out.mkdir()
+    command = script(tmp_path, "record.sh", RECORDER.format(out=out))
+    fanout = Fanout([build_one(f"exec:{command}", tmp_path / "spool", [], exec=FAST)])
+    for state in IncidentState:
+        fanout.send(make_incident(id=f"i-{state}", state=state))
+    fanout.close()
+    states = {json.loads(p.read_text())["state"] for p in out.glob("*.json")}
+    assert states == {"opened", "escalated", "resolved"}
