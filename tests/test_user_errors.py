@@ -125,3 +125,13 @@ def test_a_full_disk_on_stdout_is_an_output_error_not_a_bug(args: list[str]) -> 
         )
     assert proc.returncode == 74
     assert proc.stderr == "spamwatch: error: cannot write the output: No space left on device\n"
+
+
+@pytest.mark.parametrize("command", ["report", "follow"])
+def test_db_and_no_db_together_are_a_usage_error(command: str, tmp_path: Path) -> None:
+    """The synopsis says ``--db PATH | --no-db``: both at once silently ran without one."""
+    db = tmp_path / "p.db"
+    status, out, err = run(command, "--db", str(db), "--no-db", str(SAMPLE))
+    assert (status, out) == (2, "")
+    assert err == "spamwatch: error: --db PATH and --no-db contradict each other: give one\n"
+    assert not db.exists()

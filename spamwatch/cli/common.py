@@ -85,7 +85,8 @@ def profile_flags(func: F) -> F:
     func = click.option(
         "--no-db",
         is_flag=True,
-        help="No profile database: judge by the fixed thresholds alone, learn nothing.",
+        help="No profile database: judge by the fixed thresholds alone, learn nothing"
+        " (not with --db).",
     )(func)
     return db_option(func)
 

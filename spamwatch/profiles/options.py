@@ -16,7 +16,7 @@ from typing import Any
 
 from spamwatch.config import Config
 from spamwatch.config.schema import check_options, duration
-from spamwatch.errors import ConfigError
+from spamwatch.errors import ConfigError, UsageError
 from spamwatch.follow.state import DEFAULT_DIR, default_state_path, ensure_parent
 from spamwatch.profiles.partial import Limits
 
@@ -77,6 +77,8 @@ def profile_options(
     notify: Callable[[str], None] | None = None,
 ) -> ProfileOptions:
     """The options of one command from its flags over the config file."""
+    if db and no_db:  # the synopsis: --db PATH | --no-db
+        raise UsageError("--db PATH and --no-db contradict each other: give one")
     table = check_profiles(config)
     path: str | None = None
     writable = True
