@@ -431,3 +431,12 @@ def test_from_start_with_a_saved_position_says_it_resumes(tmp_path: Path) -> Non
     finally:
         again.kill()
     assert again.lines_read() == 0
+
+
+def test_help_says_what_the_state_keeps_and_where() -> None:
+    """Issue 14 turned "alerted keys" into the incidents still open whose records went out;
+    --help said the old thing and not where the state goes without --state."""
+    text = " ".join(CliRunner().invoke(cli, ["follow", "--help"]).stdout.split())
+    assert "alerted keys" not in text
+    assert "--state FILE Positions, journal cursor, open incidents already sent" in text
+    assert "(default /var/lib/spamwatch/follow.state when writable, else" in text

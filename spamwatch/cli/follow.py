@@ -55,7 +55,14 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     metavar="SECONDS",
     help="Poll every SECONDS instead of inotify (for filesystems without it).",
 )
-@click.option("--state", "state_path", metavar="FILE", help="State file (resume, alerted keys).")
+@click.option(
+    "--state",
+    "state_path",
+    metavar="FILE",
+    help="Positions, journal cursor, open incidents already sent (default"
+    " /var/lib/spamwatch/follow.state when writable, else"
+    " ~/.local/state/spamwatch/follow.state).",
+)
 @click.option(
     "--warmup",
     metavar="DURATION",
