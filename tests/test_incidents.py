@@ -144,6 +144,23 @@ def test_the_man_page_names_every_rule() -> None:
         assert rule.label in section
 
 
+def test_readme_and_man_page_give_every_field_of_the_json_record() -> None:
+    """Issue 9: "README and man page give the fields" of schema 2, as to_json writes them."""
+    from sinkutil import make_incident
+
+    record = make_incident(merged_into="sasl_username:bob@example.com:1").to_json()
+    fields = set(record) | set(record["findings"][0])
+    readme = (ROOT / "README.md").read_text()
+    readme = readme[readme.index("**INCIDENT JSON") : readme.index("*Changed from schema 1*")]
+    man = (ROOT / "man/spamwatch.1").read_text()
+    man = man[man.index(".SH INCIDENT JSON") : man.index(".SH EXIT STATUS")]
+    lines = re.findall(r"^\.BR? (.*)$", man, re.M)  # .B id, .BR key ", " key_kind
+    named = {word for line in lines for word in re.findall(r'(?:^|" )(\w+)', line)}
+    assert record["schema"] == 2
+    assert [f for f in sorted(fields) if f"`{f}`" not in readme] == []
+    assert sorted(fields - named) == []
+
+
 # ---- lifecycle --------------------------------------------------------------
 
 
