@@ -336,3 +336,61 @@ def test_a_directory_is_named_as_one_not_as_a_corrupt_database(tmp_path: Path) -
         text = str(caught.value)
         assert text.startswith(f"{tmp_path}: is a directory, not a profile database")
         assert "corrupt" not in text and "move it away" not in text
+
+
+def _next_version(monkeypatch: pytest.MonkeyPatch, step: object) -> None:
+    """Pretend this spamwatch knows one schema version more, reached by ``step``."""
+    from spamwatch.profiles import schema, store
+
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr(store, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, SCHEMA_VERSION, step)
+
+
+def test_an_older_database_is_migrated_in_place_keeping_what_it_learned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 9 "a schema version with migrations": the step runs once, in the transaction
+    that bumps the version; a reader asks for the upgrade instead of doing it."""
+    path = tmp_path / "p.db"
+    store = ProfileStore(str(path))
+    partial = Partial()
+    day_of_mail(partial, "alice@example.com", 0, range(0, 24), 40)
+    store.write(partial)
+    store.close()
+    ran: list[int] = []
+
+    def step(db: sqlite3.Connection) -> None:
+        ran.append(1)
+        db.execute("CREATE TABLE added_later (x INTEGER)")
+
+    _next_version(monkeypatch, step)
+    with pytest.raises(ProfileError, match="needs an upgrade"):
+        ProfileStore(str(path), readonly=True)
+    ProfileStore(str(path)).close()
+    ProfileStore(str(path)).close()
+    assert ran == [1]
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
+    assert db.execute("SELECT count(*) FROM added_later").fetchone() == (0,)
+    db.close()
+    assert ProfileStore(str(path)).view(min_hours=1).login("alice@example.com") is not None
+
+
+def test_a_migration_that_fails_leaves_the_old_version_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "p.db"
+    ProfileStore(str(path)).close()
+
+    def step(db: sqlite3.Connection) -> None:
+        db.execute("CREATE TABLE half_done (x INTEGER)")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    _next_version(monkeypatch, step)
+    with pytest.raises(ProfileError):
+        ProfileStore(str(path))
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    assert "half_done" not in tables
