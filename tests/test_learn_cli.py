@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
+import shlex
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -276,3 +279,26 @@ def test_learn_as_root_then_the_service_reports_with_the_same_database() -> None
         status, err = outcome.read_text().split("\n", 1)
         assert status == "5" and err.count("\n") == 1, err
         assert err.startswith(f"spamwatch: error: {theirs}: profile database is not writable")
+
+
+@pytest.mark.parametrize("command", ["learn", "report"])
+def test_a_pipe_named_as_a_file_is_refused_not_read_as_empty(command: str, tmp_path: Path) -> None:
+    """``spamwatch learn <(zcat mail.log.2.gz)``: the first look at the file (its first
+    time) emptied the pipe, so learn said "learned 1 file: 0 lines" and exit 0, and report
+    "cannot seek" without naming it. Both read a file more than once: a pipe goes on stdin."""
+    log = tmp_path / "mail.log"
+    log.write_text(days(0, 1))
+    db = tmp_path / "p.db"
+    exe = [sys.executable, "-m", "spamwatch", command, "--config", "/dev/null", "--db", str(db)]
+    line = " ".join(shlex.quote(part) for part in exe) + f" <(cat {shlex.quote(str(log))})"
+    done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (4, ""), done.stderr
+    (said,) = done.stderr.splitlines()
+    assert re.fullmatch(
+        r"spamwatch: error: /dev/fd/\d+: not a regular file \(a pipe\?\), which "
+        + command
+        + r" reads more than once; give it on standard input: \.\.\. \| spamwatch "
+        + command
+        + r" -",
+        said,
+    ), said

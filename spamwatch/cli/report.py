@@ -54,7 +54,7 @@ from spamwatch.report.summary import IncidentLog, TrafficSummary
 from spamwatch.report.timerange import TimeRange, parse_range, with_warmup
 from spamwatch.screen import ReadingProgress
 from spamwatch.sinks import Fanout
-from spamwatch.sources.files import DEFAULT_LOG
+from spamwatch.sources.files import DEFAULT_LOG, refuse_pipes
 
 FAIL_ON = ("info", "warning", "critical", "never")
 
@@ -156,6 +156,7 @@ def report(
     failed: list[ProfileError] = []
 
     try:
+        refuse_pipes(paths, "report")
         zone, zone_note = wall_clock(parser, options.timezone, paths[-1])
         now = range_now(now_text, zone, parser, paths[-1])
         span = parse_range(since, until, now, zone, zone_note)

@@ -34,7 +34,13 @@ from spamwatch.profiles.learner import Learner, open_keys_of
 from spamwatch.profiles.partial import Partial
 from spamwatch.profiles.store import FileMark, ProfileStore
 from spamwatch.profiles.view import ProfileView
-from spamwatch.sources.files import DEFAULT_LOG, file_anchor, iter_blocks, open_binary
+from spamwatch.sources.files import (
+    DEFAULT_LOG,
+    file_anchor,
+    iter_blocks,
+    open_binary,
+    refuse_pipes,
+)
 from spamwatch.sources.rotated import rotated_siblings
 from spamwatch.sources.seek import first_time, is_gzip
 
@@ -213,6 +219,7 @@ def default_files() -> list[str]:
 
 def order_files(paths: Sequence[str], parser: Parser) -> list[str]:
     """Named files oldest first (by their first timestamp), each real file once; stdin last."""
+    refuse_pipes(paths, "learn")
     seen: set[str] = set()
     dated: list[tuple[float, int, str]] = []
     for index, path in enumerate(paths):

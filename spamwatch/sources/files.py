@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import gzip
 import os
+import stat
 import sys
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import BinaryIO
 
@@ -51,6 +52,28 @@ def open_failure(path: str, exc: OSError) -> InputError:
     if isinstance(exc, IsADirectoryError):
         return InputError(f"{path}: is a directory, not a log file")
     return InputError(f"{path}: cannot open: {exc.strerror or exc}")
+
+
+def refuse_pipes(paths: Iterable[str], command: str) -> None:
+    """InputError for a named file that is not a regular one (``<(zcat ...)``, a FIFO).
+
+    ``report`` and ``learn`` look at a file before reading it (its first and
+    last times, a fingerprint): a pipe would be emptied by the first look and
+    then read as nothing. Standard input (``-``) is read once and stays allowed;
+    a missing file or a directory is left to ``open_binary`` to name.
+    """
+    for path in paths:
+        if path == "-":
+            continue
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise InputError(
+                f"{path}: not a regular file (a pipe?), which {command} reads more than once;"
+                f" give it on standard input: ... | spamwatch {command} -"
+            )
 
 
 def open_binary(path: str) -> BinaryIO:
