@@ -248,6 +248,10 @@ def test_incidents_options_are_checked() -> None:
         IncidentEngine.from_config(Config(data={"incidents": {"update_every": "soon"}}))
     with pytest.raises(ConfigError):
         IncidentEngine.from_config(Config(data={"incidents": {"update": "5m"}}))
+    # 0 was quietly taken as 1: one finding kept, and the compromised account's facts with
+    # the others, so the sample's critical incident read as a blocklisting warning
+    with pytest.raises(ConfigError, match=r"^incidents\.max_findings: must be at least 1, got 0$"):
+        IncidentEngine.from_config(Config(data={"incidents": {"max_findings": 0}}))
 
 
 def test_the_json_form_reads_back() -> None:

@@ -113,7 +113,13 @@ def test_config_show_and_check_cover_the_profiles_table(tmp_path: Path) -> None:
     for line in ('retention = "60d"', 'hold = "1h"', "min_hours = 4", "max_logins = 20000"):
         assert line in section
     bad = tmp_path / "bad.toml"
-    for text, key in (('hold = "30m"', "profiles.hold"), ("max_logins = 0", "profiles.max_logins")):
+    for text, key in (
+        ('hold = "30m"', "profiles.hold"),
+        ("max_logins = 0", "profiles.max_logins"),
+        ('retention = "0"', "profiles.retention"),  # every profile pruned at once, silently
+        ('retention = "12h"', "profiles.retention"),  # less than a day: no "usual for this hour"
+        ('path = "profiles.db"', "profiles.path"),  # relative: wherever the service runs
+    ):
         bad.write_text(f"[profiles]\n{text}\n")
         result = CliRunner().invoke(cli, ["config", "check", "--config", str(bad)])
         assert result.exit_code == 3 and result.stderr.startswith(f"spamwatch: error: {key}:")

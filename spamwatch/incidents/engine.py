@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 
 from spamwatch.config import Config
 from spamwatch.config.schema import check_options, duration
+from spamwatch.errors import ConfigError
 from spamwatch.incidents.severity import grade
 from spamwatch.incidents.tracker import FindingTracker, TrackKey
 from spamwatch.model import Finding, FindingState, Incident, IncidentState, Severity, Signal
@@ -131,7 +132,11 @@ class IncidentEngine:
     ) -> None:
         merged = {**self.defaults, **check_options("incidents", options or {}, self.defaults)}
         self.update_every: timedelta = duration(merged["update_every"])
-        self.max_findings = max(1, int(merged["max_findings"]))
+        self.max_findings = int(merged["max_findings"])
+        if self.max_findings < 1:  # 0 would keep no evidence, so no facts to grade
+            raise ConfigError(
+                f"incidents.max_findings: must be at least 1, got {self.max_findings}"
+            )
         self.findings = findings if findings is not None else FindingTracker()
         self.on_finding = on_finding
         self._open: dict[IncidentKey, _Live] = {}

@@ -63,6 +63,10 @@ def check_profiles(config: Config) -> dict[str, Any]:
     hold = duration(table["hold"])
     if hold < timedelta(hours=1) or hold.total_seconds() % 3600:
         raise ConfigError(f"profiles.hold: whole hours, at least 1h, got {table['hold']!r}")
+    if duration(table["retention"]) < timedelta(days=1):  # 0 pruned every profile at once
+        raise ConfigError(f"profiles.retention: at least 1d, got {table['retention']!r}")
+    if table["path"] and not os.path.isabs(table["path"]):  # the service's directory is /
+        raise ConfigError(f"profiles.path: needs an absolute path, got {table['path']!r}")
     for key in ("max_logins", "max_networks", "max_senders"):
         if table[key] < 1:
             raise ConfigError(f"profiles.{key}: must be at least 1, got {table[key]!r}")
