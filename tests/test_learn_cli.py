@@ -302,3 +302,13 @@ def test_a_pipe_named_as_a_file_is_refused_not_read_as_empty(command: str, tmp_p
         + r" -",
         said,
     ), said
+
+
+def test_the_summary_line_counts_one_of_each_in_the_singular(tmp_path: Path) -> None:
+    log = tmp_path / "mail.log"
+    log.write_text(
+        "Nov 26 08:00:00 mx1 postfix/submission/smtpd[1]: 4F00000001: client=unknown[192.0.2.1],"
+        " sasl_method=PLAIN, sasl_username=alice@example.com\n"
+    )
+    line = learn(tmp_path / "p.db", log).stdout
+    assert line.startswith("learned 1 file: 1 line, 0 messages of 0 logins on 1 host in "), line

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import BinaryIO, Protocol
 
+from spamwatch.detectors.site import plural
 from spamwatch.errors import InputError
 from spamwatch.model import Event
 from spamwatch.parse import Parser
@@ -358,10 +359,9 @@ def describe(totals: Totals, seconds: float) -> str:
     """The one-line summary of a ``learn`` run."""
     rate = totals.lines / seconds if seconds > 0 else 0.0
     text = (
-        f"learned {totals.files} file{'s' if totals.files != 1 else ''}:"
-        f" {totals.lines} lines, {totals.messages} messages of {len(totals.logins)} logins"
-        f" on {len(totals.hosts)} host{'s' if len(totals.hosts) != 1 else ''}"
-        f" in {seconds:.1f}s ({rate:,.0f} lines/s)"
+        f"learned {plural(totals.files, 'file')}: {plural(totals.lines, 'line')},"
+        f" {plural(totals.messages, 'message')} of {plural(len(totals.logins), 'login')}"
+        f" on {plural(len(totals.hosts), 'host')} in {seconds:.1f}s ({rate:,.0f} lines/s)"
     )
     if totals.unchanged:
         text += f"; {totals.unchanged} already learned, skipped"
