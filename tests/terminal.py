@@ -46,6 +46,9 @@ class Terminal:
 
 
 def plain_env() -> dict[str, str]:
-    """What the terminal's shell would have: no COLUMNS/LINES (rich would believe them)."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL")
+    """What the terminal's shell would have: no COLUMNS/LINES (rich would believe them).
+
+    ``$SPAMWATCH_DB`` stays: it is the test's own profile database (conftest); without it
+    a ``follow`` in the terminal learned into the machine's /var/lib/spamwatch/profiles.db."""
+    keep = ("PATH", "HOME", "LANG", "LC_ALL", "SPAMWATCH_DB")
     return {k: os.environ[k] for k in keep if k in os.environ} | {"LANG": "C.UTF-8"}
