@@ -394,3 +394,22 @@ def test_a_migration_that_fails_leaves_the_old_version_whole(
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
     assert "half_done" not in tables
+
+
+@pytest.mark.parametrize("name", ["p.db", "p.db-wal", "p.db-shm"])
+@pytest.mark.parametrize("readonly", [False, True])
+def test_a_symlink_as_the_database_or_its_companions_is_refused(
+    tmp_path: Path, name: str, readonly: bool
+) -> None:
+    """Whoever may write the service's directory must not make root's ``learn`` write
+    through a planted link (SQLite follows it, and creates the -wal/-shm it names)."""
+    path = tmp_path / "p.db"
+    if name != "p.db":
+        ProfileStore(str(path)).close()
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"precious\n")
+    (tmp_path / name).symlink_to(target)
+    with pytest.raises(ProfileError) as caught:
+        ProfileStore(str(path), readonly=readonly)
+    assert str(caught.value).startswith(f"{tmp_path / name}: is a symbolic link")
+    assert target.read_bytes() == b"precious\n"

@@ -65,11 +65,26 @@ class ProfileStore:
                 f"{self.path}: is a directory, not a profile database; name a file in it"
                 " (--db or [profiles] path)"
             )
+        self._refuse_links()
         if not readonly:
             self._check_writable()
         self._db = self._connect()
         if not readonly:
             self._give_to_directory_owner()
+
+    def _refuse_links(self) -> None:
+        """A symbolic link as the database or its -wal/-shm file: refused.
+
+        SQLite opens (and creates, and writes) through a link, so whoever may
+        write the service's directory could make ``learn`` run as root write
+        any file of the system. The main file is also opened ``nofollow``.
+        """
+        for name in (self.path, *self._companions()):
+            if os.path.islink(name):
+                raise ProfileError(
+                    f"{name}: is a symbolic link (refused: it may point anywhere); remove it"
+                    " or choose another database with --db"
+                )
 
     def _check_writable(self) -> None:
         """A database to learn into that this user cannot write: one error now.
@@ -100,14 +115,14 @@ class ProfileStore:
     def _connect(self) -> sqlite3.Connection:
         mode = "ro" if self.readonly else "rwc"
         try:
-            return self._open(f"file:{quote(self.path)}?mode={mode}")
+            return self._open(f"file:{quote(self.path)}?mode={mode}&nofollow=1")
         except ProfileError:
             if not self.readonly or os.path.exists(self.path + "-wal"):
                 raise
         # Read-only and nobody has it open: a WAL database still wants to create its
         # -shm file beside it, which a reader without write access cannot. With no
         # -wal file everything is in the main file, which is then read as it is.
-        return self._open(f"file:{quote(self.path)}?mode=ro&immutable=1")
+        return self._open(f"file:{quote(self.path)}?mode=ro&immutable=1&nofollow=1")
 
     def _open(self, uri: str) -> sqlite3.Connection:
         with self._guard():
