@@ -135,3 +135,13 @@ def test_db_and_no_db_together_are_a_usage_error(command: str, tmp_path: Path) -
     assert (status, out) == (2, "")
     assert err == "spamwatch: error: --db PATH and --no-db contradict each other: give one\n"
     assert not db.exists()
+
+
+@pytest.mark.parametrize("command", ["report", "follow", "learn", "profile"])
+def test_an_empty_db_path_is_a_usage_error(command: str) -> None:
+    """``--db "$UNSET"`` silently used $SPAMWATCH_DB, the config's or the default database."""
+    args = ["--list"] if command == "profile" else [str(SAMPLE)]
+    status, out, err = run(command, "--db", "", *args)
+    assert (status, out) == (2, "")
+    assert err.startswith("spamwatch: error: Invalid value for '--db': an empty path;")
+    assert err.count("\n") == 1

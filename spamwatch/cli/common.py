@@ -64,12 +64,20 @@ def silence_stdout() -> None:
         pass
 
 
+def _named_file(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--db ''`` (an unset shell variable) silently meant the default database."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("an empty path; name a file (or use --no-db where it exists)")
+    return value
+
+
 def db_option(func: F) -> F:
     """``--db PATH``: the profile database (also $SPAMWATCH_DB and ``[profiles] path``)."""
     return click.option(
         "--db",
         "db_path",
         metavar="PATH",
+        callback=_named_file,
         help="Profile database (default $SPAMWATCH_DB, [profiles] path,"
         " else /var/lib/spamwatch/profiles.db).",
     )(func)
