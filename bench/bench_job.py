@@ -163,7 +163,7 @@ def main() -> int:
     inc = genlog(work / f"day-{n}-incidents.log", "--lines", n, "--hours", hours, "--incidents")
     plain = genlog(work / f"day-{n}-plain.log", "--lines", n, "--hours", hours)
     lines = {"inc": count_lines(inc), "plain": count_lines(plain)}
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {_load()}")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {load_average()}")
     print(f"{inc.name}: {lines['inc']:,} lines; {plain.name}: {lines['plain']:,} lines")
     report = [*SPAMWATCH, "report", "--format", "json", "--db", str(work / "report.db")]
     commands: dict[str, list[str]] = {}
@@ -187,7 +187,7 @@ def main() -> int:
         commands["spamwatch learn"] = [*SPAMWATCH, "learn", "--db", str(db), str(inc)]
     results = rounds(commands, args.repeat)
     counts = {name: lines["plain" if "no incident" in name else "inc"] for name in commands}
-    print(f"\nmedian of {args.repeat} round(s), load after {_load()}:")
+    print(f"\nmedian of {args.repeat} round(s), load after {load_average()}:")
     table(results, counts, "pflogsumm" if pflogsumm else None)
     single = next(r for name, r in results.items() if name.startswith("spamwatch report"))
     calm = results["spamwatch report, no incident"]
@@ -222,7 +222,8 @@ def main() -> int:
     return 0
 
 
-def _load() -> str:
+def load_average() -> str:
+    """The three load averages, printed beside every figure of a shared machine."""
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 

@@ -32,8 +32,9 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bench_job import SPAMWATCH, load_average
+
 ROOT = Path(__file__).resolve().parents[1]
-SPAMWATCH = [sys.executable, "-m", "spamwatch"]
 FIRST_DAY = datetime(2026, 10, 1)
 
 
@@ -132,20 +133,16 @@ def main() -> int:
     for name, argv in runs:
         for part in work.glob("learn-jobs*.db*"):
             part.unlink()
-        load = _load()
+        load = load_average()
         wall, cpu, peak = measure(argv)
         print(
             f"  {name:34} {wall:8.1f} {cpu:8.1f} {total / wall:9,.0f} {peak:8.1f}"
-            f"  {load} / {_load()}",
+            f"  {load} / {load_average()}",
             flush=True,
         )
     if not args.workdir and not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0
-
-
-def _load() -> str:
-    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from functools import partial
 from pathlib import Path
 
 from bench_follow import _caught_up, cpu_seconds, drain_stdout, follow, stop, wait_ready
-from bench_job import SPAMWATCH, count_lines, measure
+from bench_job import SPAMWATCH, count_lines, load_average, measure
 from bench_learn import day_name, make_month
 
 
@@ -91,7 +91,7 @@ def run_one(path: Path, lines: int, work: Path, name: str, argv: list[str] | Non
         wall, cpu, peak = run.wall, run.cpu, run.peak_mb
     print(
         f"  {lines:11,} {name:28} {wall:8.1f} {cpu:8.1f} {lines / wall:9,.0f}"
-        f" {peak:8.1f}  {_load()}",
+        f" {peak:8.1f}  {load_average()}",
         flush=True,
     )
 
@@ -151,10 +151,6 @@ def main() -> int:
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
     return 0
-
-
-def _load() -> str:
-    return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":
