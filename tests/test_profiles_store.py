@@ -91,13 +91,18 @@ def test_garbage_is_a_corrupt_database_never_an_empty_profile(tmp_path: Path) ->
     assert str(path) in text and "corrupt" in text and "move it away" in text
 
 
-def test_a_damaged_page_is_reported_when_read(tmp_path: Path) -> None:
-    path = tmp_path / "p.db"
+def learned_day(path: Path) -> Path:
+    """A database that learned one day of alice's mail, closed."""
     store = ProfileStore(str(path))
     partial = Partial()
     day_of_mail(partial, "alice@example.com", 0, range(0, 24), 40)
     store.write(partial)
     store.close()
+    return path
+
+
+def test_a_damaged_page_is_reported_when_read(tmp_path: Path) -> None:
+    path = learned_day(tmp_path / "p.db")
     sqlite3.connect(path).execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
     data = bytearray(path.read_bytes())
     data[4096 * 2 : 4096 * 4] = b"\xff" * 8192  # two pages of the tables
@@ -352,12 +357,7 @@ def test_an_older_database_is_migrated_in_place_keeping_what_it_learned(
 ) -> None:
     """Issue 9 "a schema version with migrations": the step runs once, in the transaction
     that bumps the version; a reader asks for the upgrade instead of doing it."""
-    path = tmp_path / "p.db"
-    store = ProfileStore(str(path))
-    partial = Partial()
-    day_of_mail(partial, "alice@example.com", 0, range(0, 24), 40)
-    store.write(partial)
-    store.close()
+    path = learned_day(tmp_path / "p.db")
     ran: list[int] = []
 
     def step(db: sqlite3.Connection) -> None:
