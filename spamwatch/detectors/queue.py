@@ -119,14 +119,12 @@ class QueueDetector(SiteDetector):
         self._counts: Counter[str] = Counter()  # messages queued per host
         self._sizes: dict[str, SlidingMin] = {}
         self._usual: dict[str, BucketHistory] = {}
-        self._deferred: KeyedWindows[str, tuple[str, str, str]] = KeyedWindows(
-            self.span("window"), 1000
+        # deferrals in the window: (domain, reason, owner, (server, failure) or None
+        # when the server could be reached)
+        self._deferred: KeyedWindows[str, tuple[str, str, str, tuple[str, str] | None]] = (
+            KeyedWindows(self.span("window"), 1000)
         )
         self._last: dict[str, tuple[datetime, Severity]] = {}
-        # deferrals in the window that could not reach their server: (server, failure)
-        self._unreachable: KeyedWindows[str, tuple[str, str]] = KeyedWindows(
-            self.span("window"), 1000
-        )
         # what each queued message waits for, when its last attempt could not connect
         self._waits: dict[tuple[str, str], tuple[str, str]] = {}
         self._waiting: dict[str, Counter[tuple[str, str]]] = {}  # per host
@@ -145,11 +143,14 @@ class QueueDetector(SiteDetector):
             self._enter(key, owner_of(message), now)
         elif update.recipient is not None and update.recipient.status == "deferred":
             rcpt = update.recipient
-            value = (domain_of(rcpt.address), reason_key(rcpt.reason, rcpt.dsn), owner_of(message))
-            self._deferred.add(message.host, now, value)
             failure = connection_failure(rcpt.reason)
-            if failure is not None:
-                self._unreachable.add(message.host, now, failure)
+            value = (
+                domain_of(rcpt.address),
+                reason_key(rcpt.reason, rcpt.dsn),
+                owner_of(message),
+                failure,
+            )
+            self._deferred.add(message.host, now, value)
             if key in self._queued:
                 self._wait(key, failure)
         else:
@@ -164,7 +165,6 @@ class QueueDetector(SiteDetector):
 
     def sweep(self, now: datetime) -> None:
         self._deferred.expire(now)
-        self._unreachable.expire(now)
 
     def _room_for(self, host: str) -> bool:
         """A log naming thousands of hosts is hostile or broken: cap them."""
@@ -254,7 +254,7 @@ class QueueDetector(SiteDetector):
         by_owner = tally(deferred_counts.items(), 2)
         inbound = owners.get(INBOUND, 0) + by_owner.get(INBOUND, 0)
         share = inbound / max(1, size + n_deferred)
-        outage = None if sole_login(owners) else self._outage(host, now, n_deferred)
+        outage = None if sole_login(owners) else self._outage(host, deferred_counts)
         facts = _facts(grades, share >= self.number("inbound_share"), outage)
         if share >= self.number("inbound_share"):
             severity = Severity.INFO  # inbound mail waiting is nobody's abuse
@@ -266,7 +266,7 @@ class QueueDetector(SiteDetector):
             return signal
         return replace(signal, evidence={**signal.evidence, "real_queue": describe(real)})
 
-    def _outage(self, host: str, now: datetime, n_deferred: int) -> dict[str, Any] | None:
+    def _outage(self, host: str, deferred: Mapping[tuple[Any, ...], int]) -> dict[str, Any] | None:
         """The destination or relay that cannot be reached, as evidence (destination,
         failure, messages waiting), when it explains the queue (option ``outage_share``).
 
@@ -281,11 +281,11 @@ class QueueDetector(SiteDetector):
             (destination, failure), count = waiting.most_common(1)[0]
             if count > share * self._size(host):
                 return {"destination": destination, "failure": failure, "waiting": count}
-        window = self._unreachable.get(host, now)
-        if window is None or not n_deferred:
+        unreachable = tally(deferred.items(), 3)
+        if not unreachable:
             return None
-        (destination, failure), failed = window.counts.most_common(1)[0]
-        if failed <= share * n_deferred:
+        (destination, failure), failed = unreachable.most_common(1)[0]
+        if failed <= share * sum(deferred.values()):
             return None
         return {
             "destination": destination,
