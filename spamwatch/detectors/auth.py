@@ -41,6 +41,15 @@ class _Failures:
 
 
 @dataclass(slots=True)
+class _Spray:
+    """One episode of password spraying on a host."""
+
+    start: datetime
+    last: datetime
+    guessed: str | None = None  # the first login it guessed
+
+
+@dataclass(slots=True)
 class _Breach:
     """Successful logins of one user from addresses that had been failing."""
 
@@ -112,12 +121,10 @@ class AuthFailureDetector(SiteDetector):
         self._host_users: KeyedWindows[str, str] = KeyedWindows(window, 1000)
         self._failed: Recent[str, _Failures] = Recent(cap)
         self._breaches: Recent[str, _Breach] = Recent(cap)
-        self._sprays: Recent[str, list[datetime]] = Recent(1000)  # host -> [start, last]
+        self._sprays: Recent[str, _Spray] = Recent(1000)  # host -> its spray
         self._last_spray: datetime | None = None
         # host -> addresses whose brute-force finding was raised (oldest first)
         self._brutes: Recent[str, dict[str, None]] = Recent(1000)
-        # host -> [spray episode start, the first login it guessed]
-        self._guessed: Recent[str, list[Any]] = Recent(1000)
 
     def on_event(self, event: Event) -> Iterable[Signal]:
         if event.kind == "sasl_failure":
@@ -133,7 +140,6 @@ class AuthFailureDetector(SiteDetector):
         self._breaches.expire(now - self.span("memory"))
         self._sprays.expire(now - self.span("memory"))
         self._brutes.expire(now - self.span("memory"))
-        self._guessed.expire(now - self.span("memory"))
 
     def _group(self, ip: str) -> str:
         return network_of(ip, 32, int(self.options["ipv6_prefix"]))
@@ -174,13 +180,12 @@ class AuthFailureDetector(SiteDetector):
         addrs[addr] = None
         if len(addrs) > MAX_BRUTES:
             del addrs[next(iter(addrs))]
-        guessed = self._guessed.peek(host)
         episode = self._sprays.peek(host)
-        if guessed is None or episode is None or guessed[0] != episode[0]:
+        if episode is None or episode.guessed is None or "logins" in signal.evidence:
             return signal
-        if not self._in_spray(host, record) or "logins" in signal.evidence:
+        if not self._in_spray(host, record):
             return signal
-        return replace(signal, evidence={**signal.evidence, "logins": [guessed[1]]})
+        return replace(signal, evidence={**signal.evidence, "logins": [episode.guessed]})
 
     def _address(self, addr: str, name: str, event: Event) -> Signal | None:
         window = self._by_addr.add(addr, event.time, name)
@@ -220,8 +225,8 @@ class AuthFailureDetector(SiteDetector):
         severity = self._spray_grade(event.host, addrs.distinct, len(addrs))
         if severity is None:
             return None
-        episode = self._sprays.get(event.host, event.time, lambda: [event.time, event.time])
-        episode[1] = self._last_spray = event.time
+        episode = self._sprays.get(event.host, event.time, lambda: _Spray(event.time, event.time))
+        episode.last = self._last_spray = event.time
         names = users.ranked()
         span = format_duration(self.span("window"))
         summary = (
@@ -311,12 +316,12 @@ class AuthFailureDetector(SiteDetector):
         breach.addresses[addr] = record.count
         if attacked:
             breach.severity = Severity.CRITICAL
-            for attack in self._attacks(event.host, addr, record, name, event.time):
+            for attack in self._attacks(event.host, addr, record, name):
                 breach.attacks.setdefault(attack, None)
         return [self._user_signal(name, breach.severity, event)]
 
     def _attacks(
-        self, host: str, addr: str, record: _Failures, name: str, now: datetime
+        self, host: str, addr: str, record: _Failures, name: str
     ) -> list[tuple[str, str, str]]:
         """The findings of the attack this address took part in: the spray on ``host``
         and the brute force of each of its addresses, or its own brute force. The
@@ -325,9 +330,8 @@ class AuthFailureDetector(SiteDetector):
         if self._in_spray(host, record):
             found.append((self.name, "host", host))
             episode = self._sprays.peek(host)
-            guessed = self._guessed.get(host, now, lambda: [None, name])
-            if episode is not None and guessed[0] != episode[0]:
-                guessed[:] = [episode[0], name]
+            if episode is not None and episode.guessed is None:
+                episode.guessed = name
             for other in self._brutes.peek(host) or ():
                 failed = self._failed.peek(other)
                 if failed is not None and failed.brute and self._in_spray(host, failed):
@@ -349,7 +353,7 @@ class AuthFailureDetector(SiteDetector):
         if episode is None:
             return False
         window = self.span("window")
-        return episode[0] - window <= record.last and record.first <= episode[1] + window
+        return episode.start - window <= record.last and record.first <= episode.last + window
 
     def _user_signal(self, name: str, severity: Severity, event: Event) -> Signal:
         """One finding per attacked username: its failures and any success after them."""
