@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import re
 
-from spamwatch.detectors.blocklists import builtin
+from spamwatch.detectors.blocklists import Matcher, builtin
 
 SUSPENDED = "delivery temporarily suspended: "
 """qmgr's prefix for the next messages to a destination already found dead."""
 
 _HOST = r"([^\s\[\]]+)\[[^\]]*\]"
-_CONNECT = re.compile(rf"^connect to {_HOST}(?::\d+)?: (.+?)\s*$")
+_CONNECT = re.compile(rf"^connect to {_HOST}(?::\d+)?: (.+)$")  # the text is stripped
 _LOST = re.compile(rf"^lost connection with {_HOST} while ")
 _CONVERSATION = re.compile(rf"^conversation with {_HOST} timed out while ")
 _NAME_SERVICE = re.compile(
     r"Name service error for name=(\S+) type=\w+: (Host not found, try again)"
 )
-_SAID = re.compile(rf"^host {_HOST} said: (4\d\d[ -].*?)\s*(?:\(in reply to [^)]*\)\s*)?$")
+_SAID = re.compile(rf"^host {_HOST} said: (4\d\d[ -].*)$")
 _TRY_AGAIN = re.compile(
     r"greylist|try again|come back later|temporar|not available|unavailable|too busy", re.I
 )
@@ -37,10 +37,27 @@ _REFUSAL = re.compile(
     re.I,
 )
 """Words of a 4xx that refuses our mail (or one mailbox), not the connection."""
-_ANGLED = re.compile(r"<[^>]*>:?\s*")
+_ANGLED = re.compile(r"<[^<>]*>:?\s*")
 _MARKER = re.compile(r"(\d{3})-(\d\.\d{1,3}\.\d{1,3})?")
-_CITED = tuple(entry.pattern for entry in builtin().values())
+_CITED = Matcher(tuple(builtin().values()))
 FAILURE_LIMIT = 80
+REPLY_TAIL = "(in reply to "
+
+
+def without_reply_tail(text: str) -> str:
+    """``text`` without Postfix's closing ``(in reply to X command)`` and the space before it.
+
+    What ``\\s*\\(in reply to [^)]*\\)\\s*$`` would cut, found from the end
+    instead: that pattern, tried at every start of a long run of spaces or of
+    ``(in reply to ``, rescans to the end of the line from each, and the text
+    is a remote server's (test_detect_linear).
+    """
+    text = text.rstrip()
+    if not text.endswith(")"):
+        return text
+    inner = text.rfind(")", 0, len(text) - 1)  # the tail's text holds no ")"
+    start = text.find(REPLY_TAIL, inner + 1)
+    return text if start < 0 else text[:start].rstrip()
 
 
 def connection_failure(reason: str | None) -> tuple[str, str] | None:
@@ -66,13 +83,13 @@ def connection_failure(reason: str | None) -> tuple[str, str] | None:
     found = _NAME_SERVICE.search(text)
     if found:
         return found.group(1).lower().rstrip("."), found.group(2)
-    found = _SAID.match(text)
+    found = _SAID.match(without_reply_tail(text))
     if found is None:
         return None
     reply = _MARKER.sub(r"\1 \2", _ANGLED.sub("", found.group(2)))
     if not _TRY_AGAIN.search(reply) or _REFUSAL.search(reply):
         return None
-    if any(pattern.search(reply) for pattern in _CITED):
+    if _CITED.first(reply) is not None:
         return None
     return found.group(1).lower(), _short(reply)
 

@@ -24,8 +24,9 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from spamwatch.detectors.allow import domain_of, parse_ip
-from spamwatch.detectors.blocklists import Blocklist, table, zone
+from spamwatch.detectors.blocklists import Blocklist, Matcher, table, zone
 from spamwatch.detectors.bounces import internal_hop
+from spamwatch.detectors.outage import without_reply_tail
 from spamwatch.detectors.site import SiteDetector, plural, top, user_of
 from spamwatch.detectors.windows import KeyedWindows, Recent, TimeWindow
 from spamwatch.model import MessageUpdate, Severity, Signal, Stage
@@ -42,7 +43,6 @@ _URL = re.compile(r"https?://[^\s;,()<>\"']+")
 _IP = re.compile(
     r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7})(?![\w.:])", re.I
 )
-_TAIL = re.compile(r"\s*\(in reply to [^)]*\)\s*$")
 
 # One refusal in a host's window: (list key, listed address, destination, login).
 Refusal = tuple[str, str, str, str]
@@ -51,7 +51,7 @@ Refusal = tuple[str, str, str, str]
 def reply_text(reason: str) -> str:
     """The remote server's words: after ``host X[ip] said:``, one line, markers out."""
     text = _REMOTE.sub("", reason, count=1)
-    text = _TAIL.sub("", text)
+    text = without_reply_tail(text)
     return " ".join(_MARKERS.sub(" ", f" {text}").split())
 
 
@@ -102,6 +102,7 @@ class ReputationDetector(SiteDetector):
 
     def setup(self) -> None:
         self.lists = table(self.options["lists"])
+        self._matcher = Matcher(self.lists)
         self._by_key = {entry.key: entry for entry in self.lists}
         cap = int(self.options["max_hosts"])
         self._refusals: KeyedWindows[str, Refusal] = KeyedWindows(self.span("window"), cap)
@@ -137,10 +138,7 @@ class ReputationDetector(SiteDetector):
 
     def match(self, reply: str) -> Blocklist | None:
         """The first table entry whose pattern the reply matches."""
-        for entry in self.lists:
-            if entry.pattern.search(reply):
-                return entry
-        return None
+        return self._matcher.first(reply)
 
     def sweep(self, now: datetime) -> None:
         self._refusals.expire(now)
