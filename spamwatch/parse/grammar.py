@@ -511,19 +511,39 @@ def delivery(text: str, qid: str | None, want: Collection[str] | None) -> Result
     fields = usual_delivery(m) if m is not None else any_delivery(text)
     if fields.__class__ is str:
         return fields  # type: ignore[return-value]
-    reason = fields["reason"]  # type: ignore[index]
+    return "delivery", qid, handed_on(fields)  # type: ignore[arg-type]
+
+
+def handed_on(fields: Fields) -> Fields:
+    """Add ``queued_as``/``forwarded_as`` when the delivery's reason names the
+    queue id the mail went on under (a content filter's or a forward's)."""
+    reason = fields["reason"]
     if "queued as " in reason:
         queued = QUEUED_AS.findall(reason)
         if queued:
-            fields["queued_as"] = queued[-1]  # type: ignore[index]
+            fields["queued_as"] = queued[-1]
     elif reason.startswith("forwarded as "):
-        fields["forwarded_as"] = reason[13:].strip()  # type: ignore[index]
-    return "delivery", qid, fields  # type: ignore[return-value]
+        fields["forwarded_as"] = reason[13:].strip()
+    return fields
 
 
 def usual_delivery(m: re.Match[str]) -> Fields:
     """The fields of a ``USUAL_DELIVERY`` match, as ``any_delivery`` reads them."""
-    to, orig_to, relay, conn_use, delay, delays, dsn, status, reason = m.groups()
+    return usual_delivery_fields(*m.groups())
+
+
+def usual_delivery_fields(
+    to: str,
+    orig_to: str | None,
+    relay: str,
+    conn_use: str | None,
+    delay: str,
+    delays: str,
+    dsn: str,
+    status: str,
+    reason: str,
+) -> Fields:
+    """``usual_delivery`` from the nine groups (``forms`` reads them in a regex of its own)."""
     fields: Fields = {"to": to}
     if orig_to is not None:
         fields["orig_to"] = strip_angles(orig_to)

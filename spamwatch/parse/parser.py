@@ -24,6 +24,7 @@ from operator import attrgetter
 from typing import Final
 
 from spamwatch.model import Event
+from spamwatch.parse.forms import FORMS, LINE
 from spamwatch.parse.grammar import QUEUE_ID_FORM, classify_body, skip_prefixes
 from spamwatch.parse.header import FAST_HEADER, HEADER, BadTimestamp, Clock
 from spamwatch.slots import builder
@@ -140,6 +141,8 @@ class Parser:
         self._skips = skip_prefixes(self.kinds) if self.kinds is not None else {}
         self._programs: dict[bytes, tuple[str, str]] = {}
         self._hosts: dict[bytes, str] = {}
+        self._forms_programs: dict[str, tuple[str, str]] = {}
+        self._forms_hosts: dict[str, str] = {}
         self._prev_ts: bytes | None = None
         self._prev_host: bytes | None = None
         self._gap: tuple[bytes, int, int] | None = None
@@ -214,25 +217,39 @@ class Parser:
         """Read each line of ``block`` that ``scan`` matches.
 
         Returns the events, the outcomes of the lines that gave none, and
-        where the skipped lines after the last line read start. Before each
-        line, ``_gap`` names the skipped lines since the previous one, read
-        only if the line has no header. Counting is left to ``_count``, once
+        where the lines after the last line ``_read`` read start. A line of
+        one of the everyday forms is read by ``forms.LINE`` (``_read_form``),
+        any other by ``_read``; before each of these, ``_gap`` names the lines
+        since the previous one it read, skipped or read by form, for a line
+        without a header to borrow from. Counting is left to ``_count``, once
         per block (as ``parse`` would count, without a call per line).
         """
-        read, kinds = self._read, self.kinds
+        read, read_form, kinds = self._read, self._read_form, self.kinds
+        form_at = LINE.match
+        text = block.decode("latin-1")  # one character per byte: the same positions
         find, rfind = block.find, block.rfind
         events: list[Event] = []
         misses: list[str] = []
-        end = -1
+        end = read_end = -1
         for m in scan.finditer(block):
             at = m.start()
             if at < end:
                 continue  # a second match on a line already read
             begin = rfind(b"\n", 0, at) + 1
-            self._gap = (block, end + 1, begin) if end + 1 < begin else None
             end = find(b"\n", at)
             if end < 0:
                 end = len(block)
+            line = form_at(text, begin)
+            if line is not None and end - begin <= MAX_LINE_BYTES:
+                result = read_form(line, block, begin, end)
+                if result is not None:
+                    if result.__class__ is Event:
+                        events.append(result)  # type: ignore[arg-type]
+                    else:
+                        misses.append(result)  # type: ignore[arg-type]
+                    continue
+            self._gap = (block, read_end + 1, begin) if read_end + 1 < begin else None
+            read_end = end
             try:
                 result = read(block[begin:end], kinds)
             except Exception as exc:  # a bug must not stop a live watcher
@@ -242,7 +259,57 @@ class Parser:
             else:
                 misses.append(result)  # type: ignore[arg-type]
         self._gap = None
-        return events, misses, end + 1
+        return events, misses, read_end + 1
+
+    def _read_form(
+        self, m: re.Match[str], block: bytes, begin: int, end: int
+    ) -> Event | str | None:
+        """A line ``forms.LINE`` matched: its Event, NON_POSTFIX, or None for ``_read``.
+
+        The same outcome as ``_read``'s (see ``forms``), for the forms whose
+        daemon and kind fit; other programs are counted here when ``_read``
+        would find nothing else wrong (NUL bytes). It leaves ``_prev_ts`` and
+        ``_prev_host`` to ``_replay``: the line stays in the gap.
+        """
+        ts, host, prog, pid, queue_id = m.group(1, 2, 3, 4, 5)
+        program = self._forms_programs.get(prog) or self._learn_form_program(prog)
+        if program is _UNKNOWN:
+            return NON_POSTFIX if block.find(0, begin, end) < 0 else None
+        form = FORMS.get(m.lastgroup)  # type: ignore[arg-type]
+        if form is None:
+            return None
+        kind, daemon, build = form
+        kinds = self.kinds
+        if (daemon is not None and daemon != program[1]) or (
+            kinds is not None and kind not in kinds
+        ):
+            return None
+        stamp = ts.encode()
+        clock = self.clock
+        if stamp == clock.last_ts:
+            when = clock.last_time
+        else:
+            try:
+                when = clock.time_of(stamp)
+            except BadTimestamp:
+                return None  # _read says why
+        return _event(
+            when, self._forms_hosts.get(host) or self._learn_form_host(host), program[0],
+            program[1], int(pid) if pid is not None else None, queue_id, kind, build(m),
+        )  # fmt: skip
+
+    def _learn_form_program(self, prog: str) -> tuple[str, str]:
+        """``_learn_program`` for a program name of printable ASCII (as text)."""
+        program = self._learn_program(prog.encode("ascii"))
+        if len(self._forms_programs) < CACHE_LIMIT:
+            self._forms_programs[prog] = program
+        return program
+
+    def _learn_form_host(self, host: str) -> str:
+        """One string object per host name (printable ASCII: decoded as it is)."""
+        if len(self._forms_hosts) < CACHE_LIMIT:
+            self._forms_hosts[host] = host
+        return host
 
     def _count(self, events: list[Event], misses: list[str], skipped: int) -> None:
         """Count a block's lines in ``stats`` the way ``parse`` counts each."""

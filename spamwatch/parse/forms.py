@@ -1,0 +1,95 @@
+"""The everyday lines of a mail log, read whole by one regex: ``Parser.parse_block``'s fast path.
+
+Five forms are nearly every line a reader of messages needs: smtpd's
+``client=``, cleanup's ``message-id=``, qmgr's ``(queue active)`` and
+``removed``, and a delivery agent's usual ``to=`` line. The general path
+reads such a line in about ten steps of Python (the header regex, decoding,
+control characters, the daemon's handler, its prefixes, the kind's regex, the
+fields); here one regex, run on the block decoded once, reads the header, the
+queue id and the fields together, and a builder per form makes the fields.
+
+The rule that keeps this honest: whatever ``LINE`` reads as a form, the
+general path (``Parser._read``) reads the same way, field for field and in the
+same order (``tests/test_parse_forms.py`` checks every line of the corpus,
+the samples and a synthetic log both ways). So the forms only take printable
+ASCII (nothing to decode or escape), end at the end of the line, and take no
+value the general path would cut otherwise (no ``>`` inside ``<...>``, no
+``,`` inside a ``key=value``); a line of any other shape is read by the
+general path, as are the daemons and kinds a form does not fit (see
+``Parser._parse_candidates``). ``other`` matches any line whose header and
+queue id fit, so that a line of another program is counted without the
+general path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Final
+
+from spamwatch.parse.grammar import QUEUE_ID_FORM, Fields, handed_on, usual_delivery_fields
+
+_NAME = r"[!-Z\\^-~]"
+"""Printable ASCII but space, ``[`` and ``]``: the header's ``[^ \\[\\]]``."""
+_NAME_END = r"[!-9;-Z\\^-~]"
+"""... and not ``:``: the header's ``[^ \\[\\]:]``."""
+_VALUE = r"[ -+\--~]*"
+"""A ``key=value`` up to the next comma (printable ASCII)."""
+_ANGLED = r"[ -=?-~]*"
+"""Inside ``<...>`` up to the first ``>`` (printable ASCII)."""
+
+LINE: Final = re.compile(
+    r"([A-Z][a-z]{2} [ 0-9]?\d \d\d:\d\d:\d\d"
+    r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) "
+    rf"({_NAME}*{_NAME_END}) ({_NAME_END}+)(?:\[(\d{{1,10}})\])?: ({QUEUE_ID_FORM}): (?:"
+    r"(?P<removed>removed)$"
+    r"|(?P<message_id>message-id=<([ -~]*)>)$"
+    rf"|(?P<queued>from=<({_ANGLED})>, size=(\d+), nrcpt=(\d+) \(queue active\))$"
+    rf"|(?P<client>client=({_NAME}*)\[([0-9A-Fa-f.:]*)\]"
+    rf"(?:, sasl_method=({_VALUE}), sasl_username=({_VALUE}))?)$"
+    rf"|(?P<delivery>to=<({_ANGLED})>, (?:orig_to=({_VALUE}), )?relay=({_VALUE}), "
+    r"(?:conn_use=(\d+), )?delay=(\d+(?:\.\d+)?), delays=(" + _VALUE + r"), "
+    r"dsn=(" + _VALUE + r"), status=([\w-]+) \(([ -~]*)\))$"
+    r"|(?P<other>))",
+    re.ASCII | re.MULTILINE,
+)
+"""Timestamp, host, program, pid, queue id (groups 1-5, as ``header.FAST_HEADER``
+reads them), then one form, named by ``lastgroup``. On text decoded from
+Latin-1, so that positions are the bytes' positions."""
+
+
+def _removed(m: re.Match[str]) -> Fields:
+    return {}
+
+
+def _message_id(m: re.Match[str]) -> Fields:
+    return {"message_id": m.group(8)}
+
+
+def _queued(m: re.Match[str]) -> Fields:
+    sender, size, nrcpt = m.group(10, 11, 12)
+    return {"from": sender, "size": int(size), "nrcpt": int(nrcpt)}
+
+
+def _client(m: re.Match[str]) -> Fields:
+    name, ip, method, username = m.group(14, 15, 16, 17)
+    fields = {"client_name": name, "client_ip": ip}
+    if method is not None:
+        fields["sasl_method"] = method
+        fields["sasl_username"] = username
+    return fields
+
+
+def _delivery(m: re.Match[str]) -> Fields:
+    return handed_on(usual_delivery_fields(*m.group(19, 20, 21, 22, 23, 24, 25, 26, 27)))
+
+
+FORMS: Final[dict[str, tuple[str, str | None, Callable[[re.Match[str]], Fields]]]] = {
+    "removed": ("removed", "qmgr", _removed),
+    "message_id": ("message_id", "cleanup", _message_id),
+    "queued": ("queued", "qmgr", _queued),
+    "client": ("client", "smtpd", _client),
+    "delivery": ("delivery", None, _delivery),
+}
+"""Form -> (event kind, the daemon whose handler reads it that way or None for
+any daemon, the fields builder)."""
