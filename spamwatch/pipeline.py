@@ -16,7 +16,7 @@ from spamwatch.correlate import KINDS as MESSAGE_KINDS
 from spamwatch.correlate import Correlator
 from spamwatch.detectors.base import Detector
 from spamwatch.incidents.engine import IncidentEngine
-from spamwatch.model import Event, Incident, MessageUpdate, QueueSample, Signal
+from spamwatch.model import Event, Incident, MessageUpdate, QueueSample, Signal, Stage
 from spamwatch.parse import ParseOptions, Parser
 from spamwatch.parse.grammar import markers_for
 from spamwatch.sources.queue import queue_probe
@@ -109,7 +109,8 @@ class Pipeline:
 
     The detectors are fixed at construction: each hook is called only on the
     detectors that implement it (``on_event`` only with the kinds a detector
-    declares in ``event_kinds``), because a busy log has a million events and
+    declares in ``event_kinds``, ``on_update`` only at the milestones in
+    ``update_stages``), because a busy log has a million events and
     most detectors read a few. ``tap_kinds``: the kinds the ``on_event`` tap
     reads (None: all). An event no stage reads (not one of those, nor a
     message's part: a kind the correlator reads, with a queue id) moves
@@ -145,7 +146,7 @@ class Pipeline:
         self._last_tick: datetime | None = None
         self._next_tick: datetime | None = None  # the next log second to tick at
         self._by_kind: dict[str, tuple[Hook, ...]] = {}
-        self._on_update = tuple(d.on_update for d in self.detectors if overrides(d, "on_update"))
+        self._on_update = {stage: self._update_hooks(stage) for stage in Stage}
         self._ticks = tuple(d.tick for d in self.detectors if overrides(d, "tick"))
 
     @classmethod
@@ -230,6 +231,14 @@ class Pipeline:
             self._by_kind[kind] = hooks
         return hooks
 
+    def _update_hooks(self, stage: Stage) -> tuple[Hook, ...]:
+        """The ``on_update`` of each detector that reads ``stage`` (its ``update_stages``)."""
+        return tuple(
+            d.on_update
+            for d in self.detectors
+            if overrides(d, "on_update") and (d.update_stages is None or stage in d.update_stages)
+        )
+
     def finish(self) -> None:
         """End of input: flush incomplete messages, the learner writes; incidents stay open."""
         for update in self.correlator.flush():
@@ -251,7 +260,7 @@ class Pipeline:
             self.on_update(update)
         if self.learner is not None:
             self.learner.on_update(update)
-        for hook in self._on_update:
+        for hook in self._on_update[update.stage]:
             self._signals(hook(update))
 
     def _advance(self, now: datetime) -> None:

@@ -46,6 +46,25 @@ def test_options_and_user_overrides_are_applied() -> None:
     assert burst.span("long_window").total_seconds() == 7200  # type: ignore[attr-defined]
 
 
+def test_typed_options_are_read_once_per_user_with_overrides_only() -> None:
+    """number()/span() are asked on every message: remembered, and per user only for
+    users the config names (a log of a million logins cannot grow what is kept)."""
+    config = Config(
+        data={
+            "detectors": {"burst": {"short_threshold": 99}},
+            "users": {"alice@example.com": {"detectors": {"burst": {"short_window": "5m"}}}},
+        }
+    )
+    burst: Any = next(d for d in build_detectors(config) if d.name == "burst")
+    for n in range(10_000):
+        assert burst.number("short_threshold", f"user{n}@example.com") == 99
+        assert burst.span("short_window", f"user{n}@example.com").total_seconds() == 600
+    assert burst.span("short_window", "alice@example.com").total_seconds() == 300
+    assert burst.number("short_threshold", "alice@example.com") == 99  # not overridden
+    kept = [*burst._numbers, *burst._durations]
+    assert sorted(user for _, user in kept if user) == ["alice@example.com"]
+
+
 def test_enabled_false_turns_a_detector_off() -> None:
     config = Config(data={"detectors": {"queue": {"enabled": False}}})
     assert {d.name for d in build_detectors(config)} == BUILTIN - {"queue"}

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from spamwatch.config import Config
 from spamwatch.detectors.base import Detector
-from spamwatch.model import Event, Signal
+from spamwatch.model import Event, MessageUpdate, Signal, Stage
 from spamwatch.parse import Parser
 from spamwatch.pipeline import Pipeline
 
@@ -90,3 +90,42 @@ def test_events_no_stage_reads_move_nothing_not_even_the_clock() -> None:
     finally:
         Seen.event_kinds = frozenset({"sasl_failure"})  # type: ignore[misc]
     assert len(everything.events) == 4 and len(everything.ticks) == 4
+
+
+class Deliveries(Detector):
+    """Reads message milestones; declares deliveries only (``update_stages``)."""
+
+    name = "deliveries"
+    update_stages = frozenset({Stage.DELIVERY})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stages: list[str] = []
+
+    def on_update(self, update: MessageUpdate) -> Iterable[Signal]:
+        self.stages.append(str(update.stage))
+        return ()
+
+
+class Every(Deliveries):
+    """The same detector, reading every milestone (the default)."""
+
+    name = "every"
+    update_stages = None
+
+
+def test_on_update_is_called_at_the_declared_milestones_only() -> None:
+    only, every = Deliveries(), Every()
+    pipeline = Pipeline.from_config(Config(), Parser(), [only, every], lambda f: None)
+    lines = [
+        b"2026-11-28T03:00:00+00:00 mx postfix/qmgr[2]: 4A1B2C3D4E: from=<a@example.com>,"
+        b" size=900, nrcpt=1 (queue active)",
+        b"2026-11-28T03:00:01+00:00 mx postfix/smtp[3]: 4A1B2C3D4E: to=<b@example.net>,"
+        b" relay=mx.example.net[198.51.100.2]:25, delay=1, delays=0/0/0/1, dsn=2.0.0,"
+        b" status=sent (250 ok)",
+        b"2026-11-28T03:00:02+00:00 mx postfix/qmgr[2]: 4A1B2C3D4E: removed",
+    ]
+    for line in lines:
+        pipeline.feed(line)
+    assert every.stages == ["queued", "delivery", "done"]
+    assert only.stages == ["delivery"]

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from spamwatch.model import Event, MessageUpdate, QueueSample, Signal
+from spamwatch.model import Event, MessageUpdate, QueueSample, Signal, Stage
 
 
 class Detector:
@@ -39,6 +39,14 @@ class Detector:
     The pipeline calls ``on_event`` only with these, so a detector that reads
     two kinds of a log's dozens costs nothing on the other lines. A detector
     that does not override ``on_event`` is never called with events at all.
+    """
+
+    update_stages: ClassVar[frozenset[Stage] | None] = None
+    """The message milestones ``on_update`` reads; None (the default) is every one.
+
+    A busy log has three or four updates per message and most detectors read
+    one kind of them (deliveries, or the message's arrival in the queue): the
+    pipeline calls ``on_update`` with these only.
     """
 
     def __init__(

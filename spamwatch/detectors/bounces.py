@@ -55,6 +55,7 @@ class BounceRatioDetector(SiteDetector):
 
     name: ClassVar[str] = "bounces"
     description: ClassVar[str] = "share of bounced and deferred deliveries per SASL user"
+    update_stages: ClassVar[frozenset[Stage]] = frozenset({Stage.DELIVERY})
     defaults: ClassVar[Mapping[str, Any]] = {
         "window": "1h",
         "min_count": 20,

@@ -87,6 +87,7 @@ class BurstDetector(SiteDetector):
 
     name: ClassVar[str] = "burst"
     description: ClassVar[str] = "single-recipient messages per SASL user (short and long window)"
+    update_stages: ClassVar[frozenset[Stage]] = frozenset({Stage.QUEUED, Stage.DELIVERY})
     defaults: ClassVar[Mapping[str, Any]] = {
         "short_window": "10m",
         "short_threshold": 30,

@@ -91,6 +91,7 @@ class ReputationDetector(SiteDetector):
 
     name: ClassVar[str] = "reputation"
     description: ClassVar[str] = "remote servers refusing our mail, citing a blocklist"
+    update_stages: ClassVar[frozenset[Stage]] = frozenset({Stage.DELIVERY})
     key_kind: ClassVar[str] = "host"
     defaults: ClassVar[Mapping[str, Any]] = {
         "window": "2h",

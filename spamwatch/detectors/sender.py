@@ -58,6 +58,7 @@ class SenderMismatchDetector(SiteDetector):
 
     name: ClassVar[str] = "sender"
     description: ClassVar[str] = "authenticated users sending as a foreign envelope sender"
+    update_stages: ClassVar[frozenset[Stage]] = frozenset({Stage.QUEUED})
     defaults: ClassVar[Mapping[str, Any]] = {
         "window": "1h",
         "threshold": 5,

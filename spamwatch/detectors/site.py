@@ -48,6 +48,7 @@ class SiteDetector(Detector):
         lowered = {user.lower(): table for user, table in (user_options or {}).items()}
         super().__init__(options, lowered)
         self._durations: dict[tuple[str, str | None], timedelta] = {}
+        self._numbers: dict[tuple[str, str | None], float] = {}
         self._next_sweep: datetime | None = None
         self.setup()
 
@@ -82,10 +83,6 @@ class SiteDetector(Detector):
         """Give the detector the learned profiles (read-only; refreshed in place)."""
         self.profiles = view
 
-    def has_override(self, key: str, user: str | None) -> bool:
-        """Does ``user`` have a per-user value for ``key``?"""
-        return user is not None and key in self.user_options.get(user, {})
-
     def enabled_for(self, user: str | None) -> bool:
         """False when ``[users."NAME".detectors.THIS] enabled = false``."""
         if user is None:
@@ -93,16 +90,29 @@ class SiteDetector(Detector):
         return bool(self.user_options.get(user, {}).get("enabled", True))
 
     def span(self, key: str, user: str | None = None) -> timedelta:
-        """A duration option as a timedelta (parsed once per user)."""
-        slot = (key, user if self.has_override(key, user) else None)
+        """A duration option as a timedelta (parsed once per user with overrides)."""
+        slot = (key, self._overridden(key, user))
         found = self._durations.get(slot)
         if found is None:
-            found = self._durations[slot] = duration(self.option(key, slot[1]))
+            found = self._durations[slot] = duration(self.option(*slot))
         return found
 
     def number(self, key: str, user: str | None = None) -> float:
-        """A numeric option for ``user`` (or the global value)."""
-        return float(self.option(key, user))
+        """A numeric option for ``user`` (or the global value), read once."""
+        slot = (key, self._overridden(key, user))
+        found = self._numbers.get(slot)
+        if found is None:
+            found = self._numbers[slot] = float(self.option(*slot))
+        return found
+
+    def _overridden(self, key: str, user: str | None) -> str | None:
+        """``user`` if it sets ``key`` itself, else None: the options are read per
+        message, and only users with overrides get entries of their own (a log
+        with a million logins cannot grow the cache)."""
+        if user is None:
+            return None
+        table = self.user_options.get(user)
+        return user if table is not None and key in table else None
 
     def signal(
         self,
