@@ -237,6 +237,8 @@ class QueueDetector(SiteDetector):
             and n_deferred < self.number("deferred")
         ):
             return None  # the common case, decided without the history baseline
+        if self._settled(host, now):
+            return None  # critical and signalled within REPEAT: nothing can be worse
         factor = self.number("critical_factor")
         grades = [
             grade(size, self._level(host, now), factor),
@@ -323,6 +325,15 @@ class QueueDetector(SiteDetector):
         if learned is None or learned.deferred is None:
             return limit
         return max(limit, self.number("history_factor") * learned.deferred)
+
+    def _settled(self, host: str, now: datetime) -> bool:
+        """Signalled critical within ``REPEAT``: ``_due`` refuses whatever the grades say.
+
+        Asked before the grades, so a host deep in an incident (every message
+        re-judged) skips the baseline and the level it would not use.
+        """
+        last = self._last.get(host)
+        return last is not None and last[1] is Severity.CRITICAL and now - last[0] < REPEAT
 
     def _due(self, host: str, now: datetime, severity: Severity) -> bool:
         """At most one Signal per host and ``REPEAT`` of log time, unless it got worse.
