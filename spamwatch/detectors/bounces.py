@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from spamwatch.detectors.allow import domain_of, parse_ip
@@ -23,8 +24,11 @@ from spamwatch.timeutil import format_duration
 BAD = frozenset({"bounced", "deferred", "expired", "undeliverable"})
 
 
+@lru_cache(maxsize=1024)
 def internal_hop(relay: str | None) -> bool:
-    """A delivery to a loopback relay is a content filter hop, not the world's verdict."""
+    """A delivery to a loopback relay is a content filter hop, not the world's verdict.
+
+    Asked for every delivery by three stages, of a few relays (remembered)."""
     if not relay or "[" not in relay:
         return False
     ip = parse_ip(relay.split("[", 1)[1].split("]", 1)[0])

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from spamwatch.config.schema import duration
@@ -155,8 +156,12 @@ MAX_NAME = 320
 line cannot make one key cost megabytes of memory."""
 
 
+@lru_cache(maxsize=4096)
 def login(text: object) -> str:
-    """A SASL login or address as a key: trimmed, lower-cased, length-capped."""
+    """A SASL login or address as a key: trimmed, lower-cased, length-capped.
+
+    Every detector asks it of every message's login, and a server's logins are
+    few: the latest 4,096 are remembered."""
     return str(text).strip().lower()[:MAX_NAME]
 
 

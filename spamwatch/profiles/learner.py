@@ -106,6 +106,7 @@ class Learner:
         self._next_sweep = -math.inf
         self._next_rotate: float | None = None
         self._seen: tuple[Event | None, float, bool] = (None, 0.0, False)
+        self._covered: tuple[str | None, float, Partial | None] = (None, 0.0, None)
         self.skipped = 0  # events not learned: learned before
         self.writes = 0
 
@@ -119,9 +120,17 @@ class Learner:
         when, learned = self._moment(event)
         if learned:
             return
-        self.young.cover(event.host, when)
-        window = self.young.window(event.host, when)  # quiet windows count too
+        young = self.young
+        if (
+            when != self._covered[1]
+            or event.host != self._covered[0]
+            or young is not self._covered[2]
+        ):
+            young.cover(event.host, when)  # once per host and log moment: lines share seconds
+            young.window(event.host, when)  # quiet windows count too
+            self._covered = (event.host, when, young)
         if event.kind == "sasl_failure":
+            window = young.window(event.host, when)
             ip = event.fields.get("client_ip")
             window.failures += 1
             if ip and len(window.addresses) < 1000:
