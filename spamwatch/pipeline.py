@@ -216,7 +216,9 @@ class Pipeline:
         if hooks is None:
             hooks = self._event_hooks(event.kind)
         for hook in hooks:
-            self._signals(hook(event))
+            signals = hook(event)
+            if signals:  # mostly (): no call for nothing
+                self._signals(signals)
         for update in self.correlator.feed(event):
             self._update(update)
 
@@ -261,7 +263,9 @@ class Pipeline:
         if self.learner is not None:
             self.learner.on_update(update)
         for hook in self._on_update[update.stage]:
-            self._signals(hook(update))
+            signals = hook(update)
+            if signals:  # mostly (): no call for nothing
+                self._signals(signals)
 
     def _advance(self, now: datetime) -> None:
         """Tick detectors and the incident engine once per new log second (``now`` is past)."""
@@ -270,7 +274,9 @@ class Pipeline:
         if self.learner is not None:
             self.learner.tick(now)
         for tick in self._ticks:
-            self._signals(tick(now))
+            signals = tick(now)
+            if signals:  # mostly (): no call for nothing
+                self._signals(signals)
         for record in self.engine.tick(now):
             self.emit(record)
 
