@@ -157,41 +157,20 @@ class _Open:
     def snapshot(self) -> Message:
         """The frozen view handed to detectors and printers."""
         return _message(
-            host=self.host,
-            queue_id=self.queue_id,
-            first_seen=self.first_seen,
-            last_seen=self.last_seen,
-            state=self.state,
-            origin=self.origin,
-            client_name=self.client_name,
-            client_ip=self.client_ip,
-            orig_client_ip=self.orig_client_ip,
-            sasl_method=self.sasl_method,
-            sasl_username=self.sasl_username,
-            sender=self.sender,
-            size=self.size,
-            nrcpt=self.nrcpt,
-            message_id=self.message_id,
-            recipients=tuple(self.recipients.values()),
-            related=tuple(self.related),
-            parent=self.parent,
-        )
+            self.host, self.queue_id, self.first_seen, self.last_seen, self.state, self.origin,
+            self.client_name, self.client_ip, self.orig_client_ip, self.sasl_method,
+            self.sasl_username, self.sender, self.size, self.nrcpt, self.message_id,
+            tuple(self.recipients.values()), tuple(self.related), self.parent,
+        )  # fmt: skip
 
 
 def _recipient(event: Event, attempts: int) -> Recipient:
     """A delivery event as the recipient's latest outcome."""
-    f = event.fields
+    get = event.fields.get
     return _new_recipient(
-        address=f.get("to", ""),
-        status=f.get("status", ""),
-        time=event.time,
-        orig_to=f.get("orig_to"),
-        relay=f.get("relay"),
-        dsn=f.get("dsn"),
-        delay=f.get("delay"),
-        reason=f.get("reason"),
-        attempts=attempts,
-    )
+        get("to", ""), get("status", ""), event.time, get("orig_to"), get("relay"), get("dsn"),
+        get("delay"), get("reason"), attempts,
+    )  # fmt: skip
 
 
 def _is_loopback(ip: str | None) -> bool:
@@ -415,7 +394,7 @@ class Correlator:
             return
         rec.queued = True
         if self._want_queued:
-            out.append(MessageUpdate(Stage.QUEUED, rec.snapshot(), event))
+            out.append(_update(Stage.QUEUED, rec.snapshot(), event, None))
 
     def _on_delivery(self, event: Event, out: list[MessageUpdate]) -> None:
         """One recipient's attempt: latest status wins, attempts add up."""
@@ -433,7 +412,7 @@ class Correlator:
             if isinstance(reason, str) and reason.startswith("forwarded as "):
                 self._link_next(rec, reason[13:].strip(), "forwarded")
         if self._want_delivery:
-            out.append(MessageUpdate(Stage.DELIVERY, rec.snapshot(), event, recipient))
+            out.append(_update(Stage.DELIVERY, rec.snapshot(), event, recipient))
 
     def _on_removed(self, event: Event, out: list[MessageUpdate]) -> None:
         """qmgr ``removed``: the queue file is gone, the message is over."""

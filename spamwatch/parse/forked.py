@@ -137,9 +137,10 @@ def _encode(events: list[Event], zone: tzinfo) -> tuple[list[tuple[Any, ...]], l
         if index is None:
             index = seen[id(when)] = len(times)
             times.append(_time_tuple(when, zone))
+        fields_ = event.fields  # the parser's are dicts: only EMPTY needs the copy
         rows.append(
             (index, event.host, event.program, event.daemon, event.pid, event.queue_id,
-             event.kind, dict(event.fields))
+             event.kind, fields_ if fields_.__class__ is dict else dict(fields_))
         )  # fmt: skip
     return times, rows
 
