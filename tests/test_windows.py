@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -90,6 +91,45 @@ def test_bucket_history_excludes_the_window_being_judged_and_forgets_old_buckets
     assert history.baseline(at(4 * 3600 + 5), timedelta(hours=1), min_buckets=4) is None
     history.add(at(40 * 3600), 1)
     assert len(history) == 1  # everything older than 24 h is gone
+
+
+def test_bucket_history_storage_stays_flat_over_weeks_of_log() -> None:
+    """A login busy every minute for 30 days keeps a week of buckets, no more.
+
+    The history outlives every window (issue 11's memory target: report and
+    follow flat from 1M to 20M lines), so what it stores must stop growing
+    once the retention is full: the expired buckets are cut off the arrays,
+    and a bucket costs bytes, not Python objects.
+    """
+    history = BucketHistory(timedelta(minutes=10), timedelta(days=7))
+    week = 7 * 24 * 6 + 1
+    storage = []
+    for minute in range(30 * 24 * 60):
+        history.add(at(minute * 60 + 5), 1 + minute % 7)
+        if minute % (24 * 60) == 0:
+            storage.append(sys.getsizeof(history._indexes) + sys.getsizeof(history._counts))
+    assert len(history) <= week
+    assert len(history._indexes) <= 2 * week  # the expired front is cut off as it goes
+    assert max(storage) <= 2 * 16 * 2 * week + 1024  # about 16 bytes a bucket
+    assert storage[-1] <= storage[8] * 1.5  # flat after the first week
+    # judging still works on the kept week (1..7 a bucket, minute by minute: sums of 10)
+    assert history.baseline(at(30 * 24 * 3600), timedelta(hours=1)) is not None
+
+
+def test_bucket_history_times_out_of_order_count_in_their_own_bucket() -> None:
+    """Two hosts' lines interleave: an earlier bucket counted late is found, not doubled."""
+    history = BucketHistory(timedelta(hours=1), timedelta(days=1))
+    history.add(at(2 * 3600), 5)
+    history.add(at(1 * 3600), 2)  # late: hour 1 after hour 2
+    history.add(at(1 * 3600 + 60), 3)  # hour 1 again: the same bucket
+    history.add(at(2 * 3600 + 60), 1)
+    history.add(at(0), 1)
+    history.add(at(3 * 3600), 7)
+    assert len(history) == 4
+    # hours 0, 1, 2 before the judged hour 3: counts 1, 5, 6; the median is 5
+    assert history.baseline(at(3 * 3600), timedelta(0), quantile=0.5) == 5
+    history.add(at(60 * 3600), 1)  # days later: all of them are gone
+    assert len(history) == 1
 
 
 def test_ranked_agrees_with_a_counter_through_random_adds_and_discards() -> None:
