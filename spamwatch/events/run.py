@@ -127,6 +127,7 @@ def _messages_forked(
     """
 
     def blocks() -> Iterator[tuple[list[Event], int]]:
+        parser.tuples = True  # in the child: rows to send on, no Events built there
         for path, stream in sources:
             parser.begin_source(file_anchor(path))
             for block in iter_blocks(stream, path):

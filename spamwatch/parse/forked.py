@@ -9,24 +9,32 @@ arrive are equal, field for field and in the same order, to those the reading
 would have given here (times are rebuilt with the same zone objects), so the
 report is byte for byte the one process's; a test checks it on every sample.
 
-The hand-over is ``marshal`` (C, no pickling of classes): a block's distinct
-times once, then one tuple per event, through a queue of ``AHEAD`` blocks: the
-child parses on while this process works through the blocks before, and
-waits when it is that far ahead, so memory stays bounded. An error in the
-child (a corrupt gzip member) is raised here as the same ``SpamwatchError``.
+The hand-over is one ``pickle`` per block of plain tuples (each event's fields
+in order, ``parser.event_row``), C both ways: a time shared by many events is
+written once (pickle's memo), its zone as the zone object this process has
+(``fixed_zone``, or the parser's own zone), so no class of ours is pickled and
+the events rebuilt here are equal, field for field and in the same order, with
+the same zone objects. A reader that asks for rows (``Parser.tuples``, as
+``events --messages`` does) builds no Event there at all. The blocks go
+through a queue of ``AHEAD`` blocks: the child parses on while this process
+works through the blocks before, and waits when it is that far ahead, so
+memory stays bounded. An error in the child (a corrupt gzip member) is raised
+here as the same ``SpamwatchError``.
 """
 
 from __future__ import annotations
 
-import marshal
+import io
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import fields
-from datetime import datetime, timedelta, tzinfo
+from datetime import timezone, tzinfo
+from itertools import starmap
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from queue import Empty
@@ -37,7 +45,7 @@ from spamwatch.errors import SpamwatchError
 from spamwatch.model import Event
 from spamwatch.parse import Parser
 from spamwatch.parse.header import fixed_zone
-from spamwatch.parse.parser import ParseStats
+from spamwatch.parse.parser import ParseStats, event_row
 from spamwatch.slots import builder
 
 AHEAD = 8
@@ -45,9 +53,6 @@ AHEAD = 8
 
 _event = builder(Event)
 _STATS = tuple(f.name for f in fields(ParseStats))
-ZONE = None
-"""A time's zone code for the parser's own zone (else the UTC offset in seconds: the
-parser gives event times a fixed zone, ``header.fixed``)."""
 
 
 def worth_forking(jobs: int, plan: list[str]) -> bool:
@@ -70,7 +75,8 @@ def blocks_forked(
     """``blocks()`` run in a forked child: each block's events, and what it says of it.
 
     ``blocks`` reads with ``parser`` (its copy in the child); each item is a
-    block's events and a value ``marshal`` can carry (progress counts). At
+    block's events (Events, or rows if the parser gives them: ``Parser.tuples``)
+    and a plain value (progress counts). Here they are Events either way. At
     the end ``parser.stats`` here are the child's.
     """
     context = multiprocessing.get_context("fork")
@@ -82,10 +88,10 @@ def blocks_forked(
     zone = parser.clock.zone
     try:
         while True:
-            message = marshal.loads(_next(queue, child))
+            message = _Unpickler(io.BytesIO(_next(queue, child)), zone).load()
             tag = message[0]
             if tag == "events":
-                yield list(_decode(message[2], message[3], zone)), message[1]
+                yield list(starmap(_event, message[2])), message[1]
             elif tag == "end":
                 _set_stats(parser.stats, message[1])
                 return
@@ -115,53 +121,64 @@ def _read(queue: Queue[bytes], parser: Parser, blocks: Callable[[], Iterator[Any
     zone = parser.clock.zone
     try:
         for events, extra in blocks():
-            times, rows = _encode(events, zone)
-            queue.put(marshal.dumps(("events", extra, times, rows)))
-        queue.put(marshal.dumps(("end", _get_stats(parser.stats))))
+            rows = events if not events or events[0].__class__ is tuple else map(event_row, events)
+            queue.put(_dumps(("events", extra, list(rows)), zone))
+        queue.put(_dumps(("end", _get_stats(parser.stats)), zone))
     except SpamwatchError as exc:
-        queue.put(marshal.dumps(("error", type(exc).__name__, str(exc))))
+        queue.put(_dumps(("error", type(exc).__name__, str(exc)), zone))
     except Exception:  # a bug: the parent reports it as an internal error
-        queue.put(marshal.dumps(("bug", traceback.format_exc())))
+        queue.put(_dumps(("bug", traceback.format_exc()), zone))
     queue.close()
     queue.join_thread()  # all of it written to the pipe before the child exits
 
 
-def _encode(events: list[Event], zone: tzinfo) -> tuple[list[tuple[Any, ...]], list[Any]]:
-    """A block's distinct times once, then each event as a tuple naming its time."""
-    times: list[tuple[Any, ...]] = []
-    seen: dict[int, int] = {}  # id(datetime) -> index: the parser reuses one per timestamp
-    rows: list[Any] = []
-    for event in events:
-        when = event.time
-        index = seen.get(id(when))
-        if index is None:
-            index = seen[id(when)] = len(times)
-            times.append(_time_tuple(when, zone))
-        fields_ = event.fields  # the parser's are dicts: only EMPTY needs the copy
-        rows.append(
-            (index, event.host, event.program, event.daemon, event.pid, event.queue_id,
-             event.kind, fields_ if fields_.__class__ is dict else dict(fields_))
-        )  # fmt: skip
-    return times, rows
+class _Pickler(pickle.Pickler):
+    """Writes an event time's zone as the zone object the reading side has."""
+
+    def __init__(self, file: io.BytesIO, zone: tzinfo) -> None:
+        super().__init__(file, pickle.HIGHEST_PROTOCOL)
+        self.zone = zone
+
+    def reducer_override(self, obj: Any) -> Any:
+        """Zones by name; everything else (datetimes: C) as pickle does it."""
+        if obj.__class__ is timezone:
+            return fixed_zone, (obj.utcoffset(None),)
+        if obj is self.zone:
+            return _reading_zone, ()
+        return NotImplemented
 
 
-def _time_tuple(when: datetime, zone: tzinfo) -> tuple[Any, ...]:
-    tz = when.tzinfo
-    code = ZONE if tz is zone else when.utcoffset().total_seconds()  # type: ignore[union-attr]
-    return (when.year, when.month, when.day, when.hour, when.minute, when.second,
-            when.microsecond, when.fold, code)  # fmt: skip
+def _reading_zone() -> tzinfo:
+    """A stand-in for the parser's own zone; ``_Unpickler`` gives its own."""
+    raise RuntimeError("the parser's zone is only read back by _Unpickler")
 
 
-def _decode(times: list[Any], rows: list[Any], zone: tzinfo) -> Iterator[Event]:
-    made = [_datetime(t, zone) for t in times]
-    for index, host, program, daemon, pid, queue_id, kind, fields_ in rows:
-        yield _event(made[index], host, program, daemon, pid, queue_id, kind, fields_)
+class _Unpickler(pickle.Unpickler):
+    """Reads ``_Pickler``'s messages: the parser's zone is this process's."""
+
+    def __init__(self, file: io.BytesIO, zone: tzinfo) -> None:
+        super().__init__(file)
+        self.zone = zone
+
+    def find_class(self, module: str, name: str) -> Any:
+        """Only what ``_Pickler`` writes: times, offsets and the two zone makers."""
+        if (module, name) == (__name__, "_reading_zone"):
+            zone = self.zone
+            return lambda: zone
+        if (module, name) not in _CLASSES:
+            raise pickle.UnpicklingError(f"not a reading message: {module}.{name}")
+        return super().find_class(module, name)
 
 
-def _datetime(parts: list[Any], zone: tzinfo) -> datetime:
-    *clock, fold, code = parts
-    tz = zone if code is ZONE else fixed_zone(timedelta(seconds=code))
-    return datetime(*clock, tzinfo=tz, fold=fold)
+_CLASSES = frozenset(
+    (("datetime", "datetime"), ("datetime", "timedelta"), (fixed_zone.__module__, "fixed_zone"))
+)
+
+
+def _dumps(message: tuple[Any, ...], zone: tzinfo) -> bytes:
+    buffer = io.BytesIO()
+    _Pickler(buffer, zone).dump(message)
+    return buffer.getvalue()
 
 
 def _get_stats(stats: ParseStats) -> list[Any]:

@@ -20,8 +20,8 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
-from operator import attrgetter
-from typing import Final
+from operator import attrgetter, itemgetter
+from typing import Any, Final
 
 from spamwatch.model import Event
 from spamwatch.parse.forms import FORMS, LINE
@@ -43,6 +43,7 @@ MALFORMED: Final = "malformed"
 SKIPPED: Final = "skipped"
 _UNKNOWN: Final = ("", "")
 _KIND = attrgetter("kind")
+_ROW_KIND = itemgetter(6)
 NO_HEADER: Final = ("no syslog header ('[time] [host] program[pid]: message')", None)
 
 _ID = rb"(?:(?:warning|error|fatal|panic): *)?(?:" + QUEUE_ID_FORM.encode() + rb"): "
@@ -148,6 +149,11 @@ class Parser:
         self._gap: tuple[bytes, int, int] | None = None
         """Lines ``parse_block`` skipped unread since the last parsed one
         (block, start, stop), for a header-less line to borrow from."""
+        self.tuples = False
+        """``parse_block`` gives each event as the tuple of its fields in order
+        (``event_row``; ``Event(*row)`` is the event) instead of an Event: for a
+        reading process that sends them on (``forked``) and would build each
+        Event only to take it apart again."""
         self._why: tuple[str, object] = ("", None)
         """Why the last line was no event: (str.format template, argument), built
         into words only by ``explain`` (most lines are never explained)."""
@@ -201,7 +207,8 @@ class Parser:
             if not lines[-1]:
                 lines.pop()
             parse = self.parse
-            return [event for event in map(parse, lines) if event is not None]
+            events = [event for event in map(parse, lines) if event is not None]
+            return [event_row(event) for event in events] if self.tuples else events  # type: ignore[misc]
         usual, anywhere = self._scans
         scan = anywhere if QUEUE_ID_AFTER_PID.search(block) is not None else usual
         total = block.count(b"\n") + (not block.endswith(b"\n"))
@@ -224,7 +231,7 @@ class Parser:
         without a header to borrow from. Counting is left to ``_count``, once
         per block (as ``parse`` would count, without a call per line).
         """
-        read, read_form, kinds = self._read, self._read_form, self.kinds
+        read, read_form, kinds, tuples = self._read, self._read_form, self.kinds, self.tuples
         form_at = LINE.match
         text = block.decode("latin-1")  # one character per byte: the same positions
         find, rfind = block.find, block.rfind
@@ -243,10 +250,10 @@ class Parser:
             if line is not None and end - begin <= MAX_LINE_BYTES:
                 result = read_form(line, block, begin, end)
                 if result is not None:
-                    if result.__class__ is Event:
-                        events.append(result)  # type: ignore[arg-type]
-                    else:
+                    if result.__class__ is str:
                         misses.append(result)  # type: ignore[arg-type]
+                    else:
+                        events.append(result)  # type: ignore[arg-type]
                     continue
             self._gap = (block, read_end + 1, begin) if read_end + 1 < begin else None
             read_end = end
@@ -255,7 +262,7 @@ class Parser:
             except Exception as exc:  # a bug must not stop a live watcher
                 result = self._internal_error(exc)
             if result.__class__ is Event:
-                events.append(result)  # type: ignore[arg-type]
+                events.append(event_row(result) if tuples else result)  # type: ignore[arg-type]
             else:
                 misses.append(result)  # type: ignore[arg-type]
         self._gap = None
@@ -293,10 +300,11 @@ class Parser:
                 when = clock.time_of(stamp)
             except BadTimestamp:
                 return None  # _read says why
-        return _event(
+        row = (
             when, self._forms_hosts.get(host) or self._learn_form_host(host), program[0],
             program[1], int(pid) if pid is not None else None, queue_id, kind, build(m),
         )  # fmt: skip
+        return row if self.tuples else _event(*row)
 
     def _learn_form_program(self, prog: str) -> tuple[str, str]:
         """``_learn_program`` for a program name of printable ASCII (as text)."""
@@ -318,7 +326,7 @@ class Parser:
         stats.events += len(events)
         stats.skipped += skipped
         by_kind = stats.by_kind
-        for kind, n in Counter(map(_KIND, events)).items():
+        for kind, n in Counter(map(_ROW_KIND if self.tuples else _KIND, events)).items():
             by_kind[kind] = by_kind.get(kind, 0) + n
         for outcome, n in Counter(misses).items():
             setattr(stats, outcome, getattr(stats, outcome) + n)
@@ -475,6 +483,15 @@ class Parser:
 
 
 _event = builder(Event)
+
+
+def event_row(event: Event) -> tuple[Any, ...]:
+    """The fields of ``event`` in order, ``fields`` as a plain dict (``Parser.tuples``)."""
+    found = event.fields
+    return (
+        event.time, event.host, event.program, event.daemon, event.pid, event.queue_id,
+        event.kind, found if found.__class__ is dict else dict(found),
+    )  # fmt: skip
 
 
 def _header_state(line: bytes) -> tuple[bytes | None, bytes | None] | None:
