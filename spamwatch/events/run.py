@@ -9,8 +9,9 @@ benchmark times.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import BinaryIO, TextIO
 
 from spamwatch.config import Config
@@ -58,7 +59,7 @@ def print_events(
         stats = parser.stats
         run = _messages(parser, correlator, out) if messages else _events(parser, correlator, out)
     printed = 0
-    with ExitStack() as stack:
+    with ExitStack() as stack, few_collections():
         sources = [(path, _open(path, stack)) for path in paths]
         with ReadingProgress(list(paths), lambda: stats.lines, output_while_reading=True):
             if messages and worth_forking(jobs, list(paths)):
@@ -75,6 +76,29 @@ def print_events(
         correlator.flush()
     out.flush()
     return _summary(stats, correlator.stats, printed if messages else None)
+
+
+@contextmanager
+def few_collections() -> Iterator[None]:
+    """The cyclic garbage collector run seldom while whole files are read.
+
+    Reading makes millions of short-lived objects (Events and their fields,
+    messages and their JSON) that reference counting frees; they form no
+    cycles. With the default thresholds the collector still walked the young
+    objects every 700 allocations, and the older ones (the imported modules
+    too) every tenth time: 0.3-0.5 s of the 2.5 s the correlating process of
+    ``events --messages --jobs 2`` spent on 1M lines. Here what is alive
+    before the reading is frozen (never walked again) and the young objects
+    are walked every 100,000 allocations; both are undone after.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 20, 20)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def _events(parser: Parser, correlator: Correlator, out: TextIO) -> Runner:
