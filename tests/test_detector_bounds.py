@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 from builders import Stream, at, detectors_for, run
+
+from spamwatch.detectors.allow import ADDRESSES_CACHED, network_of, parse_ip
 
 
 def test_a_megabyte_login_is_clipped_to_a_bounded_key() -> None:
@@ -53,3 +57,22 @@ def test_thousands_of_hosts_are_capped_in_the_queue_detector() -> None:
         stream.submission(at(n), "a@example.com", "192.0.2.1", status="deferred")
     run(stream, detectors=[queue])
     assert len(queue._owners) == 1000  # type: ignore[attr-defined]
+
+
+def test_a_month_of_distinct_client_addresses_keeps_the_address_caches_small() -> None:
+    """Scanners and botnets bring new addresses every day: the parsed addresses and
+    networks the detectors keep are their hot set, not every client ever seen."""
+    addresses = [f"10.{n // 65536}.{n // 256 % 256}.{n % 256}" for n in range(40_000)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for ip in addresses:
+            network_of(ip, 24, 64)
+            network_of(ip)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert parse_ip.cache_info().currsize <= ADDRESSES_CACHED
+    assert network_of.cache_info().currsize <= ADDRESSES_CACHED
+    assert grown < 6_000_000  # 40,000 of each cached would be about 20 MB
+    assert network_of("10.0.1.9", 24, 64) == "10.0.1.0/24"

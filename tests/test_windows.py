@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import sys
+import tracemalloc
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -171,3 +172,24 @@ def test_ranked_view_of_a_window_follows_adds_and_expiry() -> None:
     assert addresses.top(5) == [("2.2.2.2", 2), ("3.3.3.3", 1)]  # 1.1.1.1 expired
     assert domains.top(5) == [("b.example", 2)]
     assert window.ranked(0) is addresses  # kept, not rebuilt
+
+
+def test_window_items_cost_two_slots_not_a_tuple_each() -> None:
+    """An incident puts thousands of messages in a dozen windows at once: an item is
+    the time and the value (shared objects), two deque slots, not a new tuple."""
+    window: TimeWindow[str] = TimeWindow(timedelta(hours=1))
+    times = [at(n * 0.05) for n in range(50_000)]  # the parser shares one per second
+    value = "203.0.113.7"
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for when in times:
+            window.add(when, value)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(window) == 50_000
+    assert list(window)[-1] == (times[-1], value)
+    assert window.first_time == times[0] and window.last_time == times[-1]
+    assert window.count_since(times[-11]) == 10
+    assert grown / len(window) < 24  # 16 bytes of slots; a tuple each was 64

@@ -24,9 +24,12 @@ from spamwatch.config import Config
 from spamwatch.errors import ConfigError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+ADDRESSES_CACHED = 8192
+"""Client addresses (and networks) kept parsed: a busy log's hot set; every client
+a month of log ever saw would be 65,536 of each and some 30 MB (issue 11 memory)."""
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=ADDRESSES_CACHED)
 def parse_ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """An address as the log writes it (``::1``, ``192.0.2.1``, ``IPv6:...``), or None.
 
@@ -45,7 +48,7 @@ def parse_ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address 
         return None
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=ADDRESSES_CACHED)
 def network_of(ip: str, ipv4_prefix: int = 32, ipv6_prefix: int = 64) -> str:
     """Group an address into its network ("2001:db8:1:2::/64") for counting.
 
