@@ -20,7 +20,7 @@ from synthlog import generate
 from spamwatch.model import Event
 from spamwatch.parse import ParseOptions, Parser
 from spamwatch.parse.forms import FORMS, LINE
-from spamwatch.parse.parser import ParseStats
+from spamwatch.parse.parser import ParseStats, row_event
 from spamwatch.sources.files import iter_lines
 from tests.test_parse_fuzz import mutated
 
@@ -158,3 +158,19 @@ def test_near_misses_take_both_paths() -> None:
 def test_mutated_lines_read_the_same(line: bytes) -> None:
     for piece in line.split(b"\n"):
         assert_same(piece)
+
+
+def test_rows_are_the_events() -> None:
+    """``Parser.tuples``: each row, a line read by form or not, makes the Event that
+    ``parse_block`` gives without it (fields in the same order)."""
+    start = datetime(2026, 11, 2, tzinfo=UTC)
+    data = "".join(line + "\n" for line in generate(start, lines=5_000, seed=5)).encode()
+    data += b"\n".join(NEAR_MISSES[:-3]) + b"\n"
+    want = Parser(OPTIONS, queue_ids_only=True).parse_block(data)
+    parser = Parser(OPTIONS, queue_ids_only=True)
+    parser.tuples = True
+    rows = parser.parse_block(data)
+    got = [row_event(row) for row in rows]
+    assert got == want and len(got) > 1000
+    assert [list(e.fields.items()) for e in got] == [list(e.fields.items()) for e in want]
+    assert {row[7].__class__ for row in rows} == {dict, str, tuple}  # by form, and not

@@ -15,7 +15,9 @@ written once (pickle's memo), its zone as the zone object this process has
 (``fixed_zone``, or the parser's own zone), so no class of ours is pickled and
 the events rebuilt here are equal, field for field and in the same order, with
 the same zone objects. A reader that asks for rows (``Parser.tuples``, as
-``events --messages`` does) builds no Event there at all. The blocks go
+``events --messages`` does) builds no Event there at all, nor the fields of the
+lines it read by form: this process makes them (``parser.row_event``), which
+evens out the work of the two. The blocks go
 through a queue of ``AHEAD`` blocks: the child parses on while this process
 works through the blocks before, and waits when it is that far ahead, so
 memory stays bounded. An error in the child (a corrupt gzip member) is raised
@@ -34,7 +36,6 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import fields
 from datetime import timezone, tzinfo
-from itertools import starmap
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from queue import Empty
@@ -45,13 +46,11 @@ from spamwatch.errors import SpamwatchError
 from spamwatch.model import Event
 from spamwatch.parse import Parser
 from spamwatch.parse.header import fixed_zone
-from spamwatch.parse.parser import ParseStats, event_row
-from spamwatch.slots import builder
+from spamwatch.parse.parser import ParseStats, event_row, row_event
 
 AHEAD = 8
 """Blocks (about 1 MB of log each) the reading process may be ahead."""
 
-_event = builder(Event)
 _STATS = tuple(f.name for f in fields(ParseStats))
 
 
@@ -91,7 +90,7 @@ def blocks_forked(
             message = _Unpickler(io.BytesIO(_next(queue, child)), zone).load()
             tag = message[0]
             if tag == "events":
-                yield list(starmap(_event, message[2])), message[1]
+                yield list(map(row_event, message[2])), message[1]
             elif tag == "end":
                 _set_stats(parser.stats, message[1])
                 return

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from spamwatch.parse.grammar import QUEUE_ID_FORM, Fields, handed_on, usual_delivery_fields
 
@@ -58,38 +58,46 @@ reads them), then one form, named by ``lastgroup``. On text decoded from
 Latin-1, so that positions are the bytes' positions."""
 
 
-def _removed(m: re.Match[str]) -> Fields:
+def _removed(_: str) -> Fields:
     return {}
 
 
-def _message_id(m: re.Match[str]) -> Fields:
-    return {"message_id": m.group(8)}
+def _message_id(message_id: str) -> Fields:
+    return {"message_id": message_id}
 
 
-def _queued(m: re.Match[str]) -> Fields:
-    sender, size, nrcpt = m.group(10, 11, 12)
+def _queued(groups: tuple[str, str, str]) -> Fields:
+    sender, size, nrcpt = groups
     return {"from": sender, "size": int(size), "nrcpt": int(nrcpt)}
 
 
-def _client(m: re.Match[str]) -> Fields:
-    name, ip, method, username = m.group(14, 15, 16, 17)
+def _client(groups: tuple[str, str, str | None, str | None]) -> Fields:
+    name, ip, method, username = groups
     fields = {"client_name": name, "client_ip": ip}
     if method is not None:
         fields["sasl_method"] = method
-        fields["sasl_username"] = username
+        fields["sasl_username"] = username  # type: ignore[assignment]
     return fields
 
 
-def _delivery(m: re.Match[str]) -> Fields:
-    return handed_on(usual_delivery_fields(*m.group(19, 20, 21, 22, 23, 24, 25, 26, 27)))
+def _delivery(groups: tuple[Any, ...]) -> Fields:
+    return handed_on(usual_delivery_fields(*groups))
 
 
-FORMS: Final[dict[str, tuple[str, str | None, Callable[[re.Match[str]], Fields]]]] = {
-    "removed": ("removed", "qmgr", _removed),
-    "message_id": ("message_id", "cleanup", _message_id),
-    "queued": ("queued", "qmgr", _queued),
-    "client": ("client", "smtpd", _client),
-    "delivery": ("delivery", None, _delivery),
+Build = Callable[[Any], Fields]
+
+FORMS: Final[dict[str, tuple[str, str | None, tuple[int, ...], Build]]] = {
+    "removed": ("removed", "qmgr", (6,), _removed),
+    "message_id": ("message_id", "cleanup", (8,), _message_id),
+    "queued": ("queued", "qmgr", (10, 11, 12), _queued),
+    "client": ("client", "smtpd", (14, 15, 16, 17), _client),
+    "delivery": ("delivery", None, (19, 20, 21, 22, 23, 24, 25, 26, 27), _delivery),
 }
 """Form -> (event kind, the daemon whose handler reads it that way or None for
-any daemon, the fields builder)."""
+any daemon, the groups its fields are made of, the builder of the fields from
+``match.group(*groups)``: a string for one group, else a tuple)."""
+
+FIELDS: Final[dict[str, Build]] = {kind: build for kind, _, _, build in FORMS.values()}
+"""Kind -> the builder of its form's fields: each kind has one form, so a row
+(``Parser.tuples``) can carry a form line's groups and have its fields made by
+the process that builds the Event."""

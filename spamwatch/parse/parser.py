@@ -24,7 +24,7 @@ from operator import attrgetter, itemgetter
 from typing import Any, Final
 
 from spamwatch.model import Event
-from spamwatch.parse.forms import FORMS, LINE
+from spamwatch.parse.forms import FIELDS, FORMS, LINE
 from spamwatch.parse.grammar import QUEUE_ID_FORM, classify_body, skip_prefixes
 from spamwatch.parse.header import FAST_HEADER, HEADER, BadTimestamp, Clock
 from spamwatch.slots import builder
@@ -150,10 +150,12 @@ class Parser:
         """Lines ``parse_block`` skipped unread since the last parsed one
         (block, start, stop), for a header-less line to borrow from."""
         self.tuples = False
-        """``parse_block`` gives each event as the tuple of its fields in order
-        (``event_row``; ``Event(*row)`` is the event) instead of an Event: for a
-        reading process that sends them on (``forked``) and would build each
-        Event only to take it apart again."""
+        """``parse_block`` gives each event as a row, the tuple of its fields in
+        order (``event_row``; ``row_event(row)`` is the Event), instead of an
+        Event: for a reading process that sends them on (``forked``) and would
+        build each Event only to take it apart again. A line read by form
+        carries what its fields are made of instead of the dict: the process
+        that builds the Event makes them (``forms.FIELDS``)."""
         self._why: tuple[str, object] = ("", None)
         """Why the last line was no event: (str.format template, argument), built
         into words only by ``explain`` (most lines are never explained)."""
@@ -285,7 +287,7 @@ class Parser:
         form = FORMS.get(m.lastgroup)  # type: ignore[arg-type]
         if form is None:
             return None
-        kind, daemon, build = form
+        kind, daemon, groups, build = form
         kinds = self.kinds
         if (daemon is not None and daemon != program[1]) or (
             kinds is not None and kind not in kinds
@@ -300,9 +302,11 @@ class Parser:
                 when = clock.time_of(stamp)
             except BadTimestamp:
                 return None  # _read says why
+        raw = m.group(*groups)
         row = (
             when, self._forms_hosts.get(host) or self._learn_form_host(host), program[0],
-            program[1], int(pid) if pid is not None else None, queue_id, kind, build(m),
+            program[1], int(pid) if pid is not None else None, queue_id, kind,
+            raw if self.tuples else build(raw),
         )  # fmt: skip
         return row if self.tuples else _event(*row)
 
@@ -483,6 +487,15 @@ class Parser:
 
 
 _event = builder(Event)
+
+
+def row_event(row: tuple[Any, ...]) -> Event:
+    """The Event of a row of ``Parser.tuples`` (``event_row`` or a line read by form)."""
+    found = row[7]
+    if found.__class__ is dict:
+        return _event(*row)
+    when, host, program, daemon, pid, queue_id, kind, raw = row
+    return _event(when, host, program, daemon, pid, queue_id, kind, FIELDS[kind](raw))
 
 
 def event_row(event: Event) -> tuple[Any, ...]:
