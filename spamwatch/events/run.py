@@ -9,14 +9,14 @@ benchmark times.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from typing import BinaryIO, TextIO
 
 from spamwatch.config import Config
 from spamwatch.correlate import KINDS, Correlator, CorrelatorStats
 from spamwatch.events.explain import explainer
+from spamwatch.gcpolicy import few_collections
 from spamwatch.jsonform import dumps, event_to_json, message_to_json
 from spamwatch.model import Event, Stage
 from spamwatch.parse import Parser
@@ -76,29 +76,6 @@ def print_events(
         correlator.flush()
     out.flush()
     return _summary(stats, correlator.stats, printed if messages else None)
-
-
-@contextmanager
-def few_collections() -> Iterator[None]:
-    """The cyclic garbage collector run seldom while whole files are read.
-
-    Reading makes millions of short-lived objects (Events and their fields,
-    messages and their JSON) that reference counting frees; they form no
-    cycles. With the default thresholds the collector still walked the young
-    objects every 700 allocations, and the older ones (the imported modules
-    too) every tenth time: 0.3-0.5 s of the 2.5 s the correlating process of
-    ``events --messages --jobs 2`` spent on 1M lines. Here what is alive
-    before the reading is frozen (never walked again) and the young objects
-    are walked every 100,000 allocations; both are undone after.
-    """
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(100_000, 20, 20)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 def _events(parser: Parser, correlator: Correlator, out: TextIO) -> Runner:

@@ -26,6 +26,7 @@ from typing import BinaryIO, Protocol
 
 from spamwatch.detectors.site import plural
 from spamwatch.errors import InputError
+from spamwatch.gcpolicy import few_collections
 from spamwatch.model import Event
 from spamwatch.parse import Parser
 from spamwatch.parse.forked import blocks_forked
@@ -205,8 +206,9 @@ def learn_built(
         for event in events:
             feed_event(event)
 
-    offset, lines = learn_file(plan, pipeline.parser, feed, progress.advance, fork)
-    pipeline.finish()
+    with few_collections():
+        offset, lines = learn_file(plan, pipeline.parser, feed, progress.advance, fork)
+        pipeline.finish()
     stats = pipeline.parser.stats
     return FileLearned(
         plan, learner.take(), mark_of(plan, offset, lines), lines, stats.events, learner.skipped

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, tzinfo
 import click
 
 from spamwatch.errors import ProfileError, UsageError
+from spamwatch.gcpolicy import few_collections
 from spamwatch.metrics import ReportRun
 from spamwatch.model import Event, Incident, IncidentState, Severity
 from spamwatch.parse import Parser
@@ -131,12 +132,13 @@ def run(
     warming = since is not None
     if not warming:
         start_range()
-    for event in events:
-        if warming and event.time >= since:  # type: ignore[operator]
-            warming = False
-            start_range()
-        pipeline.feed_event(event)
-    pipeline.finish()
+    with few_collections():
+        for event in events:
+            if warming and event.time >= since:  # type: ignore[operator]
+                warming = False
+                start_range()
+            pipeline.feed_event(event)
+        pipeline.finish()
 
 
 def events_in(parser: Parser, plan: list[str], reading: TimeRange) -> Iterator[Event]:
