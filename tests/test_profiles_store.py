@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from spamwatch.errors import ProfileError
 from spamwatch.profiles.partial import Limits, Partial
 from spamwatch.profiles.schema import APPLICATION_ID, SCHEMA_VERSION
 from spamwatch.profiles.store import ProfileStore
+from spamwatch.profiles.view import login_profile
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -413,3 +415,50 @@ def test_a_symlink_as_the_database_or_its_companions_is_refused(
         ProfileStore(str(path), readonly=readonly)
     assert str(caught.value).startswith(f"{tmp_path / name}: is a symbolic link")
     assert target.read_bytes() == b"precious\n"
+
+
+def test_loading_the_view_of_months_of_history_peaks_at_one_logins_rows(tmp_path: Path) -> None:
+    """report and follow load the view at start: a busy server's months are millions of
+    login-hours, reduced to 24 numbers a login; they are read login by login, not all
+    fetched into Python first (issue 11 memory: the peak must not grow with the months)."""
+    path = tmp_path / "p.db"
+    store = ProfileStore(str(path))
+    logins, days, hours = 300, 60, 10
+    db = sqlite3.connect(path)
+    with db:
+        db.executemany(
+            "INSERT INTO login_hours (login, start, day, hour, messages, single, rcpt_domains)"
+            " VALUES (?, ?, ?, ?, ?, 0, 1)",
+            (
+                (f"user{n}@example.com", T0.timestamp() + d * 86400 + h * 3600, "x", h, 1 + n % 7)
+                for d in range(days)
+                for n in range(logins)
+                for h in range(hours)
+            ),
+        )
+    db.close()
+    tracemalloc.start()
+    try:
+        view = store.view()
+        kept, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert view.login("user3@example.com").usual(12) == 4  # type: ignore[union-attr]
+    assert view.login("user299@example.com").active_hours == days * hours  # type: ignore[union-attr]
+    # 180,000 rows fetched whole were some 25 MB; one login's 600 are a few tens of kB
+    assert peak - kept < 2_000_000
+
+
+def test_a_logins_profile_in_the_view_is_compact() -> None:
+    """The view keeps a profile for every login of the retention (up to 20,000): what
+    judging needs, 24 usual volumes in one array, not 24 float objects."""
+    rows = [(hour, 3 + hour % 5) for hour in range(24) for _ in range(3)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        profiles = [login_profile(rows, {}, {}) for _ in range(2000)]
+        each = (tracemalloc.get_traced_memory()[0] - before) / len(profiles)
+    finally:
+        tracemalloc.stop()
+    assert [profiles[0].usual(h) for h in (0, 1, 23)] == [6.0, 5.0, 6.0]  # 0.9 of 3 hours
+    assert each < 800  # a tuple of 24 floats alone was 824 bytes

@@ -13,12 +13,14 @@ out: a corrupt or foreign file is never read as an empty profile.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sqlite3
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from operator import itemgetter
 from typing import Any
 from urllib.parse import quote
 
@@ -255,16 +257,11 @@ class ProfileStore:
     def view(self, before: float | None = None, min_hours: int = 4) -> ProfileView:
         """Every profile as detectors see it, from what was learned before ``before``."""
         cutoff = float("inf") if before is None else before
-        hours: dict[str, list[tuple[int, int]]] = {}
-        for login, hour, messages in self.rows(
-            "SELECT login, hour, messages FROM login_hours WHERE start < ?", (cutoff,)
-        ):
-            hours.setdefault(login, []).append((hour, messages))
         networks = self._seen_all("login_networks", "network", cutoff)
         senders = self._seen_all("login_senders", "domain", cutoff)
         logins = {
             name: login_profile(rows, networks.get(name, {}), senders.get(name, {}))
-            for name, rows in hours.items()
+            for name, rows in self._hours_by_login(cutoff)
         }
         windows: dict[str, list[tuple[Any, ...]]] = {}
         for host, *row in self.rows(
@@ -307,6 +304,21 @@ class ProfileStore:
             )
             for name in names
         }
+
+    def _hours_by_login(self, cutoff: float) -> Iterator[tuple[str, list[tuple[int, int]]]]:
+        """Each login's (hour, messages) rows before ``cutoff``, one login at a time.
+
+        Streamed in login order, not fetched whole: a busy server's months are
+        millions of login-hours, and only their reduction (24 numbers a login)
+        is kept, so loading the view peaks at one login's rows (issue 11 memory).
+        """
+        with self._guard():
+            rows = self._db.execute(
+                "SELECT login, hour, messages FROM login_hours WHERE start < ? ORDER BY login",
+                (cutoff,),
+            )
+            for login, group in itertools.groupby(rows, key=itemgetter(0)):
+                yield login, [(hour, messages) for _, hour, messages in group]
 
     def _seen_all(self, table: str, column: str, cutoff: float) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
