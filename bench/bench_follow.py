@@ -36,8 +36,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def follow(args: list[str], stdin: int | None = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "NO_COLOR": "1"}
-    env.pop("SPAMWATCH_CONFIG", None)
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    env.pop("SPAMWATCH_CONFIG", None)  # ^ this checkout's spamwatch, as bench_job.measure runs
     cmd = [sys.executable, "-m", "spamwatch", "follow", "--format", "json", *args]
     return subprocess.Popen(
         cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
