@@ -117,6 +117,25 @@ def test_bucket_history_storage_stays_flat_over_weeks_of_log() -> None:
     assert history.baseline(at(30 * 24 * 3600), timedelta(hours=1)) is not None
 
 
+def test_a_bucket_history_costs_little_before_its_buckets() -> None:
+    """Every login active in the last week has two: the fixed part is slots and two
+    arrays (the last time asked and the last baseline are not tuples kept)."""
+    start = at(0)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        histories = []
+        for _ in range(1000):
+            history = BucketHistory(timedelta(minutes=10), timedelta(days=7))
+            history.add(start)
+            history.baseline(start + timedelta(hours=1), timedelta(minutes=10))
+            histories.append(history)
+        each = (tracemalloc.get_traced_memory()[0] - before) / len(histories)
+    finally:
+        tracemalloc.stop()
+    assert each < 600  # was 656 with the two tuples
+
+
 def test_bucket_history_times_out_of_order_count_in_their_own_bucket() -> None:
     """Two hosts' lines interleave: an earlier bucket counted late is found, not doubled."""
     history = BucketHistory(timedelta(hours=1), timedelta(days=1))

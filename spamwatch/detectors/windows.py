@@ -352,12 +352,16 @@ class BucketHistory:
     """
 
     __slots__ = (
-        "_cache",
+        "_cache_limit",
+        "_cache_min",
+        "_cache_quantile",
+        "_cache_value",
         "_counts",
         "_first",
         "_head",
         "_indexes",
-        "_last",
+        "_last_index",
+        "_last_time",
         "_ordered",
         "_seconds",
         "bucket",
@@ -372,17 +376,22 @@ class BucketHistory:
         self._counts = array("q")  # their counts
         self._head = 0  # entries before it have expired (cut off now and then)
         self._ordered = True  # indexes ascending (an earlier time never came late)
-        self._cache: tuple[tuple[int, float, int], float | None] | None = None
+        # the last baseline asked (limit None: none, or a bucket before it changed), in
+        # slots rather than tuples: a login has two histories, a server thousands of logins
+        self._cache_limit: int | None = None
+        self._cache_quantile = 0.0
+        self._cache_min = 0
+        self._cache_value: float | None = None
         self._first = math.inf  # the index of the oldest bucket kept (the first one added)
-        self._last: tuple[datetime | None, int] = (None, 0)  # the last time asked, its index
+        self._last_time: datetime | None = None  # the last time asked
+        self._last_index = 0  # its bucket
 
     def _index(self, time: datetime) -> int:
         """The bucket of ``time``; the time just asked (one event's) is not worked out again."""
-        last, index = self._last
-        if time is not last:
-            index = math.floor(time.timestamp() / self._seconds)
-            self._last = (time, index)
-        return index
+        if time is not self._last_time:
+            self._last_index = math.floor(time.timestamp() / self._seconds)
+            self._last_time = time
+        return self._last_index
 
     def _find(self, index: int) -> int:
         """The position of bucket ``index`` in the arrays, or -1."""
@@ -411,8 +420,8 @@ class BucketHistory:
                 self._ordered = False
             indexes.append(index)
             self._counts.append(count)
-        if self._cache is not None and index < self._cache[0][0]:
-            self._cache = None
+        if self._cache_limit is not None and index < self._cache_limit:
+            self._cache_limit = None
         if self._first < index - self.retention / self.bucket:  # else nothing can have expired
             back = time.timestamp() - self.retention.total_seconds()
             self._expire(math.floor(back / self._seconds))
@@ -422,7 +431,7 @@ class BucketHistory:
         indexes, head = self._indexes, self._head
         while head < len(indexes) and indexes[head] < oldest:
             head += 1
-            self._cache = None
+            self._cache_limit = None
         if head == len(indexes):
             self._first = math.inf
         else:
@@ -449,9 +458,12 @@ class BucketHistory:
         None when fewer than ``min_buckets`` buckets qualify: no history yet.
         """
         limit = self._index(now - exclude)
-        key = (limit, quantile, min_buckets)
-        if self._cache is not None and self._cache[0] == key:
-            return self._cache[1]
+        if (
+            self._cache_limit == limit
+            and self._cache_quantile == quantile
+            and self._cache_min == min_buckets
+        ):
+            return self._cache_value
         indexes, counts, head = self._indexes, self._counts, self._head
         if self._ordered:
             values = sorted(counts[head : bisect_left(indexes, limit, head)])
@@ -460,7 +472,8 @@ class BucketHistory:
         result: float | None = None
         if values and len(values) >= min_buckets:
             result = quantile_of(values, quantile)
-        self._cache = (key, result)
+        self._cache_limit, self._cache_quantile, self._cache_min = limit, quantile, min_buckets
+        self._cache_value = result
         return result
 
     def __len__(self) -> int:
