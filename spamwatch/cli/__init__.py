@@ -13,6 +13,7 @@ Each command lives in a module of its own (events.py, report.py, ...).
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 import sys
 import traceback
@@ -39,8 +40,40 @@ OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG})
 """Write errors that are the system's, not a bug: reported as OutputError (exit 74)."""
 
 
+COMMAND_MODULES: dict[str, str] = {
+    "events": "events",
+    "report": "report",
+    "follow": "follow",
+    "learn": "learn",
+    "profile": "profile",
+    "contain": "contain",
+    "release": "contain",
+    "alert": "alert_cmd",
+    "config": "config_cmd",
+    "plugins": "plugins_cmd",
+}
+"""Each command's module under spamwatch.cli, imported when the command is run (or listed).
+
+A cron job's ``report --since 1h`` or a pipe's ``events`` should not pay for
+importing containment, follow's sinks and the alert tests before its first
+line: each command loads only its own module (tests/test_cli_modules.py
+keeps this table and the modules' ``COMMANDS`` in step).
+"""
+
+
 class SpamwatchGroup(click.Group):
     """A click group whose ``main`` maps every exception to an exit status."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMAND_MODULES, *self.commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, its module imported on first use (``COMMAND_MODULES``)."""
+        module = COMMAND_MODULES.get(cmd_name)
+        if cmd_name not in self.commands and module is not None:
+            for command in importlib.import_module(f"spamwatch.cli.{module}").COMMANDS:
+                self.add_command(command)
+        return self.commands.get(cmd_name)
 
     def make_context(
         self,
@@ -165,35 +198,3 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     cli.main(args=argv)
-
-
-def _register() -> None:
-    """Add each command module's command(s) to the group."""
-    from spamwatch.cli import (
-        alert_cmd,
-        config_cmd,
-        contain,
-        events,
-        follow,
-        learn,
-        plugins_cmd,
-        profile,
-        report,
-    )
-
-    for module in (
-        events,
-        report,
-        follow,
-        learn,
-        profile,
-        contain,
-        alert_cmd,
-        config_cmd,
-        plugins_cmd,
-    ):
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
