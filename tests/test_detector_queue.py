@@ -269,3 +269,30 @@ def test_an_outage_behind_a_standing_queue_is_an_outage_from_its_first_finding()
     host = [i for i in incidents if i.key_kind == "host"]
     assert host and all(i.key == "mail.example.com" for i in host)
     assert max(i.severity for i in incidents) is Severity.INFO  # the users' mail only waits
+
+
+def test_a_queue_filling_again_right_after_its_finding_resolved_is_a_new_finding() -> None:
+    """A short cooldown (the e2e suite's 30 s) must not hide the next queue.
+
+    The detector signals a host at most once per repeat interval unless it got
+    worse (evidence costs); when that interval outlasted ``[findings]
+    cooldown``, a queue that filled again just after the first finding
+    resolved was never signalled: its last message fell inside the interval
+    and nothing came after it (the e2e suite's scenario 4 timed out so).
+    """
+    config = {
+        "findings": {"cooldown": "30s"},
+        "detectors": {"queue": {"window": "30s", "level": 40, "growth": 40, "deferred": 40}},
+    }
+    stream = Stream()
+    first = [
+        stream.submission(at(n * 0.1), "alice@example.com", "192.0.2.5", status="deferred")
+        for n in range(45)
+    ]
+    for n, message in enumerate(first):  # delivered after all: the queue drains
+        stream.deliver(message, at(10 + n * 0.01), ["bob@example.net"], "sent", None, "250 ok")
+        stream.remove(message, at(10.5 + n * 0.01))
+    for n in range(45):  # the finding resolved at about 34 s: the queue fills again
+        stream.submission(at(45 + n * 0.1), "bob@example.com", "192.0.2.6", status="deferred")
+    found = raised(run(stream, config=config, only=ONLY), "queue")
+    assert [f.raised_at < at(45) for f in found] == [True, False]

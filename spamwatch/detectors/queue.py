@@ -236,6 +236,8 @@ class QueueDetector(SiteDetector):
             and growth < self.number("growth")
             and n_deferred < self.number("deferred")
         ):
+            if host in self._last:  # back under every threshold: the next is news
+                del self._last[host]
             return None  # the common case, decided without the history baseline
         if self._settled(host, now):
             return None  # critical and signalled within REPEAT: nothing can be worse
@@ -340,6 +342,10 @@ class QueueDetector(SiteDetector):
 
         A full queue is re-judged on every message; a queue changes slowly, and
         building its evidence every time would cost more than the detection.
+        Only while the host stays over a threshold: once a message finds it
+        under all of them, the next queue is signalled at once (with a
+        ``[findings] cooldown`` shorter than ``REPEAT`` its finding may have
+        resolved in between, and a new one must be raised).
         """
         last = self._last.get(host)
         if last is not None and now - last[0] < REPEAT and severity <= last[1]:

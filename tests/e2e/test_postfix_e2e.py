@@ -250,12 +250,13 @@ def keep_alive_until(ms: MailSystem, condition: Callable[[], object], what: str)
 
 
 def queue_records(follow: FollowProcess) -> list[Record]:
-    """Records of the host's incidents that hold a queue finding."""
-    return [r for r in follow.records() if r["key_kind"] == "host" and "queue" in detectors(r)]
+    """Records of the incidents that hold a queue finding: the host's, or a login's that
+    took the queue finding in (scenario 2's botnet filled the queue with dave's mail)."""
+    return [r for r in follow.records() if "queue" in detectors(r)]
 
 
 def open_queue_findings(follow: FollowProcess) -> set[str]:
-    """Ids of host incidents about the queue opened and not resolved yet."""
+    """Ids of incidents holding a queue finding, opened and not resolved yet."""
     records = queue_records(follow)
     return {r["id"] for r in records} - {r["id"] for r in records if r["state"] == "resolved"}
 
