@@ -236,11 +236,10 @@ class QueueDetector(SiteDetector):
             and growth < self.number("growth")
             and n_deferred < self.number("deferred")
         ):
-            if host in self._last:  # back under every threshold: the next is news
-                del self._last[host]
+            self._last.pop(host, None)  # back under every threshold: the next is news
             return None  # the common case, decided without the history baseline
-        if self._settled(host, now):
-            return None  # critical and signalled within REPEAT: nothing can be worse
+        if self._held(host, now, Severity.CRITICAL):
+            return None  # before the grades: even critical would not be signalled now
         factor = self.number("critical_factor")
         grades = [
             grade(size, self._level(host, now), factor),
@@ -328,14 +327,14 @@ class QueueDetector(SiteDetector):
             return limit
         return max(limit, self.number("history_factor") * learned.deferred)
 
-    def _settled(self, host: str, now: datetime) -> bool:
-        """Signalled critical within ``REPEAT``: ``_due`` refuses whatever the grades say.
+    def _held(self, host: str, now: datetime, severity: Severity) -> bool:
+        """Signalled within ``REPEAT`` at ``severity`` or worse: ``_due``'s one refusal rule.
 
-        Asked before the grades, so a host deep in an incident (every message
-        re-judged) skips the baseline and the level it would not use.
+        ``_evaluate`` asks it with critical before the grades, so a host deep in
+        an incident (every message re-judged) skips the baseline and the level.
         """
         last = self._last.get(host)
-        return last is not None and last[1] is Severity.CRITICAL and now - last[0] < REPEAT
+        return last is not None and now - last[0] < REPEAT and severity <= last[1]
 
     def _due(self, host: str, now: datetime, severity: Severity) -> bool:
         """At most one Signal per host and ``REPEAT`` of log time, unless it got worse.
@@ -347,8 +346,7 @@ class QueueDetector(SiteDetector):
         ``[findings] cooldown`` shorter than ``REPEAT`` its finding may have
         resolved in between, and a new one must be raised).
         """
-        last = self._last.get(host)
-        if last is not None and now - last[0] < REPEAT and severity <= last[1]:
+        if self._held(host, now, severity):
             return False
         self._last[host] = (now, severity)
         return True
