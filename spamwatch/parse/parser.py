@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from itertools import repeat
 from operator import attrgetter, itemgetter
 from typing import Any, Final
 
@@ -44,6 +45,7 @@ SKIPPED: Final = "skipped"
 _UNKNOWN: Final = ("", "")
 _KIND = attrgetter("kind")
 _ROW_KIND = itemgetter(6)
+_START = re.Match.start
 NO_HEADER: Final = ("no syslog header ('[time] [host] program[pid]: message')", None)
 
 _ID = rb"(?:(?:warning|error|fatal|panic): *)?(?:" + QUEUE_ID_FORM.encode() + rb"): "
@@ -143,6 +145,7 @@ class Parser:
         self._programs: dict[bytes, tuple[str, str]] = {}
         self._hosts: dict[bytes, str] = {}
         self._forms_programs: dict[str, tuple[str, str]] = {}
+        self._form_reads: dict[tuple[str, str], tuple[Any, ...] | str] = {}
         self._forms_hosts: dict[str, str] = {}
         self._prev_ts: bytes | None = None
         self._prev_host: bytes | None = None
@@ -234,28 +237,39 @@ class Parser:
         per block (as ``parse`` would count, without a call per line).
         """
         read, read_form, kinds, tuples = self._read, self._read_form, self.kinds, self.tuples
-        form_at = LINE.match
         text = block.decode("latin-1")  # one character per byte: the same positions
         find, rfind = block.find, block.rfind
+        # Where each line begins, once however often scan matches in it; then
+        # each line read as a form or not, in C (map), before any Python per line.
+        begins = dict.fromkeys(
+            [rfind(b"\n", 0, at) + 1 for at in map(_START, scan.finditer(block))]
+        )
         events: list[Event] = []
         misses: list[str] = []
-        end = read_end = -1
-        for m in scan.finditer(block):
-            at = m.start()
-            if at < end:
-                continue  # a second match on a line already read
-            begin = rfind(b"\n", 0, at) + 1
-            end = find(b"\n", at)
-            if end < 0:
-                end = len(block)
-            line = form_at(text, begin)
-            if line is not None and end - begin <= MAX_LINE_BYTES:
-                result = read_form(line, block, begin, end)
-                if result is not None:
-                    if result.__class__ is str:
-                        misses.append(result)  # type: ignore[arg-type]
-                    else:
-                        events.append(result)  # type: ignore[arg-type]
+        event, miss = events.append, misses.append
+        read_end = -1
+        for begin, line in zip(begins, map(LINE.match, repeat(text), begins), strict=True):
+            if line is not None and line.lastgroup != "other":
+                end = line.end()  # a form ends at its line's end
+                if end - begin <= MAX_LINE_BYTES:
+                    result = read_form(line)
+                    if result.__class__ is tuple or result.__class__ is Event:
+                        event(result)  # type: ignore[arg-type]
+                        continue
+                    if result is not None:
+                        miss(result)  # type: ignore[arg-type]
+                        continue
+            else:
+                end = find(b"\n", begin)
+                if end < 0:
+                    end = len(block)
+                if (
+                    line is not None
+                    and end - begin <= MAX_LINE_BYTES
+                    and self._not_postfix(line.group(3))
+                    and block.find(0, begin, end) < 0
+                ):
+                    miss(NON_POSTFIX)  # forms.LINE's "other": another program's line
                     continue
             self._gap = (block, read_end + 1, begin) if read_end + 1 < begin else None
             read_end = end
@@ -264,35 +278,26 @@ class Parser:
             except Exception as exc:  # a bug must not stop a live watcher
                 result = self._internal_error(exc)
             if result.__class__ is Event:
-                events.append(event_row(result) if tuples else result)  # type: ignore[arg-type]
+                event(event_row(result) if tuples else result)  # type: ignore[arg-type]
             else:
-                misses.append(result)  # type: ignore[arg-type]
+                miss(result)  # type: ignore[arg-type]
         self._gap = None
         return events, misses, read_end + 1
 
-    def _read_form(
-        self, m: re.Match[str], block: bytes, begin: int, end: int
-    ) -> Event | str | None:
-        """A line ``forms.LINE`` matched: its Event, NON_POSTFIX, or None for ``_read``.
+    def _read_form(self, m: re.Match[str]) -> Event | tuple[Any, ...] | str | None:
+        """A line of one of ``forms.FORMS``: its Event (or row), NON_POSTFIX, or None for ``_read``.
 
-        The same outcome as ``_read``'s (see ``forms``), for the forms whose
-        daemon and kind fit; other programs are counted here when ``_read``
-        would find nothing else wrong (NUL bytes). It leaves ``_prev_ts`` and
-        ``_prev_host`` to ``_replay``: the line stays in the gap.
+        The same outcome as ``_read``'s (see ``forms``) for the forms whose
+        daemon and kind fit; a line of another program is counted here (a
+        form holds no NUL byte). It leaves ``_prev_ts`` and ``_prev_host`` to
+        ``_replay``: the line stays in the gap.
         """
         ts, host, prog, pid, queue_id = m.group(1, 2, 3, 4, 5)
-        program = self._forms_programs.get(prog) or self._learn_form_program(prog)
-        if program is _UNKNOWN:
-            return NON_POSTFIX if block.find(0, begin, end) < 0 else None
-        form = FORMS.get(m.lastgroup)  # type: ignore[arg-type]
-        if form is None:
-            return None
-        kind, daemon, groups, build = form
-        kinds = self.kinds
-        if (daemon is not None and daemon != program[1]) or (
-            kinds is not None and kind not in kinds
-        ):
-            return None
+        key = (prog, m.lastgroup)
+        read = self._form_reads.get(key) or self._learn_form(key)  # type: ignore[arg-type]
+        if read.__class__ is not tuple:
+            return read or None  # type: ignore[return-value]
+        program, daemon, kind, groups, build = read  # type: ignore[misc]
         stamp = ts.encode()
         clock = self.clock
         if stamp == clock.last_ts:
@@ -304,11 +309,39 @@ class Parser:
                 return None  # _read says why
         raw = m.group(*groups)
         row = (
-            when, self._forms_hosts.get(host) or self._learn_form_host(host), program[0],
-            program[1], int(pid) if pid is not None else None, queue_id, kind,
+            when, self._forms_hosts.get(host) or self._learn_form_host(host), program, daemon,
+            int(pid) if pid is not None else None, queue_id, kind,
             raw if self.tuples else build(raw),
         )  # fmt: skip
         return row if self.tuples else _event(*row)
+
+    def _learn_form(self, key: tuple[str, str]) -> tuple[Any, ...] | str:
+        """How lines of program ``key[0]`` in form ``key[1]`` are read (``_read_form``).
+
+        (program, daemon, kind, groups, builder) when the form's daemon is the
+        program's and its kind is asked for; NON_POSTFIX for a program that is
+        not Postfix; "" (false) when ``_read`` must read the line.
+        """
+        prog, name = key
+        program = self._forms_programs.get(prog) or self._learn_form_program(prog)
+        kind, daemon, groups, build = FORMS[name]
+        read: tuple[Any, ...] | str
+        if program is _UNKNOWN:
+            read = NON_POSTFIX
+        elif (daemon is not None and daemon != program[1]) or (
+            self.kinds is not None and kind not in self.kinds
+        ):
+            read = ""
+        else:
+            read = (program[0], program[1], kind, groups, build)
+        if len(self._form_reads) < CACHE_LIMIT:
+            self._form_reads[key] = read
+        return read
+
+    def _not_postfix(self, prog: str) -> bool:
+        """Whether ``prog`` (a program name ``forms.LINE`` read) is not Postfix's."""
+        program = self._forms_programs.get(prog) or self._learn_form_program(prog)
+        return program is _UNKNOWN
 
     def _learn_form_program(self, prog: str) -> tuple[str, str]:
         """``_learn_program`` for a program name of printable ASCII (as text)."""
