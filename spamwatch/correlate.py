@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 from spamwatch.config import Config
 from spamwatch.config.schema import check_options, duration
 from spamwatch.errors import ConfigError
-from spamwatch.model import Event, Message, MessageUpdate, Recipient, Stage
+from spamwatch.model import EMPTY, Event, Message, MessageUpdate, Recipient, Stage
 from spamwatch.slots import builder
 
 MAX_AGE = timedelta(days=6)
@@ -32,7 +32,8 @@ MAX_AGE = timedelta(days=6)
 longer than this in log time will not be heard of again."""
 
 MAX_OPEN = 100_000
-"""Hard cap on messages held open at once (about 1 kB each with their last line)."""
+"""Hard cap on messages held open at once (about 1.2 kB each: a deferred message
+with its one recipient; see ``_unseen_end`` for why not its last line too)."""
 
 SWEEP_EVERY = 4096
 """Check for messages older than ``max_age`` once per this many events."""
@@ -68,6 +69,9 @@ REJECT_ACTIONS = {
 DISCARDS = frozenset({"discard", "milter-discard"})
 """A DISCARD drops the whole message whatever the stage (even one RCPT's rule)."""
 
+UNSEEN_END = "unseen_end"
+"""The kind of the stand-in event of a DONE that no log line caused (``_unseen_end``)."""
+
 MESSAGE_STAGES = frozenset({"DATA", "END-OF-MESSAGE"})
 
 TOO_BIG = "queue file size limit exceeded"
@@ -78,6 +82,7 @@ TOO_BIG = "queue file size limit exceeded"
 _message = builder(Message)
 _new_recipient = builder(Recipient)
 _update = builder(MessageUpdate)
+_event = builder(Event)
 """Every field is passed: a snapshot and an update per finished message, a
 Recipient per delivery line; ``spamwatch.slots`` says why not ``__init__``."""
 
@@ -113,7 +118,6 @@ class _Open:
         "client_name",
         "first_seen",
         "host",
-        "last_event",
         "last_seen",
         "message_id",
         "nrcpt",
@@ -136,7 +140,6 @@ class _Open:
         self.host = event.host
         self.queue_id = queue_id
         self.first_seen = self.last_seen = event.time
-        self.last_event = event
         self.state = "queued"
         self.origin: str | None = None
         self.started = False  # client= or pickup seen: a second one means reuse
@@ -151,7 +154,7 @@ class _Open:
         self.nrcpt: int | None = None
         self.message_id: str | None = None
         self.recipients: dict[str, Recipient] = {}  # address -> latest attempt
-        self.related: list[str] = []
+        self.related: tuple[str, ...] = ()  # rarely more than one, so no list kept
         self.parent: str | None = None
 
     def snapshot(self) -> Message:
@@ -160,7 +163,7 @@ class _Open:
             self.host, self.queue_id, self.first_seen, self.last_seen, self.state, self.origin,
             self.client_name, self.client_ip, self.orig_client_ip, self.sasl_method,
             self.sasl_username, self.sender, self.size, self.nrcpt, self.message_id,
-            tuple(self.recipients.values()), tuple(self.related), self.parent,
+            tuple(self.recipients.values()), self.related, self.parent,
         )  # fmt: skip
 
 
@@ -171,6 +174,19 @@ def _recipient(event: Event, attempts: int) -> Recipient:
         get("to", ""), get("status", ""), event.time, get("orig_to"), get("relay"), get("dsn"),
         get("delay"), get("reason"), attempts,
     )  # fmt: skip
+
+
+def _unseen_end(rec: _Open) -> Event:
+    """The event of a DONE that no line caused: the message's end was not seen.
+
+    A message given up on (older than ``max_age``, over ``max_open``, its queue
+    id reused) or still open at the end of input is handed out at the time of
+    its last line, with its host and queue id. The line itself is not kept
+    for this: it was most of an open message's memory (about 900 bytes of
+    the 1.8 kB), and a deferred message is kept open for days.
+    """
+    return _event(rec.last_seen, rec.host, "spamwatch", "correlate", None, rec.queue_id,
+                  UNSEEN_END, EMPTY)  # fmt: skip
 
 
 def _is_loopback(ip: str | None) -> bool:
@@ -277,7 +293,7 @@ class Correlator:
         self.stats.open_at_end += len(self._open)
         if self.flush_open and self._want_done:
             for rec in self._open.values():
-                out.append(_update(Stage.DONE, rec.snapshot(), rec.last_event, None))
+                out.append(_update(Stage.DONE, rec.snapshot(), _unseen_end(rec), None))
         self._open.clear()
         self._by_message_id.clear()
         return out
@@ -291,7 +307,6 @@ class Correlator:
         if rec is None:
             return self._create(event, key, out)
         rec.last_seen = event.time
-        rec.last_event = event
         return rec
 
     def _create(self, event: Event, key: tuple[str, str], out: list[MessageUpdate]) -> _Open:
@@ -319,8 +334,13 @@ class Correlator:
             self.stats.timed_out += 1
             self._finish(rec, "incomplete", out)
 
-    def _finish(self, rec: _Open, state: str, out: list[MessageUpdate]) -> None:
-        """Close ``rec`` with its final ``state``; emit DONE into ``out``."""
+    def _finish(
+        self, rec: _Open, state: str, out: list[MessageUpdate], event: Event | None = None
+    ) -> None:
+        """Close ``rec`` with its final ``state``; emit DONE into ``out``.
+
+        ``event``: the line that ended it; None when none did (given up on).
+        """
         rec.state = state
         setattr(self.stats, state, getattr(self.stats, state) + 1)
         del self._open[(rec.host, rec.queue_id)]
@@ -329,7 +349,7 @@ class Correlator:
             if self._by_message_id.get(mid_key) is rec:
                 del self._by_message_id[mid_key]
         if self._want_done:
-            out.append(_update(Stage.DONE, rec.snapshot(), rec.last_event, None))
+            out.append(_update(Stage.DONE, rec.snapshot(), event or _unseen_end(rec), None))
 
     # -- handlers, one per event kind -----------------------------------------
 
@@ -418,7 +438,7 @@ class Correlator:
         """qmgr ``removed``: the queue file is gone, the message is over."""
         rec = self._touch(event)
         if rec is not None:
-            self._finish(rec, "expired" if rec.state == "expired" else "done", out)
+            self._finish(rec, "expired" if rec.state == "expired" else "done", out, event)
 
     def _on_expired(self, event: Event, out: list[MessageUpdate]) -> None:
         """``status=expired, returned to sender``: ends at the ``removed`` that follows."""
@@ -443,7 +463,7 @@ class Correlator:
         if event.fields.get("action") == "removed":
             rec = self._touch(event)
             if rec is not None:
-                self._finish(rec, "deleted", out)
+                self._finish(rec, "deleted", out, event)
 
     def _on_reject(self, event: Event, out: list[MessageUpdate]) -> None:
         """A reject/discard that throws away the whole queue file before qmgr."""
@@ -460,7 +480,7 @@ class Correlator:
             return  # one RCPT refused: the message goes on
         rec = self._touch(event)
         if rec is not None:
-            self._finish(rec, state, out)
+            self._finish(rec, state, out, event)
 
     def _on_warning(self, event: Event, out: list[MessageUpdate]) -> None:
         """``QID: queue file size limit exceeded``: the client got a 552, no mail."""
@@ -468,7 +488,7 @@ class Correlator:
         if isinstance(text, str) and text.endswith(TOO_BIG):
             rec = self._touch(event)
             if rec is not None:
-                self._finish(rec, "rejected", out)
+                self._finish(rec, "rejected", out, event)
 
     # -- helpers --------------------------------------------------------------
 
@@ -477,7 +497,6 @@ class Correlator:
         rec = self._open.get((event.host, event.queue_id or ""))
         if rec is not None:
             rec.last_seen = event.time
-            rec.last_event = event
         return rec
 
     def _link_next(self, rec: _Open, next_id: str, origin: str) -> None:
@@ -494,9 +513,9 @@ class Correlator:
         user who sent it.
         """
         if first.queue_id not in copy.related:
-            copy.related.append(first.queue_id)
+            copy.related += (first.queue_id,)
         if copy.queue_id not in first.related:
-            first.related.append(copy.queue_id)
+            first.related += (copy.queue_id,)
         copy.origin = origin
         if origin == "reinjected":
             copy.client_name = first.client_name

@@ -129,7 +129,10 @@ class MessageUpdate:
     """A message snapshot at a milestone, with the event that caused it.
 
     For ``DELIVERY`` the ``recipient`` is the attempt just logged, so a detector
-    can count deferrals per SASL user without looking back.
+    can count deferrals per SASL user without looking back. A ``DONE`` that no
+    line caused (the correlator gave up on the message, or the input ended
+    with it still queued) has a stand-in event of kind ``unseen_end``: the time
+    of the message's last line, its host and queue id, no fields.
     """
 
     stage: Stage

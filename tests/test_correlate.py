@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -345,6 +346,55 @@ def test_open_messages_are_capped_oldest_first() -> None:
         ("C1", "incomplete"),
     ]
     assert (corr.open_count, corr.stats.evicted, corr.stats.messages) == (3, 2, 5)
+
+
+def _deferred_retry(i: int) -> list[bytes]:
+    """The two lines of an old message's retry: qmgr activates it, the connection fails."""
+    qid, at = f"{0x4A0000 + i:X}F3", f"Oct  2 10:{i // 60 % 60:02d}:{i % 60:02d}"
+    head = f"{at} mail.example.com postfix"
+    return [
+        f"{head}/qmgr[812]: {qid}: from=<anna.schmidt{i}@example.com>, size=48213, nrcpt=1"
+        " (queue active)".encode(),
+        f"{head}/smtp[9{i % 1000:03d}]: {qid}: to=<office{i}@it-service-krause.de>, relay=none,"
+        " delay=389962, delays=389962/0.01/0.3/0, dsn=4.4.1, status=deferred (connect to"
+        " mx.it-service-krause.de[112.72.144.153]:25: Connection refused)".encode(),
+    ]
+
+
+def test_an_open_deferred_message_costs_little_memory() -> None:
+    """A deferred message is held open for days (max_age): its record, not its last line.
+
+    3,000 of them, parsed from real lines one at a time: each costs what the
+    correlator keeps (about 1.2 kB: the record, its recipient, the index),
+    not also the Event of its last line with every field parsed (about 1.8 kB
+    when that was kept).
+    """
+    parser, corr = Parser(ParseOptions()), Correlator()
+    for line in _deferred_retry(0):  # the parser's and correlator's first-use state
+        corr.feed(parser.parse(line))  # type: ignore[arg-type]
+    count = 3000
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(1, count + 1):
+            for line in _deferred_retry(i):
+                corr.feed(parser.parse(line))  # type: ignore[arg-type]
+        each = (tracemalloc.get_traced_memory()[0] - before) / count
+    finally:
+        tracemalloc.stop()
+    assert corr.open_count == count + 1
+    assert each < 1400, f"{each:.0f} bytes an open message"
+
+
+def test_a_message_given_up_on_is_done_at_its_last_lines_time() -> None:
+    """The DONE of a message whose end was not seen stands in for the line not kept."""
+    corr = Correlator(max_open=1)
+    run(corr, [client("GONE", user="u"), queued("GONE", t=5)])
+    updates = run(corr, [client("NEXT", t=9)])
+    assert [(u.message.queue_id, u.message.state) for u in updates] == [("GONE", "incomplete")]
+    event = updates[0].event
+    assert (event.time, event.host, event.queue_id) == (T0 + timedelta(seconds=5), "mx", "GONE")
+    assert (event.kind, dict(event.fields)) == ("unseen_end", {})
 
 
 def test_flush_reports_open_messages_only_when_asked() -> None:
