@@ -8,9 +8,13 @@ Why: the first thing an admin runs is ``learn`` over the history on disk, a
 month of a busy server: 30 rotated files, all but the newest two gzipped, as
 logrotate leaves them (``mail.log``, ``mail.log.1``, ``mail.log.2.gz`` ...
 ``mail.log.29.gz``). Issue 11 asks for 30M lines in under 10 minutes on a
-2-core machine. ``bench/genlog.py`` writes each day (seed = the day's number,
-``--incidents`` on every third day, 24 hours from the day's midnight), two
-days at a time; the files are kept in ``--workdir`` for the next run.
+2-core machine. ``bench/genlog.py --steady`` writes each day (seed = the day's
+number, ``--incidents`` on every third day, 24 hours from the day's midnight),
+two days at a time; the files are kept in ``--workdir`` for the next run.
+``--steady``: one server's month, the same users every day and its old
+deferred mail retried under its own queue ids until it expires (months
+written before it had a new population each day and a new queue id per
+retry; delete them to get the steady one).
 
 Then, each as a child process from an empty profile database:
 ``spamwatch learn --jobs 1`` and ``--jobs 2`` (``--jobs`` picks; ``pflogsumm``
@@ -53,7 +57,7 @@ def make_day(work: Path, days: int, index: int, lines: int) -> subprocess.Popen[
         return None
     start = (FIRST_DAY + timedelta(days=index)).strftime("%Y-%m-%d %H:%M")
     gen = [sys.executable, str(ROOT / "bench" / "genlog.py"), "--lines", str(lines)]
-    gen += ["--hours", "24", "--start", start, "--seed", str(index + 1), "--out", "-"]
+    gen += ["--hours", "24", "--start", start, "--seed", str(index + 1), "--steady", "--out", "-"]
     if index % 3 == 2:
         gen.append("--incidents")
     part = path.with_name(path.name + ".part")

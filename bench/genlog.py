@@ -29,6 +29,15 @@ cheap attack on spamwatch itself.
 
     python bench/genlog.py --lines 1000000 --hours 6 --incidents --out /tmp/day.log
     python bench/genlog.py --sasl-spray 100000 --out /tmp/spray.log
+
+``--steady`` writes a day of one server's continuous month (``bench_learn.py``
+writes each day with its own ``--seed``): the users are the same every day
+(drawn from a seed of their own, not the day's), and mail deferred for days is
+a few messages retried under their own queue ids until they expire after
+Postfix's five days, then removed. Without it each day has a new population
+of 200 logins, and each retry of old mail is a new queue id never seen again
+(about 470 a day): fine for one day, but a month of such days is a server
+whose users change daily and whose queue never lets go of a message.
 """
 
 from __future__ import annotations
@@ -64,6 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=2.0, help="events per second (default 2)")
     p.add_argument("--hours", type=float, help="flat traffic, --lines in this many hours")
     p.add_argument("--incidents", action="store_true", help="mix in a busy day's incidents")
+    p.add_argument("--steady", action="store_true", help="a day of one server's month")
     p.add_argument("--incident-messages", type=int, default=6000, help="the larger incident's size")
     p.add_argument("--sasl-spray", type=int, metavar="N", help="N SASL failures, N addresses")
     p.add_argument("--spray-rate", type=float, default=200.0, help="--sasl-spray lines per second")
@@ -98,6 +108,8 @@ def incident_lines(args: argparse.Namespace, start: datetime) -> Iterator[str]:
         flat=True,
         outages=(outage,) if args.incidents else (),
         exclude=("monika.keller@example.com", "jonas.weber@example.net"),
+        population_seed=1 if args.steady else None,
+        steady_queue=args.steady,
     )
     streams = [synthlog.background(mix, t0, t0 + span, args.seed)]
     if args.incidents:
@@ -130,7 +142,9 @@ def _when(text: str) -> datetime:
 def main(argv: list[str] | None = None) -> int:
     """Generate and write; returns the exit status."""
     args = parse_args(argv)
-    mix = synthlog.TrafficMix(rate=args.rate)
+    mix = synthlog.TrafficMix(
+        rate=args.rate, population_seed=1 if args.steady else None, steady_queue=args.steady
+    )
     if args.sasl_spray:
         lines: Iterator[str] = spray_lines(args.sasl_spray, _when(args.start), args.spray_rate)
     elif args.incidents or args.hours:

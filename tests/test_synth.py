@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import synthlog
+from synthlog.background import STALE
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
@@ -148,6 +149,46 @@ def test_expired_messages_appear_in_a_long_background() -> None:
     expired = [ln for ln in lines if "status=expired, returned to sender" in ln]
     assert expired
     assert all(shape_of(body(ln)[1]) == "expired" for ln in expired)
+
+
+def _old_mail(lines: list[str]) -> dict[str, list[str]]:
+    """Each queue id of mail deferred for days: its retries ("deferred") and end ("removed")."""
+    lives: dict[str, list[str]] = defaultdict(list)
+    for line in lines:
+        parts = body(line)
+        qid = "" if parts is None else parts[1].split(":", 1)[0]
+        old = re.search(r"relay=none, delay=(\d+),", line)
+        if old and int(old.group(1)) >= 300000:
+            lives[qid].append("deferred")
+        elif qid in lives and line.endswith(": removed"):
+            lives[qid].append("removed")
+    return lives
+
+
+def test_steady_days_are_one_server_whose_old_mail_expires() -> None:
+    """``genlog --steady``: days written with their own seeds share the users, and
+    mail deferred for days comes back under its queue id until it expires."""
+    weights = {"old_queue": 0.5, "submission": 24.0}  # the default mix's share
+    mix = synthlog.TrafficMix(rate=0.2, weights=weights, population_seed=1, steady_queue=True)
+    day = timedelta(days=1)
+    days = [list(synthlog.generate(T0, duration=day, seed=s, mix=mix)) for s in (1, 2)]
+    logins = [{m for ln in d for m in re.findall(r"sasl_username=([^ ,]+)", ln)} for d in days]
+    assert len(logins[0]) > 50 and logins[0] == logins[1]
+    steady = _old_mail(days[0])
+    ended = sum(kinds[-1] == "removed" for kinds in steady.values())
+    retries = sum(kinds.count("deferred") for kinds in steady.values())
+    assert ended >= 5, "old mail expires (five days in the queue) and is removed"
+    assert len(steady) <= STALE + ended, "the same few messages, replaced as they expire"
+    assert retries > 5 * len(steady), "each retried under its own queue id"
+    default = _old_mail(
+        list(
+            synthlog.generate(
+                T0, duration=day, seed=1, mix=synthlog.TrafficMix(rate=0.2, weights=weights)
+            )
+        )
+    )
+    assert len(default) > 100
+    assert all(kinds == ["deferred"] for kinds in default.values()), "a new id per retry"
 
 
 def test_headers_rfc3164_and_rfc3339() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from bisect import bisect
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import accumulate, islice
 
@@ -21,6 +22,24 @@ from synthlog.records import MONTHS, Record, epoch, render, until
 from synthlog.replies import NOQUEUE_REJECTS
 from synthlog.server import Server
 from synthlog.words import FIRST, LAST, PARTNER_DOMAINS, SPAM_DOMAINS, WORDS, pick
+
+MAX_QUEUE_AGE = 432000
+"""Postfix's maximal_queue_lifetime (5 days): a deferred message older than this expires."""
+
+STALE = 20
+"""Messages deferred for days at once (``steady_queue``): retried every ~4000 s, they
+give about the old_queue kind's lines a day (0.5 of the weights)."""
+
+
+@dataclass
+class Stale:
+    """A message deferred for days: its queue id, sender, recipient, qmgr line, arrival."""
+
+    qid: str
+    sender: str
+    rcpt: str
+    active: str
+    arrival: float
 
 
 class Background:
@@ -38,7 +57,9 @@ class Background:
             outages=mix.outages,
             long_ids=mix.long_queue_ids,
         )
-        users = [u for u in make_users(rng, mix.users, mix.domains) if u.login not in mix.exclude]
+        people = rng if mix.population_seed is None else random.Random(mix.population_seed)
+        users = make_users(people, mix.users, mix.domains)
+        users = [u for u in users if u.login not in mix.exclude]
         self.users = users
         self._user_cum = list(accumulate(u.weight for u in users))
         self.locals = [u.login for u in users] + [f"{w}@{mix.domains[0]}" for w in WORDS]
@@ -47,6 +68,7 @@ class Background:
         self._kind_cum = list(accumulate(mix.weights[k] for k in kinds))
         self._how = Delivery(mix.p_defer, mix.p_bounce)
         self._handlers = {k: getattr(self, f"_ev_{k}") for k in kinds}
+        self._stale: list[Stale] = []  # steady_queue: the messages deferred for days
 
     def records(self, start: float, end: float | None) -> Iterator[Record]:
         """The stream: events from ``start`` until ``end`` (None: forever)."""
@@ -282,38 +304,62 @@ class Background:
         s.emit(t + 0.051, "postfix/qmgr", s.qmgr_pid, f"{qid}: removed")
 
     def _ev_old_queue(self, t: float) -> None:
-        """A message queued days before the log began: retried, or expired."""
+        """A message queued days before: retried (deferred again), or expired.
+
+        By default a new message each time, queued days before the log
+        began: right for one day's log, but a queue id that is never seen
+        again. With ``steady_queue`` the same few messages (``STALE``) come
+        back under their own queue ids, Postfix's retry of each about every
+        ``maximal_backoff_time`` (4000 s) drawn from one pool, until they are
+        five days old (``maximal_queue_lifetime``): then expired, returned to
+        the sender and removed, as a continuous log of many days shows them.
+        """
         rng, s = self.rng, self.server
-        qid = s.queue_id(t - 400000)
-        sender = pick(rng, self.locals)
-        rcpt = f"{pick(rng, WORDS)}@{pick(rng, PARTNER_DOMAINS)}"
-        active = (
-            f"{qid}: from=<{sender}>, size={rng.randrange(2000, 90000)}, nrcpt=1 (queue active)"
-        )
-        s.emit(t, "postfix/qmgr", s.qmgr_pid, active)
-        age = 300000 + rng.random() * 180000
-        if age < 432000:
-            mx, ip, _ = s.route(rcpt.rpartition("@")[2])
+        if self.mix.steady_queue:
+            if len(self._stale) < STALE:
+                self._stale.append(self._old_message(t - 300000 - rng.random() * 130000))
+            old = self._stale[int(rng.random() * len(self._stale))]
+            age = t - old.arrival
+            if age >= MAX_QUEUE_AGE:
+                self._stale.remove(old)
+        else:
+            old = self._old_message(t - 400000)
+            age = 300000 + rng.random() * 180000
+        s.emit(t, "postfix/qmgr", s.qmgr_pid, old.active)
+        if age < MAX_QUEUE_AGE:
+            mx, ip, _ = s.route(old.rcpt.rpartition("@")[2])
             why = "Connection refused"
-            out = s._outage(t, rcpt.rpartition("@")[2])
+            out = s._outage(t, old.rcpt.rpartition("@")[2])
             if out is not None:
                 mx, ip, why = out.mx or mx, out.ip or ip, "Connection timed out"
             s.emit(
                 t + 0.3,
                 "postfix/smtp",
                 s.worker("smtp"),
-                f"{qid}: to=<{rcpt}>, relay=none, delay={int(age)}, delays={int(age)}/0.01/0.3/0,"
-                f" dsn=4.4.1, status=deferred (connect to {mx}[{ip}]:25: {why})",
+                f"{old.qid}: to=<{old.rcpt}>, relay=none, delay={int(age)},"
+                f" delays={int(age)}/0.01/0.3/0, dsn=4.4.1,"
+                f" status=deferred (connect to {mx}[{ip}]:25: {why})",
             )
             return
         s.emit(
             t + 0.01,
             "postfix/qmgr",
             s.qmgr_pid,
-            f"{qid}: from=<{sender}>, status=expired, returned to sender",
+            f"{old.qid}: from=<{old.sender}>, status=expired, returned to sender",
         )
-        s.notify(t + 0.02, qid, sender, "non-delivery")
-        s.emit(t + 0.03, "postfix/qmgr", s.qmgr_pid, f"{qid}: removed")
+        s.notify(t + 0.02, old.qid, old.sender, "non-delivery")
+        s.emit(t + 0.03, "postfix/qmgr", s.qmgr_pid, f"{old.qid}: removed")
+
+    def _old_message(self, arrival: float) -> Stale:
+        """A message to a partner's address that has waited in the queue since ``arrival``."""
+        rng, s = self.rng, self.server
+        qid = s.queue_id(arrival)
+        sender = pick(rng, self.locals)
+        rcpt = f"{pick(rng, WORDS)}@{pick(rng, PARTNER_DOMAINS)}"
+        active = (
+            f"{qid}: from=<{sender}>, size={rng.randrange(2000, 90000)}, nrcpt=1 (queue active)"
+        )
+        return Stale(qid, sender, rcpt, active, arrival)
 
 
 def background(

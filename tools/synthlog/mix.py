@@ -25,6 +25,12 @@ class TrafficMix:
     bounced on the first attempt. ``outages``: unreachable destinations.
     ``exclude``: logins that the background never uses (a scenario's user).
     ``long_queue_ids``: Postfix's ``enable_long_queue_ids = yes`` form.
+    ``population_seed``: draw the users from this seed rather than the
+    traffic's, so days written with different seeds are one server's
+    mailboxes (a month of days, ``bench/genlog.py --steady``).
+    ``steady_queue``: the mail deferred for days is a few messages retried
+    under their own queue ids until they expire, as in a continuous log,
+    rather than a new queue id per retry line (see ``Background``).
     """
 
     host: str = "mail.example.com"
@@ -40,6 +46,8 @@ class TrafficMix:
     exclude: tuple[str, ...] = ()
     lane: int = 0
     long_queue_ids: bool = False
+    population_seed: int | None = None
+    steady_queue: bool = False
 
 
 DEFAULT_WEIGHTS = {
