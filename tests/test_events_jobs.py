@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 from dateutil.tz import gettz
 
 from spamwatch.cli import cli
+from spamwatch.model import Event
 from spamwatch.parse import ParseOptions, Parser
 from spamwatch.parse.forked import blocks_forked
 from spamwatch.sources.files import iter_blocks
@@ -82,3 +83,15 @@ def test_the_events_handed_over_are_the_events_read(rows: bool) -> None:
         assert mine.time.tzinfo is theirs.time.tzinfo
     assert got[0][0].time.tzinfo is parser.clock.zone
     assert parser.stats.events == 15
+
+
+def test_fields_marshal_cannot_write_go_by_pickle() -> None:
+    """``forked``: a block is handed over in columns, the fields by marshal; a block
+    whose fields hold a value marshal does not write (here a time) goes by pickle
+    whole, and arrives the same as the blocks around it."""
+    when = datetime(2026, 12, 1, tzinfo=UTC)
+    plain = Event(when, "h", "postfix/qmgr", "qmgr", 2, "ABCDE12345", "removed", {})
+    odd = Event(when, "h", "postfix/smtp", "smtp", 1, "ABCDE12345", "delivery", {"at": when})
+    blocks = [([plain], 1), ([plain, odd], 2), ([], 3), ([plain], 4)]
+    parser = Parser(ParseOptions(anchor=when, timezone=UTC), queue_ids_only=True)
+    assert list(blocks_forked(parser, lambda: iter(blocks))) == blocks

@@ -524,11 +524,17 @@ _event = builder(Event)
 
 def row_event(row: tuple[Any, ...]) -> Event:
     """The Event of a row of ``Parser.tuples`` (``event_row`` or a line read by form)."""
-    found = row[7]
+    return event_of(*row)
+
+
+def event_of(
+    when: datetime, host: str, program: str, daemon: str, pid: int | None,
+    queue_id: str | None, kind: str, found: Any,
+) -> Event:  # fmt: skip
+    """``row_event`` of the row's fields as arguments (``map`` over columns: no row built)."""
     if found.__class__ is dict:
-        return _event(*row)
-    when, host, program, daemon, pid, queue_id, kind, raw = row
-    return _event(when, host, program, daemon, pid, queue_id, kind, FIELDS[kind](raw))
+        return _event(when, host, program, daemon, pid, queue_id, kind, found)
+    return _event(when, host, program, daemon, pid, queue_id, kind, FIELDS[kind](found))
 
 
 def event_row(event: Event) -> tuple[Any, ...]:
