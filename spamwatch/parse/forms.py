@@ -38,19 +38,24 @@ _VALUE = r"[ -+\--~]*"
 _ANGLED = r"[ -=?-~]*"
 """Inside ``<...>`` up to the first ``>`` (printable ASCII)."""
 
+BODIES: Final = {
+    "removed": "removed",
+    "message_id": "message-id=<([ -~]*)>",
+    "queued": rf"from=<({_ANGLED})>, size=(\d+), nrcpt=(\d+) \(queue active\)",
+    "client": rf"client=({_NAME}*)\[([0-9A-Fa-f.:]*)\]"
+    rf"(?:, sasl_method=({_VALUE}), sasl_username=({_VALUE}))?",
+    "delivery": rf"to=<({_ANGLED})>, (?:orig_to=({_VALUE}), )?relay=({_VALUE}), "
+    rf"(?:conn_use=(\d+), )?delay=(\d+(?:\.\d+)?), delays=({_VALUE}), "
+    rf"dsn=({_VALUE}), status=([\w-]+) \(([ -~]*)\)",
+}
+"""Each form's message text after the queue id, to the end of the line."""
+
 LINE: Final = re.compile(
     r"([A-Z][a-z]{2} [ 0-9]?\d \d\d:\d\d:\d\d"
     r"|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) "
     rf"({_NAME}*{_NAME_END}) ({_NAME_END}+)(?:\[(\d{{1,10}})\])?: ({QUEUE_ID_FORM}): (?:"
-    r"(?P<removed>removed)$"
-    r"|(?P<message_id>message-id=<([ -~]*)>)$"
-    rf"|(?P<queued>from=<({_ANGLED})>, size=(\d+), nrcpt=(\d+) \(queue active\))$"
-    rf"|(?P<client>client=({_NAME}*)\[([0-9A-Fa-f.:]*)\]"
-    rf"(?:, sasl_method=({_VALUE}), sasl_username=({_VALUE}))?)$"
-    rf"|(?P<delivery>to=<({_ANGLED})>, (?:orig_to=({_VALUE}), )?relay=({_VALUE}), "
-    r"(?:conn_use=(\d+), )?delay=(\d+(?:\.\d+)?), delays=(" + _VALUE + r"), "
-    r"dsn=(" + _VALUE + r"), status=([\w-]+) \(([ -~]*)\))$"
-    r"|(?P<other>))",
+    + "".join(f"(?P<{name}>{body})$|" for name, body in BODIES.items())
+    + "(?P<other>))",
     re.ASCII | re.MULTILINE,
 )
 """Timestamp, host, program, pid, queue id (groups 1-5, as ``header.FAST_HEADER``
@@ -86,18 +91,39 @@ def _delivery(groups: tuple[Any, ...]) -> Fields:
 
 Build = Callable[[Any], Fields]
 
-FORMS: Final[dict[str, tuple[str, str | None, tuple[int, ...], Build]]] = {
-    "removed": ("removed", "qmgr", (6,), _removed),
-    "message_id": ("message_id", "cleanup", (8,), _message_id),
-    "queued": ("queued", "qmgr", (10, 11, 12), _queued),
-    "client": ("client", "smtpd", (14, 15, 16, 17), _client),
-    "delivery": ("delivery", None, (19, 20, 21, 22, 23, 24, 25, 26, 27), _delivery),
+FORMS: Final[dict[str, tuple[str, str | None, tuple[int, ...], Build, tuple[int, ...]]]] = {
+    "removed": ("removed", "qmgr", (6,), _removed, (6,)),
+    "message_id": ("message_id", "cleanup", (8,), _message_id, (8,)),
+    "queued": ("queued", "qmgr", (10, 11, 12), _queued, (9,)),
+    "client": ("client", "smtpd", (14, 15, 16, 17), _client, (13,)),
+    "delivery": ("delivery", None, (19, 20, 21, 22, 23, 24, 25, 26, 27), _delivery, (18,)),
 }
 """Form -> (event kind, the daemon whose handler reads it that way or None for
 any daemon, the groups its fields are made of, the builder of the fields from
-``match.group(*groups)``: a string for one group, else a tuple)."""
+``match.group(*groups)``: a string for one group, else a tuple; the group a
+row carries, ``Parser.tuples``: the value or the whole text of the form)."""
 
-FIELDS: Final[dict[str, Build]] = {kind: build for kind, _, _, build in FORMS.values()}
-"""Kind -> the builder of its form's fields: each kind has one form, so a row
-(``Parser.tuples``) can carry a form line's groups and have its fields made by
-the process that builds the Event."""
+
+def _from_text(name: str, build: Build) -> Build:
+    """The fields of form ``name`` from its whole text (``BODIES``): read again here.
+
+    A row (``Parser.tuples``) carries a form's text as one string rather
+    than each of its values: the reading process, the busier of the two
+    (``parse.forked``), then neither builds nor hands over a string per
+    value, and the process that builds the Event reads them out of the text
+    with the same regex, so the fields are the same.
+    """
+    body = re.compile(BODIES[name], re.ASCII)
+
+    def fields(text: str) -> Fields:
+        return build(body.fullmatch(text).groups())  # type: ignore[union-attr]
+
+    return fields
+
+
+FIELDS: Final[dict[str, Build]] = {
+    kind: build if shipped == groups else _from_text(name, build)
+    for name, (kind, _, groups, build, shipped) in FORMS.items()
+}
+"""Kind -> the builder of its form's fields from what a row carries (each kind
+has one form), for the process that builds the Event (``parser.event_of``)."""

@@ -157,8 +157,9 @@ class Parser:
         order (``event_row``; ``row_event(row)`` is the Event), instead of an
         Event: for a reading process that sends them on (``forked``) and would
         build each Event only to take it apart again. A line read by form
-        carries what its fields are made of instead of the dict: the process
-        that builds the Event makes them (``forms.FIELDS``)."""
+        carries what its fields are made of instead of the dict (the form's
+        text, or its one value): the process that builds the Event makes them
+        (``forms.FIELDS``)."""
         self._why: tuple[str, object] = ("", None)
         """Why the last line was no event: (str.format template, argument), built
         into words only by ``explain`` (most lines are never explained)."""
@@ -297,7 +298,7 @@ class Parser:
         read = self._form_reads.get(key) or self._learn_form(key)  # type: ignore[arg-type]
         if read.__class__ is not tuple:
             return read or None  # type: ignore[return-value]
-        program, daemon, kind, groups, build = read  # type: ignore[misc]
+        program, daemon, kind, groups, build, shipped = read  # type: ignore[misc]
         stamp = ts.encode()
         clock = self.clock
         if stamp == clock.last_ts:
@@ -307,24 +308,23 @@ class Parser:
                 when = clock.time_of(stamp)
             except BadTimestamp:
                 return None  # _read says why
-        raw = m.group(*groups)
-        row = (
-            when, self._forms_hosts.get(host) or self._learn_form_host(host), program, daemon,
-            int(pid) if pid is not None else None, queue_id, kind,
-            raw if self.tuples else build(raw),
-        )  # fmt: skip
-        return row if self.tuples else _event(*row)
+        host = self._forms_hosts.get(host) or self._learn_form_host(host)
+        pid = int(pid) if pid is not None else None  # type: ignore[assignment]
+        if self.tuples:
+            return (when, host, program, daemon, pid, queue_id, kind, m.group(*shipped))
+        return _event(when, host, program, daemon, pid, queue_id, kind, build(m.group(*groups)))
 
     def _learn_form(self, key: tuple[str, str]) -> tuple[Any, ...] | str:
         """How lines of program ``key[0]`` in form ``key[1]`` are read (``_read_form``).
 
-        (program, daemon, kind, groups, builder) when the form's daemon is the
-        program's and its kind is asked for; NON_POSTFIX for a program that is
-        not Postfix; "" (false) when ``_read`` must read the line.
+        (program, daemon, kind, groups, builder, the groups a row carries:
+        ``forms.FORMS``) when the form's daemon is the program's and its kind
+        is asked for; NON_POSTFIX for a program that is not Postfix; "" (false)
+        when ``_read`` must read the line.
         """
         prog, name = key
         program = self._forms_programs.get(prog) or self._learn_form_program(prog)
-        kind, daemon, groups, build = FORMS[name]
+        kind, daemon, groups, build, shipped = FORMS[name]
         read: tuple[Any, ...] | str
         if program is _UNKNOWN:
             read = NON_POSTFIX
@@ -333,7 +333,7 @@ class Parser:
         ):
             read = ""
         else:
-            read = (program[0], program[1], kind, groups, build)
+            read = (program[0], program[1], kind, groups, build, shipped)
         if len(self._form_reads) < CACHE_LIMIT:
             self._form_reads[key] = read
         return read
