@@ -6,7 +6,8 @@ import tracemalloc
 
 from builders import Stream, at, detectors_for, run
 
-from spamwatch.detectors.allow import ADDRESSES_CACHED, network_of, parse_ip
+from spamwatch.detectors.allow import ADDRESSES_CACHED, domain_of, network_of, parse_ip
+from spamwatch.detectors.queue import reason_key
 
 
 def test_a_megabyte_login_is_clipped_to_a_bounded_key() -> None:
@@ -76,3 +77,18 @@ def test_a_month_of_distinct_client_addresses_keeps_the_address_caches_small() -
     assert network_of.cache_info().currsize <= ADDRESSES_CACHED
     assert grown < 6_000_000  # 40,000 of each cached would be about 20 MB
     assert network_of("10.0.1.9", 24, 64) == "10.0.1.0/24"
+
+
+def test_an_incidents_domains_and_reasons_are_kept_once_each() -> None:
+    """The windows keep a domain and a reason per message: an incident's thousands of
+    messages to a few hundred domains keep a string per domain, not per message."""
+    lines = [f"rcpt{n}@Mail{n % 3}.Example.COM." for n in range(3000)]
+    kept = [domain_of(line) for line in lines]  # held, as a window holds them
+    assert len({id(domain) for domain in kept}) == 3
+    assert domain_of(lines[0]) == "mail0.example.com"
+    reasons = [
+        f"host mx{n % 2}.example.com[192.0.2.{n % 250}] said: 421 4.7.0 Try again later"
+        for n in range(3000)
+    ]
+    keys = [reason_key(reason, "4.7.0") for reason in reasons]
+    assert len({id(key) for key in keys}) == 2

@@ -16,7 +16,7 @@ import pytest
 from spamwatch.errors import ProfileError
 from spamwatch.profiles.partial import Limits, Partial
 from spamwatch.profiles.schema import APPLICATION_ID, SCHEMA_VERSION
-from spamwatch.profiles.store import ProfileStore
+from spamwatch.profiles.store import CACHE_KIB, ProfileStore
 from spamwatch.profiles.view import login_profile
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
@@ -41,6 +41,16 @@ def test_a_new_database_is_marked_versioned_and_in_wal_mode(tmp_path: Path) -> N
     assert db.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
     assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_the_page_cache_is_small(tmp_path: Path) -> None:
+    """SQLite's default 2 MB page cache a connection filled over days of report or follow."""
+    store = ProfileStore(str(tmp_path / "p.db"))
+    try:
+        assert store._db.execute("PRAGMA cache_size").fetchone()[0] == -CACHE_KIB
+    finally:
+        store.close()
+    assert CACHE_KIB <= 512
 
 
 def test_writes_add_up_and_days_are_counted_once(tmp_path: Path) -> None:
@@ -143,7 +153,7 @@ WRITER = textwrap.dedent(
     import sys, time
     from datetime import UTC, datetime, timedelta
     from spamwatch.profiles.partial import Partial
-    from spamwatch.profiles.store import ProfileStore
+    from spamwatch.profiles.store import CACHE_KIB, ProfileStore
     store = ProfileStore(sys.argv[1])
     t0 = datetime(2026, 11, 23, tzinfo=UTC)
     batches = int(sys.argv[2])

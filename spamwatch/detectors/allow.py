@@ -18,6 +18,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from sys import intern
 from typing import Any
 
 from spamwatch.config import Config
@@ -67,10 +68,15 @@ def network_of(ip: str, ipv4_prefix: int = 32, ipv6_prefix: int = 64) -> str:
 
 
 def domain_of(address: str | None) -> str:
-    """The lower-cased domain of ``user@domain`` ("" when there is none)."""
+    """The lower-cased domain of ``user@domain`` ("" when there is none).
+
+    Interned: the detectors' windows keep a domain per message, and the
+    thousands of messages of an incident go to a few hundred domains; one
+    string each, not one per message (about 1 MB of an incident's peak).
+    """
     if not address or "@" not in address:
         return ""
-    return address.rsplit("@", 1)[1].strip().lower().rstrip(".")
+    return intern(address.rsplit("@", 1)[1].strip().lower().rstrip("."))
 
 
 def in_domains(domain: str, domains: Iterable[str]) -> bool:

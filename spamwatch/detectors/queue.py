@@ -18,6 +18,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
+from sys import intern
 from typing import Any, ClassVar
 
 from spamwatch.detectors.allow import domain_of, parse_ip
@@ -52,9 +53,12 @@ def owner_of(message: Message) -> str:
 
 
 def reason_key(reason: str | None, dsn: str | None) -> str:
-    """A deferral reason with addresses and ports removed, so alike reasons group."""
+    """A deferral reason with addresses and ports removed, so alike reasons group.
+
+    Interned, as ``domain_of``: windows keep one per deferral or bounce.
+    """
     text = _ADDRESS.sub("", reason or "").strip()
-    return f"{dsn or '?'} {text[:100]}".strip()
+    return intern(f"{dsn or '?'} {text[:100]}".strip())
 
 
 class QueueDetector(SiteDetector):

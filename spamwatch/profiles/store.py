@@ -39,6 +39,11 @@ from spamwatch.safefiles import give_to_directory_owner
 
 BUSY_SECONDS = 60.0
 """How long a writer waits for another writer before giving up."""
+CACHE_KIB = 512
+"""SQLite's page cache per connection (its default is 2,000 KiB). report and follow
+read the profiles once and write an hour's partial at a time; the pages a write
+touches are in the kernel's cache anyway, and the 2 MB filled over a few days of
+log was a fifth of what their memory grew by (bench/bench_memory.py)."""
 WITHOUT = "report and follow can run without it (--no-db)"
 """The way round a database that cannot be used, said so that learn and profile (which
 have no --no-db) do not offer an option they lack."""
@@ -137,6 +142,7 @@ class ProfileStore:
         return db
 
     def _prepare(self, db: sqlite3.Connection) -> None:
+        db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         if not self.readonly:
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
