@@ -111,10 +111,26 @@ def test_bucket_history_storage_stays_flat_over_weeks_of_log() -> None:
             storage.append(sys.getsizeof(history._indexes) + sys.getsizeof(history._counts))
     assert len(history) <= week
     assert len(history._indexes) <= 2 * week  # the expired front is cut off as it goes
-    assert max(storage) <= 2 * 16 * 2 * week + 1024  # about 16 bytes a bucket
+    assert max(storage) <= 2 * 8 * 2 * week + 1024  # about 8 bytes a bucket (16 in 64 bits)
     assert storage[-1] <= storage[8] * 1.5  # flat after the first week
     # judging still works on the kept week (1..7 a bucket, minute by minute: sums of 10)
     assert history.baseline(at(30 * 24 * 3600), timedelta(hours=1)) is not None
+
+
+def test_bucket_history_survives_a_log_that_jumps_by_centuries() -> None:
+    """Indexes are 32-bit from the first bucket: a hostile jump (1-second buckets, a
+    line in year 9999) starts the history afresh instead of overflowing."""
+    history = BucketHistory(timedelta(seconds=1), timedelta(days=7))
+    history.add(at(0), 3)
+    far = datetime(9999, 1, 1, tzinfo=UTC)
+    history.add(far, 2)
+    history.add(far + timedelta(seconds=1), 2**40)  # a count stops at 2**31 - 1
+    history.add(at(5), 4)  # and back again
+    assert len(history) == 1
+    history.add(at(6), 2**31)
+    history.add(at(6), 5)
+    history.add(at(7), 1)
+    assert history.baseline(at(8), timedelta(0), quantile=1.0, min_buckets=1) == 2**31 - 1
 
 
 def test_a_bucket_history_costs_little_before_its_buckets() -> None:

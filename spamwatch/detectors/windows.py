@@ -335,6 +335,10 @@ def quantile_of(values: Sequence[float], quantile: float) -> float:
     return float(values[min(len(values) - 1, int(quantile * len(values)))])
 
 
+INT32 = 2**31
+"""A BucketHistory keeps its indexes and counts in 32 bits (``array("i")``)."""
+
+
 class BucketHistory:
     """Sparse per-bucket counts of one key over ``retention``: its own normal.
 
@@ -345,13 +349,17 @@ class BucketHistory:
     raising the bar for the next one.
 
     Kept compact because it outlives every window: a week of 10-minute buckets
-    for each of thousands of logins. The buckets are two machine arrays (index,
-    count; 16 bytes a bucket, where a dict of int objects took about 90) in the
-    order they were first counted, which is time order when times arrive in
-    log order; expired ones are cut from the front.
+    for each of thousands of logins. The buckets are two machine arrays of
+    32-bit ints (index, count; 8 bytes a bucket, where a dict of int objects
+    took about 90) in the order they were first counted, which is time order
+    when times arrive in log order; expired ones are cut from the front. An
+    index is counted from the history's first bucket (``_base``), so it fits
+    in 32 bits for 68 years of 1-second buckets; a log that jumps further
+    starts the history afresh. A count stops at 2**31 - 1.
     """
 
     __slots__ = (
+        "_base",
         "_cache_limit",
         "_cache_min",
         "_cache_quantile",
@@ -372,8 +380,9 @@ class BucketHistory:
         self.bucket = bucket
         self.retention = retention
         self._seconds = bucket.total_seconds()
-        self._indexes = array("q")  # bucket indexes, in the order first counted
-        self._counts = array("q")  # their counts
+        self._indexes = array("i")  # bucket indexes from _base, in the order first counted
+        self._counts = array("i")  # their counts
+        self._base: int | None = None  # the bucket index (since 1970) of the first time asked
         self._head = 0  # entries before it have expired (cut off now and then)
         self._ordered = True  # indexes ascending (an earlier time never came late)
         # the last baseline asked (limit None: none, or a bucket before it changed), in
@@ -387,9 +396,12 @@ class BucketHistory:
         self._last_index = 0  # its bucket
 
     def _index(self, time: datetime) -> int:
-        """The bucket of ``time``; the time just asked (one event's) is not worked out again."""
+        """The bucket of ``time`` (from ``_base``); the time just asked is not worked out again."""
         if time is not self._last_time:
-            self._last_index = math.floor(time.timestamp() / self._seconds)
+            index = math.floor(time.timestamp() / self._seconds)
+            if self._base is None:
+                self._base = index
+            self._last_index = index - self._base
             self._last_time = time
         return self._last_index
 
@@ -409,22 +421,32 @@ class BucketHistory:
     def add(self, time: datetime, count: int = 1) -> None:
         """Count ``count`` events at ``time`` (times arrive in log order)."""
         index = self._index(time)
+        if not -INT32 <= index < INT32:
+            index = self._restart(time)
         indexes = self._indexes
         if len(indexes) == self._head:
             self._first = index
         at = self._find(index)
         if at >= 0:
-            self._counts[at] += count
+            self._counts[at] = min(self._counts[at] + count, INT32 - 1)
         else:
             if len(indexes) > self._head and index < indexes[-1]:
                 self._ordered = False
             indexes.append(index)
-            self._counts.append(count)
+            self._counts.append(min(count, INT32 - 1))
         if self._cache_limit is not None and index < self._cache_limit:
             self._cache_limit = None
         if self._first < index - self.retention / self.bucket:  # else nothing can have expired
             back = time.timestamp() - self.retention.total_seconds()
-            self._expire(math.floor(back / self._seconds))
+            self._expire(math.floor(back / self._seconds) - (self._base or 0))
+
+    def _restart(self, time: datetime) -> int:
+        """Forget every bucket and count from ``time``'s: the log jumped by decades."""
+        self._indexes, self._counts = array("i"), array("i")
+        self._head, self._ordered, self._first = 0, True, math.inf
+        self._cache_limit = None
+        self._base, self._last_time = None, None
+        return self._index(time)
 
     def _expire(self, oldest: int) -> None:
         """Drop the buckets before ``oldest``, first added first."""
