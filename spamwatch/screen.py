@@ -21,11 +21,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from spamwatch.textsafe import clean
+
+if TYPE_CHECKING:  # rich is imported where it draws: a run without a terminal never needs it
+    from rich.console import Console
 
 _live: Console | None = None
 
@@ -121,6 +122,7 @@ class ReadingProgress:
         """The drawing thread: every rich call of the bar happens here."""
         if self._stop.wait(PROGRESS_DELAY):
             return
+        from rich.console import Console
         from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
         from rich.progress import TextColumn as Column
 
