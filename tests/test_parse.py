@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from dateutil import tz
+from hypothesis import given
+from hypothesis import strategies as st
 
 from spamwatch.correlate import KINDS
 from spamwatch.parse import ParseOptions, Parser
+from spamwatch.parse.grammar import QUEUE_ID_FORM
 from spamwatch.parse.parser import MAX_LINE_BYTES, ParseStats
 
 BERLIN = tz.gettz("Europe/Berlin")
@@ -303,3 +307,21 @@ def test_a_bracket_smuggled_into_a_client_name_does_not_shift_the_address() -> N
     ok = parser.parse(b"2026-11-28T03:00:00+00:00 mx postfix/smtpd[1]: connect from a[2001:db8::1]")
     assert ok is not None
     assert ok.fields["client_ip"] == "2001:db8::1"
+
+
+PLAIN_QUEUE_ID = re.compile(r"(?:[0-9A-F]{5,32}(?:X+)?|(?=[0-9A-Za-z]*\d)[0-9A-Za-z]{5,32}): ")
+FAST_QUEUE_ID = re.compile(f"(?:{QUEUE_ID_FORM}): ")
+
+
+@given(
+    st.text(alphabet="aZ09FX -", max_size=8),
+    st.text(alphabet="aZq09FX", max_size=40),
+    st.sampled_from([": ", ":", " ", ": x", ""]),
+)
+def test_queue_id_form_is_the_plain_digit_rule(before: str, word: str, after: str) -> None:
+    """``QUEUE_ID_FORM``'s possessive "letters, then a digit" takes what "an
+    alphanumeric run holding a digit" takes, at every position of any text."""
+    text = before + word + after
+    for at in range(len(text) + 1):
+        plain, fast = PLAIN_QUEUE_ID.match(text, at), FAST_QUEUE_ID.match(text, at)
+        assert (plain and plain.group()) == (fast and fast.group())
