@@ -8,9 +8,12 @@ Why: a busy server's day is millions of lines, and what spamwatch keeps must be
 bounded (windows, open messages, incidents expire), so its peak RSS should stay
 flat as the log grows, with the profile database on, while pflogsumm keeps
 every message's statistics. Each size N is one plain file of N days of 1M
-lines (``bench/genlog.py``, 24 hours a day, ``--incidents`` every third day,
-as ``bench_learn.py`` writes them; ``--from DIR`` takes that script's month
-instead of writing days). On each file, side by side in one run:
+lines (``bench/genlog.py --steady``, 24 hours a day, ``--incidents`` every
+third day, as ``bench_learn.py`` writes them: one server's month, the same
+users every day; ``--from DIR`` takes that script's month instead of writing
+days). The 1M file is the first day, a quiet one; ``--from`` a directory
+holding one incident day as ``mail.log`` measures what an incident alone
+costs. On each file, side by side in one run:
 
 * ``pflogsumm FILE`` (peak RSS from its rusage)
 * ``spamwatch report --format json --db FRESH FILE``: learns into an empty
