@@ -262,3 +262,21 @@ def test_parse_block_without_prefilter_is_parse_per_line(synth_log: bytes) -> No
     got = [e for block in iter_blocks(io.BytesIO(data)) for e in blocks.parse_block(block)]
     assert got == want
     assert asdict(blocks.stats) == asdict(per_line.stats)
+
+
+def test_a_skipped_header_survives_a_malformed_line_read_after_it() -> None:
+    """A header-less line borrows the time and host of the last line with a header.
+
+    ``parse_block`` skips a non-Postfix line unread, then reads a line that
+    has a queue id but a NUL byte (malformed, lends nothing): the skipped
+    line's header must still reach the header-less line after them, as in
+    ``parse``. Hypothesis found it; the fast path gave host "" and today's year.
+    """
+    data = (
+        b"2025-01-01T00:00:00+00:00 hostname postfix1[12345]: foo\n"
+        b"\x002025-01-01T00:00:00+00:00 hostname postfix/lmtp[12345]: 123456789AB: to=<a@b.c>\n"
+        b"postfix/smtp[8909]: 774C14AEF2: to=<rj@example.com.br>, relay=127.0.0.1[127.0.0.1],"
+        b" delay=423, dsn=4.4.2, status=deferred (lost connection)\n"
+    )
+    got = assert_same(data)
+    assert len(got) == 1 and '"host":"hostname"' in got[0] and "2025-01-01" in got[0]

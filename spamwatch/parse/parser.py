@@ -373,6 +373,13 @@ class Parser:
         self._why = ("internal parser error ({!r}); please report", exc)
         return MALFORMED
 
+    def _lends_nothing(self) -> str:
+        """MALFORMED, for a line that sets no header state: the lines ``parse_block``
+        skipped before it still do (else a later header-less line would lose them)."""
+        if self._gap is not None:
+            self._replay()
+        return MALFORMED
+
     def _replay(self) -> None:
         """Apply the skipped lines in ``_gap`` to the header state, as ``parse`` would.
 
@@ -436,17 +443,17 @@ class Parser:
         """The whole decision for one line; the outcome name when no event."""
         if len(line) > MAX_LINE_BYTES:
             self._why = (f"line too long ({{}} bytes > {MAX_LINE_BYTES})", len(line))
-            return MALFORMED
+            return self._lends_nothing()
         last = line[-1:]
         if last == b"\r" or last == b"\n":
             line = line.rstrip(b"\r\n")
         if 0 in line:  # memchr; b"\0" in line is a slower substring search
             self._why = ("line holds NUL bytes (a corrupt or binary file)", None)
-            return MALFORMED
+            return self._lends_nothing()
         m = FAST_HEADER.match(line) or HEADER.match(line)
         if m is None:
             self._why = NO_HEADER
-            return MALFORMED
+            return self._lends_nothing()
         ts, host, prog, pid, qid = m.groups()  # both header regexes have these 5
         if (ts is None or host is None) and self._gap is not None:
             self._replay()  # parse_block skipped the lines this one borrows from
