@@ -52,7 +52,7 @@ from spamwatch.errors import SpamwatchError
 from spamwatch.model import Event
 from spamwatch.parse import Parser
 from spamwatch.parse.header import fixed_zone
-from spamwatch.parse.parser import ParseStats, event_of, event_row
+from spamwatch.parse.parser import ParseStats, event_of, event_row, row_event
 
 AHEAD = 8
 """Blocks (about 1 MB of log each) the reading process may be ahead."""
@@ -98,7 +98,7 @@ def blocks_forked(
             if tag == "columns":
                 yield list(map(event_of, message[2], *marshal.loads(message[3]))), message[1]
             elif tag == "events":
-                yield [event_of(*row) for row in message[2]], message[1]
+                yield list(map(row_event, message[2])), message[1]
             elif tag == "end":
                 _set_stats(parser.stats, message[1])
                 return
