@@ -49,6 +49,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
@@ -108,8 +109,7 @@ def incident_lines(args: argparse.Namespace, start: datetime) -> Iterator[str]:
         flat=True,
         outages=(outage,) if args.incidents else (),
         exclude=("monika.keller@example.com", "jonas.weber@example.net"),
-        population_seed=1 if args.steady else None,
-        steady_queue=args.steady,
+        **_steady(args),
     )
     streams = [synthlog.background(mix, t0, t0 + span, args.seed)]
     if args.incidents:
@@ -129,6 +129,11 @@ def incident_lines(args: argparse.Namespace, start: datetime) -> Iterator[str]:
     return islice(synthlog.render(synthlog.merge(*streams), args.style), args.lines)
 
 
+def _steady(args: argparse.Namespace) -> dict[str, Any]:
+    """What ``--steady`` asks of a TrafficMix: one population, old mail kept under its ids."""
+    return {"population_seed": 1 if args.steady else None, "steady_queue": args.steady}
+
+
 def _rate(args: argparse.Namespace) -> float:
     if not args.hours:
         return args.rate
@@ -142,9 +147,7 @@ def _when(text: str) -> datetime:
 def main(argv: list[str] | None = None) -> int:
     """Generate and write; returns the exit status."""
     args = parse_args(argv)
-    mix = synthlog.TrafficMix(
-        rate=args.rate, population_seed=1 if args.steady else None, steady_queue=args.steady
-    )
+    mix = synthlog.TrafficMix(rate=args.rate, **_steady(args))
     if args.sasl_spray:
         lines: Iterator[str] = spray_lines(args.sasl_spray, _when(args.start), args.spray_rate)
     elif args.incidents or args.hours:
