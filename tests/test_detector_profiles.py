@@ -157,6 +157,7 @@ def test_a_distributed_attack_over_the_ambient_level_is_raised_within_minutes() 
     assert spray, "a spray over twice the ambient level"
     assert (spray[0].time - at(1200)).total_seconds() < 600
     assert spray[0].evidence["ambient"] == {"addresses": 20, "failures": 24}
+    assert spray[0].summary.endswith("(usually up to 20 addresses, 24 failures)")
 
 
 def test_few_addresses_many_attempts_over_the_ambient_failures_are_a_spray() -> None:
@@ -166,6 +167,22 @@ def test_few_addresses_many_attempts_over_the_ambient_failures_are_a_spray() -> 
     ambient = ProfileView(hosts={HOST: HostProfile(2000, 20, 24, None, None)})
     spray = [s for s in of(signals(stream, ambient, only=["auth"]), "auth") if "spray" in s.facts]
     assert spray and spray[0].counts["addresses"] == 4
+
+
+def test_one_address_brute_forcing_one_login_amid_the_scanners_is_not_a_spray() -> None:
+    """Day 27 of the bench month: 93 failures from one address against info@ and the
+    weather's 32 addresses made 142 failures, over twice the ambient 70, and the host got a
+    "password spraying" incident besides the login's brute force: one attacker, told twice."""
+    stream = Stream()
+    scanners(stream, 15, 10)  # the weather: 15 addresses, once each
+    for n in range(100):  # one address, 100 attempts on one login in 10 minutes
+        stream.sasl_failure(at(n * 6), "203.0.113.66", user="info@example.com")
+    ambient = ProfileView(hosts={HOST: HostProfile(2000, 20, 24, None, None)})
+    found = of(signals(stream, ambient, only=["auth"]), "auth")
+    brute = [s for s in found if "brute_force" in s.facts]
+    assert brute and brute[-1].evidence["logins"] == ["info@example.com"]
+    assert brute[-1].counts["failures"] == 100
+    assert [s for s in found if "spray" in s.facts] == []
 
 
 def test_a_success_after_a_spray_stays_critical_with_a_profile() -> None:

@@ -11,14 +11,14 @@ than on per-address counts (which a spray keeps low on purpose).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
 from spamwatch.detectors.allow import network_of
 from spamwatch.detectors.site import SiteDetector, grade, login, plain, plural, top
-from spamwatch.detectors.windows import KeyedWindows, Recent
+from spamwatch.detectors.windows import KeyedWindows, Recent, TimeWindow
 from spamwatch.model import Event, Severity, Signal
 from spamwatch.timeutil import format_duration
 
@@ -77,7 +77,9 @@ class AuthFailureDetector(SiteDetector):
     (the 95th percentile, over the learned days, of distinct failing
     addresses and of failures per 10 minutes: the scanners every
     internet-facing port sees), spraying is raised at this multiple of it,
-    addresses or failures, with ``spray_addresses`` as the floor; and
+    addresses or failures (not counting the failures of an address
+    brute-forcing a single login: that login's incident tells them), with
+    ``spray_addresses`` as the floor; and
     ``per_user`` for a username that never sent mail here (a dictionary name
     the scanners try) is multiplied by it too.
     ``critical_factor`` (3.0): critical at this multiple of a threshold.
@@ -156,7 +158,7 @@ class AuthFailureDetector(SiteDetector):
         if name and name not in record.users and len(record.users) < MAX_NAMES:
             record.users.append(name)
         brute = self._address(addr, name, event)
-        spray = self._spray(addr, name, event)
+        spray = self._spray(addr, name, event, brute)
         if brute is not None:
             record.brute = True
             brute = self._brute_of_spray(addr, record, brute)
@@ -219,10 +221,19 @@ class AuthFailureDetector(SiteDetector):
             facts=("brute_force",),
         )
 
-    def _spray(self, addr: str, name: str, event: Event) -> Signal | None:
+    def _spray(self, addr: str, name: str, event: Event, brute: Signal | None) -> Signal | None:
+        """The host's failing addresses and failures in ``window``: a spray when many.
+
+        ``brute``: this failure's own brute-force signal of ``addr``, if any.
+        """
         addrs = self._host_addrs.add(event.host, event.time, addr)
         users = self._host_users.add(event.host, event.time, name)
-        severity = self._spray_grade(event.host, addrs.distinct, len(addrs))
+        severity = self._spray_grade(
+            event.host,
+            addrs.distinct,
+            len(addrs),
+            lambda: self._told_by_logins(event.host, addrs, addr if brute else None),
+        )
         if severity is None:
             return None
         episode = self._sprays.get(event.host, event.time, lambda: _Spray(event.time, event.time))
@@ -243,7 +254,10 @@ class AuthFailureDetector(SiteDetector):
         }
         ambient = self.profiles.host(event.host)
         if ambient is not None and ambient.auth_addresses is not None:
-            summary += f" (usually up to {ambient.auth_addresses:g} addresses)"
+            usual = f"{ambient.auth_addresses:g} addresses"
+            if ambient.auth_failures is not None:
+                usual += f", {ambient.auth_failures:g} failures"
+            summary += f" (usually up to {usual})"
             evidence["ambient"] = {
                 "addresses": plain(ambient.auth_addresses),
                 "failures": plain(ambient.auth_failures or 0),
@@ -261,13 +275,18 @@ class AuthFailureDetector(SiteDetector):
             facts=("spray",),
         )
 
-    def _spray_grade(self, host: str, addresses: int, failures: int) -> Severity | None:
+    def _spray_grade(
+        self, host: str, addresses: int, failures: int, told: Callable[[], int]
+    ) -> Severity | None:
         """Failing addresses on a host against the floor, or against its ambient level.
 
         Without a profile, ``spray_addresses`` distinct addresses. With one,
         ``ambient_factor`` times the host's usual addresses or failures (the
         floor still holds): scanners trying a password or two from 5-20
         addresses every 10 minutes all day are the weather, a spray is not.
+        Failures that ``told()`` are another finding's (an address brute-forcing
+        one login) do not count: one attacker on one login amid the weather is
+        that login's incident, not a spray of the host as well.
         """
         floor, factor = self.number("spray_addresses"), self.number("critical_factor")
         ambient = self.profiles.host(host)
@@ -277,8 +296,30 @@ class AuthFailureDetector(SiteDetector):
         by_addresses = grade(addresses, max(floor, times * ambient.auth_addresses), factor)
         by_failures = None
         if addresses >= 2 and ambient.auth_failures is not None:
-            by_failures = grade(failures, max(floor, times * ambient.auth_failures), factor)
+            limit = max(floor, times * ambient.auth_failures)
+            by_failures = grade(failures, limit, factor)
+            if by_failures is not None:  # only then: told() looks at each brute-forcer
+                by_failures = grade(failures - told(), limit, factor)
         return max(by_addresses, by_failures, key=lambda s: 0 if s is None else int(s))
+
+    def _told_by_logins(self, host: str, addrs: TimeWindow[str], brute: str | None) -> int:
+        """Failures in the host's window from addresses brute-forcing a single login.
+
+        Each such address has its own finding, which names the login
+        (``_address``: evidence ``logins``) and so joins that login's incident.
+        ``brute``: the address whose finding is being raised with this failure
+        (not yet among ``_brutes``). At most ``MAX_BRUTES`` addresses a host.
+        """
+        brutes = list(self._brutes.peek(host) or ())
+        if brute is not None and brute not in brutes:
+            brutes.append(brute)
+        told = 0
+        for addr in brutes:
+            failures = addrs.counts.get(addr, 0)
+            window = self._by_addr.get(addr) if failures else None
+            if window is not None and len(window.ranked()) == 1:
+                told += failures
+        return told
 
     def _has_ambient(self, host: str) -> bool:
         ambient = self.profiles.host(host)
