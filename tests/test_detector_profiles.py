@@ -185,6 +185,18 @@ def test_one_address_brute_forcing_one_login_amid_the_scanners_is_not_a_spray() 
     assert [s for s in found if "spray" in s.facts] == []
 
 
+def test_many_addresses_brute_forcing_one_login_are_still_a_spray_of_the_host() -> None:
+    """Only the window's busiest addresses are checked (``MAX_TOLD``): thirty of them,
+    twelve attempts each on one login, are a distributed attack, a spray as before."""
+    stream = Stream()
+    for n in range(360):
+        stream.sasl_failure(at(n), f"45.9.2.{n % 30}", user="info@example.com")
+    ambient = ProfileView(hosts={HOST: HostProfile(2000, 50, 24, None, None)})
+    found = of(signals(stream, ambient, only=["auth"]), "auth")
+    assert [s for s in found if "brute_force" in s.facts]
+    assert [s for s in found if "spray" in s.facts]
+
+
 def test_a_success_after_a_spray_stays_critical_with_a_profile() -> None:
     stream = Stream()
     for n in range(300):

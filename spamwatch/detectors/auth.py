@@ -23,9 +23,11 @@ from spamwatch.model import Event, Severity, Signal
 from spamwatch.timeutil import format_duration
 
 MAX_NAMES = 10
+"""Usernames remembered per failing address (evidence, bounded)."""
 MAX_BRUTES = 1000
 """Addresses per host remembered as having a brute-force finding raised."""
-"""Usernames remembered per failing address (evidence, bounded)."""
+MAX_TOLD = 20
+"""The busiest addresses of a host's window checked for brute-forcing one login."""
 
 
 @dataclass(slots=True)
@@ -298,8 +300,8 @@ class AuthFailureDetector(SiteDetector):
         if addresses >= 2 and ambient.auth_failures is not None:
             limit = max(floor, times * ambient.auth_failures)
             by_failures = grade(failures, limit, factor)
-            if by_failures is not None:  # only then: told() looks at each brute-forcer
-                by_failures = grade(failures - told(), limit, factor)
+            if by_failures is not None and (by_addresses is None or by_failures > by_addresses):
+                by_failures = grade(failures - told(), limit, factor)  # only when it decides
         return max(by_addresses, by_failures, key=lambda s: 0 if s is None else int(s))
 
     def _told_by_logins(self, host: str, addrs: TimeWindow[str], brute: str | None) -> int:
@@ -308,15 +310,17 @@ class AuthFailureDetector(SiteDetector):
         Each such address has its own finding, which names the login
         (``_address``: evidence ``logins``) and so joins that login's incident.
         ``brute``: the address whose finding is being raised with this failure
-        (not yet among ``_brutes``). At most ``MAX_BRUTES`` addresses a host.
+        (not yet among ``_brutes``). Only the window's ``MAX_TOLD`` busiest
+        addresses are looked at: a brute-forcer fails ``per_address`` times or
+        more, the scanners once or twice, so one attacker amid the weather is
+        among them; a thousand of them are a distributed attack, a spray too.
         """
-        brutes = list(self._brutes.peek(host) or ())
-        if brute is not None and brute not in brutes:
-            brutes.append(brute)
+        brutes = self._brutes.peek(host) or {}
         told = 0
-        for addr in brutes:
-            failures = addrs.counts.get(addr, 0)
-            window = self._by_addr.get(addr) if failures else None
+        for addr, failures in addrs.top(MAX_TOLD):
+            if addr != brute and addr not in brutes:
+                continue
+            window = self._by_addr.get(addr)
             if window is not None and len(window.ranked()) == 1:
                 told += failures
         return told
