@@ -186,12 +186,13 @@ def test_one_address_brute_forcing_one_login_amid_the_scanners_is_not_a_spray() 
 
 
 def test_many_addresses_brute_forcing_one_login_are_still_a_spray_of_the_host() -> None:
-    """Only the window's busiest addresses are checked (``MAX_TOLD``): thirty of them,
-    twelve attempts each on one login, are a distributed attack, a spray as before."""
+    """Only the window's busiest addresses are checked (``MAX_TOLD``, 20): thirty of them,
+    thirty attempts each on one login in 9 minutes, are a distributed attack, a spray
+    (900 failures, 300 past the 20 busiest; twice the ambient 150 is 300)."""
     stream = Stream()
-    for n in range(360):
-        stream.sasl_failure(at(n), f"45.9.2.{n % 30}", user="info@example.com")
-    ambient = ProfileView(hosts={HOST: HostProfile(2000, 50, 24, None, None)})
+    for n in range(900):
+        stream.sasl_failure(at(n * 0.6), f"45.9.2.{n % 30}", user="info@example.com")
+    ambient = ProfileView(hosts={HOST: HostProfile(2000, 50, 150, None, None)})
     found = of(signals(stream, ambient, only=["auth"]), "auth")
     assert [s for s in found if "brute_force" in s.facts]
     assert [s for s in found if "spray" in s.facts]
