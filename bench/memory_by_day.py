@@ -31,17 +31,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench_follow import rss_mib  # noqa: E402
+
 from spamwatch.cli import main as spamwatch  # noqa: E402
 from spamwatch.pipeline import Pipeline  # noqa: E402
-
-PAGE = os.sysconf("SC_PAGE_SIZE")
-MIB = 2**20
-
-
-def resident() -> float:
-    """This process's resident memory now, MiB."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * PAGE / MIB
 
 
 def peak() -> float:
@@ -63,7 +56,7 @@ def watch_days(every: int) -> None:
             if day != seen["day"]:
                 seen["day"] = day
                 print(
-                    f"{day}  {seen['events']:>12,}  {resident():8.1f}  {peak():8.1f}"
+                    f"{day}  {seen['events']:>12,}  {rss_mib(os.getpid()):8.1f}  {peak():8.1f}"
                     f"  {time.monotonic() - started:8.1f}",
                     file=out,
                     flush=True,

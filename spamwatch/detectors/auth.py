@@ -11,7 +11,7 @@ than on per-address counts (which a spray keeps low on purpose).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar
@@ -230,12 +230,7 @@ class AuthFailureDetector(SiteDetector):
         """
         addrs = self._host_addrs.add(event.host, event.time, addr)
         users = self._host_users.add(event.host, event.time, name)
-        severity = self._spray_grade(
-            event.host,
-            addrs.distinct,
-            len(addrs),
-            lambda: self._told_by_logins(event.host, addrs, addr if brute else None),
-        )
+        severity = self._spray_grade(event.host, addrs, addr if brute else None)
         if severity is None:
             return None
         episode = self._sprays.get(event.host, event.time, lambda: _Spray(event.time, event.time))
@@ -277,19 +272,19 @@ class AuthFailureDetector(SiteDetector):
             facts=("spray",),
         )
 
-    def _spray_grade(
-        self, host: str, addresses: int, failures: int, told: Callable[[], int]
-    ) -> Severity | None:
+    def _spray_grade(self, host: str, addrs: TimeWindow[str], brute: str | None) -> Severity | None:
         """Failing addresses on a host against the floor, or against its ambient level.
 
         Without a profile, ``spray_addresses`` distinct addresses. With one,
         ``ambient_factor`` times the host's usual addresses or failures (the
         floor still holds): scanners trying a password or two from 5-20
         addresses every 10 minutes all day are the weather, a spray is not.
-        Failures that ``told()`` are another finding's (an address brute-forcing
-        one login) do not count: one attacker on one login amid the weather is
-        that login's incident, not a spray of the host as well.
+        Failures that are another finding's (``_told_by_logins``: an address
+        brute-forcing one login; ``brute`` raised its finding with this failure)
+        do not count: one attacker on one login amid the weather is that login's
+        incident, not a spray of the host as well.
         """
+        addresses, failures = addrs.distinct, len(addrs)
         floor, factor = self.number("spray_addresses"), self.number("critical_factor")
         ambient = self.profiles.host(host)
         if ambient is None or ambient.auth_addresses is None:
@@ -301,7 +296,8 @@ class AuthFailureDetector(SiteDetector):
             limit = max(floor, times * ambient.auth_failures)
             by_failures = grade(failures, limit, factor)
             if by_failures is not None and (by_addresses is None or by_failures > by_addresses):
-                by_failures = grade(failures - told(), limit, factor)  # only when it decides
+                told = self._told_by_logins(host, addrs, brute)  # only when it decides
+                by_failures = grade(failures - told, limit, factor)
         return max(by_addresses, by_failures, key=lambda s: 0 if s is None else int(s))
 
     def _told_by_logins(self, host: str, addrs: TimeWindow[str], brute: str | None) -> int:

@@ -376,8 +376,7 @@ class Parser:
     def _lends_nothing(self) -> str:
         """MALFORMED, for a line that sets no header state: the lines ``parse_block``
         skipped before it still do (else a later header-less line would lose them)."""
-        if self._gap is not None:
-            self._replay()
+        self._replay()
         return MALFORMED
 
     def _replay(self) -> None:
